@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything shuttle's build, tests, demo and benchmarks need, from Debian's
+# archive only. Idempotent and non-interactive; the one place that installs.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config clang llvm libbpf-dev libelf-dev zlib1g-dev
+  bpftool nlohmann-json3-dev catch2 libcurl4-openssl-dev clang-format
+  # network tooling for tests, demo and benchmarks
+  iproute2 iptables nftables iperf3 sockperf util-linux procps kmod ethtool
+  # cluster store and the reference plugins (the baseline)
+  etcd-server etcd-client containernetworking-plugins
+  # cnitool from Debian's source package
+  golang-go dpkg-dev
+  # reports
+  openssl jq gnuplot-nox curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#packages[@]} packages present"

@@ -1,0 +1,119 @@
+#include "common/ip.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+namespace shuttle {
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+    std::string s(text);
+    IpAddress ip;
+    if (inet_pton(AF_INET, s.c_str(), ip.bytes.data()) == 1) {
+        ip.family = AF_INET;
+        return ip;
+    }
+    if (inet_pton(AF_INET6, s.c_str(), ip.bytes.data()) == 1) {
+        ip.family = AF_INET6;
+        return ip;
+    }
+    return std::nullopt;
+}
+
+IpAddress IpAddress::v4(uint32_t host_order) {
+    IpAddress ip;
+    ip.family = AF_INET;
+    uint32_t net = htonl(host_order);
+    std::memcpy(ip.bytes.data(), &net, 4);
+    return ip;
+}
+
+uint32_t IpAddress::v4_host_order() const {
+    uint32_t net;
+    std::memcpy(&net, bytes.data(), 4);
+    return ntohl(net);
+}
+
+std::string IpAddress::str() const {
+    if (family == 0) {
+        return "";
+    }
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(family, bytes.data(), buf, sizeof buf);
+    return buf;
+}
+
+std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
+    auto slash = text.find('/');
+    if (slash == std::string_view::npos) {
+        return std::nullopt;
+    }
+    auto address = IpAddress::parse(text.substr(0, slash));
+    if (!address) {
+        return std::nullopt;
+    }
+    auto len_text = text.substr(slash + 1);
+    int length = -1;
+    auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), length);
+    if (ec != std::errc() || end != len_text.data() + len_text.size() || len_text.empty()) {
+        return std::nullopt;
+    }
+    IpPrefix prefix{*address, length};
+    if (length < 0 || length > prefix.max_length()) {
+        return std::nullopt;
+    }
+    return prefix;
+}
+
+std::string IpPrefix::str() const {
+    return address.str() + "/" + std::to_string(length);
+}
+
+IpPrefix IpPrefix::network() const {
+    IpPrefix out = *this;
+    for (size_t i = 0; i < address.size(); ++i) {
+        int bits_here = std::max(0, std::min(8, length - static_cast<int>(i) * 8));
+        uint8_t mask = bits_here == 0 ? 0 : static_cast<uint8_t>(0xff << (8 - bits_here));
+        out.address.bytes[i] &= mask;
+    }
+    return out;
+}
+
+bool IpPrefix::contains(const IpAddress& ip) const {
+    if (ip.family != address.family) {
+        return false;
+    }
+    return IpPrefix{ip, length}.network() == network();
+}
+
+bool IpPrefix::contains(const IpPrefix& other) const {
+    return other.length >= length && contains(other.address);
+}
+
+std::optional<MacAddress> MacAddress::parse(std::string_view text) {
+    MacAddress mac;
+    std::string s(text);
+    unsigned v[6];
+    char trailing;
+    if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
+                    &v[5], &trailing) != 6 ||
+        s.size() != 17) {
+        return std::nullopt;
+    }
+    for (int i = 0; i < 6; ++i) {
+        mac.bytes[i] = static_cast<uint8_t>(v[i]);
+    }
+    return mac;
+}
+
+std::string MacAddress::str() const {
+    char buf[18];
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2],
+                  bytes[3], bytes[4], bytes[5]);
+    return buf;
+}
+
+}  // namespace shuttle
