@@ -1,0 +1,49 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "flannel/subnet_env.h"
+
+using namespace shuttle::flannel;
+
+TEST_CASE("subnet.env in flannel's format round-trips") {
+    std::string text =
+        "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\n"
+        "FLANNEL_IPMASQ=true\n";
+    auto env = parse_subnet_env(text);
+    REQUIRE(env.network.str() == "10.244.0.0/16");
+    REQUIRE(env.subnet.str() == "10.244.1.1/24");
+    REQUIRE(env.subnet_network().str() == "10.244.1.0/24");
+    REQUIRE(env.mtu == 1450);
+    REQUIRE(env.ip_masq);
+    REQUIRE(format_subnet_env(env) == text);
+}
+
+TEST_CASE("subnet.env errors name the key") {
+    REQUIRE_THROWS_WITH(parse_subnet_env("FLANNEL_NETWORK=10.244.0.0/16\n"),
+                        "subnet.env is missing FLANNEL_SUBNET");
+    REQUIRE_THROWS_WITH(
+        parse_subnet_env("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\n"
+                         "FLANNEL_MTU=abc\nFLANNEL_IPMASQ=false\n"),
+        "subnet.env has a bad FLANNEL_MTU: abc");
+}
+
+TEST_CASE("subnet.env is written atomically and read back; a missing file is nullopt") {
+    auto dir = std::filesystem::temp_directory_path() /
+               ("shuttle-subnetenv-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto path = (dir / "subnet.env").string();
+    REQUIRE_FALSE(read_subnet_env(path));
+    SubnetEnv env{*shuttle::IpPrefix::parse("10.244.0.0/16"),
+                  *shuttle::IpPrefix::parse("10.244.7.1/24"), 1450, false};
+    write_subnet_env(path, env);
+    auto back = read_subnet_env(path);
+    REQUIRE(back);
+    REQUIRE(back->subnet.str() == "10.244.7.1/24");
+    REQUIRE(std::filesystem::status(path).permissions() ==
+            (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+             std::filesystem::perms::group_read | std::filesystem::perms::others_read));
+    std::filesystem::remove_all(dir);
+}

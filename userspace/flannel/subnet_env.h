@@ -1,0 +1,33 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/ip.h"
+
+namespace shuttle::flannel {
+
+// flannel's /run/flannel/subnet.env, the contract between the node agent and the plugin.
+struct SubnetEnv {
+    IpPrefix network;  // FLANNEL_NETWORK, e.g. 10.244.0.0/16
+    IpPrefix subnet;   // FLANNEL_SUBNET: first usable address with the lease length, 10.244.1.1/24
+    int mtu = 0;       // FLANNEL_MTU
+    bool ip_masq = false;  // FLANNEL_IPMASQ: true when the agent masquerades
+
+    // The lease itself: 10.244.1.0/24.
+    IpPrefix subnet_network() const { return subnet.network(); }
+};
+
+// Parses the file's text. Throws std::invalid_argument naming the missing or bad key.
+SubnetEnv parse_subnet_env(const std::string& text);
+
+// Reads and parses a file. Returns nullopt when the file does not exist; throws on other errors.
+std::optional<SubnetEnv> read_subnet_env(const std::string& path);
+
+// flannel's format: NETWORK, SUBNET, MTU, IPMASQ, one per line, '\n' endings.
+std::string format_subnet_env(const SubnetEnv& env);
+
+// Writes atomically (temporary file in the same folder, fsync, rename), mode 0644.
+void write_subnet_env(const std::string& path, const SubnetEnv& env);
+
+}  // namespace shuttle::flannel
