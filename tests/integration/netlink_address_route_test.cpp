@@ -209,3 +209,19 @@ TEST_CASE("routes: IPv6 via a gateway on dev, list across all tables") {
     delete_route(node.nl, route);
     REQUIRE_FALSE(find_route(node.nl, prefix("fd00:2::/64"), RT_TABLE_MAIN));
 }
+
+TEST_CASE("a dump spanning many datagrams (multipart) returns every route") {
+    Node node;
+    add_address(node.nl, "eth0", prefix("10.0.0.2/24"));
+    constexpr uint32_t kRoutes = 3000;  // far more than one 32 KiB dump datagram holds
+    for (uint32_t i = 0; i < kRoutes; ++i) {
+        IpPrefix destination{IpAddress::v4(0x0b000000 + (i << 8)), 24};  // 11.x.y.0/24
+        add_route(node.nl, {.destination = destination,
+                            .gateway = ip("10.0.0.1"),
+                            .dev = LinkRef(node.eth0, "eth0"),
+                            .table = 200});
+    }
+    auto routes = list_routes(node.nl, AF_INET, 200);
+    REQUIRE(routes.size() == kRoutes);
+    REQUIRE(routes.back().gateway == ip("10.0.0.1"));
+}

@@ -90,6 +90,17 @@ TEST_CASE("a netlink socket opened inside a guard stays bound to that namespace"
     REQUIRE_FALSE(find_link(here, "br-bound2"));
 }
 
+TEST_CASE("Socket::in_netns binds to that namespace and leaves the thread where it was") {
+    UniqueFd original = netns::open_current();
+    UniqueFd scratch = netns::create_anonymous();
+    Socket inside = Socket::in_netns(scratch.get());
+    REQUIRE(current_is(original.get()));
+    create_bridge(inside, {"br-in"});
+    netns::Guard guard(scratch.get());
+    Socket check;
+    REQUIRE(get_link(check, "br-in").kind == "bridge");
+}
+
 TEST_CASE("interface sysctls are written and read in the thread's namespace") {
     netns::Scratch ns;
     Socket nl;
