@@ -145,7 +145,7 @@ TEST_CASE("routes: an unreachable gateway fails with the kernel's errno text") {
     }
 }
 
-TEST_CASE("routes: onlink gateway without a covering address, scope link, another table") {
+TEST_CASE("routes: onlink gateway (flannel style), scope link, table above 255") {
     Node node;
     // flannel's route to a remote subnet: via the remote VTEP's .0 address, onlink. The
     // device carries the node's own .0/32 as flannel.1 does (the kernel checks the gateway

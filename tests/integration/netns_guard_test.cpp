@@ -45,7 +45,7 @@ TEST_CASE("Guard enters a namespace and returns, also when an exception leaves t
     REQUIRE(current_is(original.get()));
 }
 
-TEST_CASE("nested guards unwind in order; a guard by path works too") {
+TEST_CASE("nested guards unwind in order, a guard by path works too") {
     UniqueFd original = netns::open_current();
     UniqueFd a = netns::create_anonymous();
     UniqueFd b = netns::create_anonymous();

@@ -4,7 +4,7 @@
 
 using namespace shuttle::netns;
 
-TEST_CASE("sysctl keys map to /proc/sys paths; interface names keep their dots") {
+TEST_CASE("sysctl keys map to /proc/sys paths, interface names keep their dots") {
     REQUIRE(sysctl_path("net.ipv4.ip_forward") == "/proc/sys/net/ipv4/ip_forward");
     REQUIRE(sysctl_path("net/ipv4/conf/flannel.1/proxy_arp") ==
             "/proc/sys/net/ipv4/conf/flannel.1/proxy_arp");
