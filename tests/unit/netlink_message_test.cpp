@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>

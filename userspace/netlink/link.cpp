@@ -1,5 +1,7 @@
 #include "netlink/link.h"
 
+#include <linux/if.h>
+
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
@@ -93,6 +95,14 @@ void parse_link_info(const Attribute& link_info, Link& link) {
 }
 
 }  // namespace
+
+bool Link::up() const {
+    return (flags & IFF_UP) != 0;
+}
+
+bool Link::lower_up() const {
+    return (flags & IFF_LOWER_UP) != 0;
+}
 
 std::string LinkRef::str() const {
     return name.empty() ? "ifindex " + std::to_string(index) : name;

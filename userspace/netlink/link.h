@@ -1,7 +1,5 @@
 #pragma once
 
-#include <linux/if.h>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,8 +52,10 @@ struct Link {
     std::optional<int> link_netnsid{};
     std::optional<VxlanInfo> vxlan{};  // set when kind == "vxlan"
 
-    bool up() const { return (flags & IFF_UP) != 0; }
-    bool lower_up() const { return (flags & IFF_LOWER_UP) != 0; }
+    // Defined in link.cpp so this header includes neither <linux/if.h> nor <net/if.h>: the
+    // two clash unless included in one order, which is the includer's choice.
+    bool up() const;        // IFF_UP
+    bool lower_up() const;  // IFF_LOWER_UP: carrier
 };
 
 // Name / MTU / MAC for a link being created; unset fields take the kernel's defaults.
