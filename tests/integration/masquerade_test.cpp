@@ -9,7 +9,9 @@
 
 #include <catch2/catch.hpp>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/system_error.h"
 #include "common/unique_fd.h"
@@ -272,4 +274,32 @@ TEST_CASE(
 
     REQUIRE(masquerade::remove());
     REQUIRE_FALSE(connect_from(net.pod.get(), "192.168.100.2", 9000, 1000));
+}
+
+TEST_CASE("masquerade: parallel ensures (CNI ADDs on one node) all succeed, one table remains") {
+    UniqueFd node = netns::create_anonymous();
+    std::mutex mutex;
+    std::vector<std::string> errors;  // Catch2 assertions are not thread-safe: collect
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&] {
+            netns::Guard in(node.get());
+            for (int i = 0; i < 25; ++i) {
+                try {
+                    masquerade::ensure(node1());
+                } catch (const std::exception& e) {
+                    std::lock_guard lock(mutex);
+                    errors.push_back(e.what());
+                }
+            }
+        });
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+    CAPTURE(errors);
+    REQUIRE(errors.empty());
+    netns::Guard in(node.get());
+    REQUIRE(masquerade::is_installed(node1()));
+    REQUIRE(objects(list_ruleset(), "table").size() == 1);
 }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
@@ -247,4 +248,65 @@ TEST_CASE("overlay device: bad specs are refused before anything is touched") {
     spec.vni = 0;
     REQUIRE_THROWS_AS(ensure_vxlan_device(node.nl, spec), std::invalid_argument);
     REQUIRE_FALSE(netlink::find_link(node.nl, "shuttle.1"));
+}
+
+TEST_CASE("overlay device: takes a flannel node's packets (VNI 1, port 8472, dst = VtepMAC)") {
+    UniqueFd flannel_node = netns::create_anonymous();
+    netns::Scratch ours;
+    netlink::Socket nl;
+    netlink::create_veth(
+        nl, {.local = {"u0", 1500}, .peer = {"u0", 1500}, .peer_netns_fd = flannel_node.get()});
+    netlink::add_address(nl, "u0", prefix("192.168.50.1/24"));
+    netlink::set_link_up(nl, "u0");
+    VxlanDevice device = ensure_vxlan_device(nl, {.underlay = netlink::LinkRef("u0"),
+                                                  .public_ip = ip("192.168.50.1"),
+                                                  .node_subnet = prefix("10.244.1.0/24"),
+                                                  .cluster_network = prefix("10.244.0.0/16")});
+
+    UniqueFd receiver(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_port = htons(7000);
+    inet_pton(AF_INET, "10.244.1.0", &local.sin_addr);
+    REQUIRE(::bind(receiver.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
+
+    {
+        // The peer configured as flanneld's vxlan backend configures a node for our lease.
+        netns::Guard in(flannel_node.get());
+        netlink::Socket peer;
+        netlink::add_address(peer, "u0", prefix("192.168.50.2/24"));
+        netlink::set_link_up(peer, "u0");
+        netlink::create_vxlan(peer, {.link = {"flannel.1", 1450},
+                                     .vni = 1,
+                                     .port = 8472,
+                                     .local = ip("192.168.50.2"),
+                                     .underlay = netlink::LinkRef("u0")});
+        netlink::add_address(peer, "flannel.1", prefix("10.244.2.0/32"));
+        netlink::set_link_up(peer, "flannel.1");
+        int flannel = netlink::get_link(peer, "flannel.1").index;
+        netlink::add_neighbour(peer,
+                               {.dev = flannel, .address = ip("10.244.1.0"), .mac = device.mac});
+        netlink::add_fdb(peer,
+                         {.dev = flannel, .mac = device.mac, .destination = ip("192.168.50.1")});
+        netlink::add_route(peer, {.destination = prefix("10.244.1.0/24"),
+                                  .gateway = ip("10.244.1.0"),
+                                  .dev = netlink::LinkRef(flannel),
+                                  .onlink = true});
+
+        UniqueFd sender(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        REQUIRE(::sendto(sender.get(), "hello", 5, 0, reinterpret_cast<sockaddr*>(&local),
+                         sizeof local) == 5);
+    }
+
+    pollfd p{.fd = receiver.get(), .events = POLLIN, .revents = 0};
+    REQUIRE(::poll(&p, 1, 2000) == 1);
+    char payload[16] = {};
+    sockaddr_in from{};
+    socklen_t length = sizeof from;
+    REQUIRE(::recvfrom(receiver.get(), payload, sizeof payload, 0,
+                       reinterpret_cast<sockaddr*>(&from), &length) == 5);
+    REQUIRE(std::string(payload) == "hello");
+    char source[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &from.sin_addr, source, sizeof source);
+    REQUIRE(std::string(source) == "10.244.2.0");
 }
