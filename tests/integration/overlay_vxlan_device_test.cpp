@@ -1,6 +1,7 @@
 // The node's VXLAN device, in throwaway anonymous network namespaces only.
 
 #include <arpa/inet.h>
+#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -79,6 +80,33 @@ void make_flannel_device(netlink::Socket& nl) {
     netlink::set_link_up(nl, "flannel.1");
 }
 
+// Link, IPv4 address and IPv4 route notifications of the current namespace, from the moment
+// of construction: a change ensure makes shows up here, so "nothing arrived" means no change.
+class ChangeMonitor {
+  public:
+    ChangeMonitor() : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) {
+        sockaddr_nl address{};
+        address.nl_family = AF_NETLINK;
+        address.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE;
+        if (!fd_ || ::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address)) {
+            throw_errno("bind netlink monitor");
+        }
+    }
+
+    // Datagrams received so far (without waiting).
+    int pending() {
+        int count = 0;
+        char buffer[16384];
+        while (::recv(fd_.get(), buffer, sizeof buffer, MSG_DONTWAIT) > 0) {
+            ++count;
+        }
+        return count;
+    }
+
+  private:
+    UniqueFd fd_;
+};
+
 }  // namespace
 
 TEST_CASE("overlay device: created with every property, read back through netlink") {
@@ -113,8 +141,11 @@ TEST_CASE("overlay device: created with every property, read back through netlin
 
 TEST_CASE("overlay device: a second ensure changes nothing") {
     Node node;
+    ChangeMonitor monitor;
     VxlanDevice first = ensure_vxlan_device(node.nl, node.spec());
+    REQUIRE(monitor.pending() > 0);  // the monitor sees ensure's changes
     VxlanDevice second = ensure_vxlan_device(node.nl, node.spec());
+    REQUIRE(monitor.pending() == 0);  // no flap: not one link, address or route message
     REQUIRE(second.action == Action::unchanged);
     REQUIRE(second.index == first.index);
     REQUIRE(second.mac == first.mac);
