@@ -14,7 +14,7 @@ packages=(
   # cnitool from Debian's source package
   golang-go dpkg-dev
   # reports
-  openssl jq gnuplot-nox curl
+  openssl jq gnuplot-nox curl python3 python3-yaml
 )
 
 missing=()
