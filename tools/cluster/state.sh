@@ -119,6 +119,12 @@ kit__teardown_run() {
   done
   local -a stragglers
   mapfile -t stragglers < <(kit__processes_in_namespaces "${namespaces[@]}")
+  local -a unrecorded=() p
+  for p in "${stragglers[@]}"; do
+    [[ " ${pids[*]} " == *" $p "* ]] || unrecorded+=("$p:$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60)")
+  done
+  ((${#unrecorded[@]} == 0)) ||
+    echo "kit[$id]: stopping processes left inside the run's namespaces: ${unrecorded[*]}" >&2
   local -a victims
   mapfile -t victims < <(printf '%s\n' "${pids[@]}" "${stragglers[@]}" | grep . | sort -u)
   if ((${#victims[@]})); then
