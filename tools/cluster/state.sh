@@ -97,7 +97,7 @@ kit__teardown_run() {
   # One teardown per run at a time (the owner's trap and a sweep may race); the loser
   # finds the run dir gone.
   local lock_fd
-  exec {lock_fd}<"$dir" 2>/dev/null || return 0
+  { exec {lock_fd}<"$dir"; } 2>/dev/null || return 0
   flock "$lock_fd"
   if [[ ! -d $dir ]]; then
     exec {lock_fd}<&-
