@@ -13,6 +13,8 @@
 # configured in the root network namespace: the only root-namespace artefacts are the
 # /run/netns/shk-<id>-* files and the holder processes, all removed at teardown (on exit,
 # on failure, on Ctrl-C/TERM; tools/cluster/sweep.sh cleans runs whose shell died).
+# The kit owns the EXIT, INT, TERM and HUP traps of the sourcing shell: register your own
+# cleanups with kit_on_exit instead of setting traps.
 
 KIT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tools/cluster/state.sh
