@@ -86,8 +86,7 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb, const struct packe
     return bpf_redirect_peer(dest->ifindex, 0);
 }
 
-SEC("tc")
-int from_pod(struct __sk_buff* skb) {
+static __always_inline int from_pod_verdict(struct __sk_buff* skb) {
     struct packet pkt = packet_of(skb);
     struct ethhdr* eth = parse_eth(&pkt);
 
@@ -98,6 +97,11 @@ int from_pod(struct __sk_buff* skb) {
     if (eth->h_proto == bpf_htons(ETH_P_ARP))
         return handle_arp(skb, &pkt, eth);
     return pass(skb, SHUTTLE_PASS_NON_IP);
+}
+
+SEC("tc")
+int from_pod(struct __sk_buff* skb) {
+    return from_pod_verdict(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
