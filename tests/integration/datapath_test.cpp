@@ -8,12 +8,15 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "common/system_error.h"
 #include "common/unique_fd.h"
@@ -341,4 +344,102 @@ TEST_CASE("ensure pins every map of the BPF object, each with BTF", "[datapath]"
         ++count;
     }
     CHECK(count == 8);
+}
+
+namespace {
+
+// Runs a command, returning its stdout (and stderr when asked) and exit status.
+std::pair<int, std::string> capture(const std::string& command) {
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) {
+        out.append(buf, n);
+    }
+    int status = pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string shuttlectl(const std::string& root, const std::string& args) {
+    return std::string(SHUTTLE_BIN_DIR) + "/shuttlectl --bpffs-root " + root + " " + args;
+}
+
+}  // namespace
+
+TEST_CASE("shuttlectl reads endpoints, stats, config and status from the pins", "[datapath]") {
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2), b(3);
+    dp::Node node = dp::Node::ensure({bpffs.root(), mode});
+    node.set_config(node_config());
+    node.attach(a.endpoint());
+    node.attach(b.endpoint());
+    REQUIRE(pings(a, b, 2));
+
+    auto [rc, text] = capture(shuttlectl(bpffs.root(), "--json endpoints"));
+    REQUIRE(rc == 0);
+    auto endpoints = nlohmann::json::parse(text);
+    REQUIRE(endpoints.size() == 2);
+    for (const auto& ep : endpoints) {
+        const Pod& pod = ep["ip"] == a.ip() ? a : b;
+        CHECK(ep["pod"] == "default/" + pod.endpoint().pod_name);
+        CHECK(ep["host_ifname"] == pod.host_ifname());
+        CHECK(ep["pod_mac"] == pod.endpoint().pod_mac.str());
+    }
+
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "--json stats"));
+    REQUIRE(rc == 0);
+    bool saw_local = false;
+    for (const auto& row : nlohmann::json::parse(text)) {
+        if (row["verdict"] == "redirect" && row["reason"] == "local") {
+            saw_local = row["packets"].get<uint64_t>() >= 4;
+        }
+    }
+    CHECK(saw_local);
+
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "--json config"));
+    REQUIRE(rc == 0);
+    auto config = nlohmann::json::parse(text);
+    CHECK(config["gateway"] == "10.244.1.1");
+    CHECK(config["cluster_network"] == "10.244.0.0/16");
+
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "--json status"));
+    REQUIRE(rc == 0);
+    auto status = nlohmann::json::parse(text);
+    CHECK(status["current"] == true);
+    REQUIRE(status["attachments"].size() == 2);
+    for (const auto& att : status["attachments"]) {
+        CHECK(att["attached"] == true);
+        CHECK(att["mode"] == dp::to_string(mode));
+    }
+
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "status"));
+    CHECK(rc == 0);
+    CHECK_THAT(text, Catch::Contains(a.host_ifname()) && Catch::Contains("ATTACHED"));
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "endpoints"));
+    CHECK_THAT(text, Catch::Contains("default/" + a.endpoint().pod_name));
+
+    // BTF makes bpftool print named fields.
+    std::string maps = bpffs.root() + "/v" + std::to_string(SHUTTLE_LAYOUT_VERSION) + "/maps/";
+    std::tie(rc, text) = capture("bpftool map dump pinned " + maps + "endpoints");
+    CHECK(rc == 0);
+    CHECK_THAT(text, Catch::Contains("\"pod_mac\"") && Catch::Contains("\"ifindex\""));
+    std::tie(rc, text) = capture("bpftool map dump pinned " + maps + "node_config");
+    CHECK_THAT(text, Catch::Contains("\"cluster_network\"") && Catch::Contains("\"vtep_mac\""));
+}
+
+TEST_CASE("shuttlectl explains missing pins and missing privileges", "[datapath]") {
+    PrivateBpffs bpffs;
+    auto [rc, text] = capture(shuttlectl(bpffs.root(), "status 2>&1"));
+    CHECK(rc == 1);
+    CHECK_THAT(text, Catch::Contains("no shuttle datapath pinned"));
+
+    dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Auto});
+    std::tie(rc, text) = capture("setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                                 shuttlectl(bpffs.root(), "stats 2>&1"));
+    CHECK(rc == 1);
+    CHECK_THAT(text, Catch::Contains("needs root"));
 }

@@ -20,7 +20,13 @@ bool is_on_bpffs(const std::string& path) {
 
 bool path_exists(const std::string& path) {
     struct stat st {};
-    return ::stat(path.c_str(), &st) == 0;
+    if (::stat(path.c_str(), &st) == 0) {
+        return true;
+    }
+    if (errno == ENOENT || errno == ENOTDIR) {
+        return false;
+    }
+    throw_errno("stat " + path);
 }
 
 void make_bpffs_dirs(const std::string& path) {

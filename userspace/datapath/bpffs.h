@@ -12,6 +12,7 @@ namespace shuttle::datapath {
 // with confusing errors, and a tmpfs would silently lose them).
 void make_bpffs_dirs(const std::string& path);
 bool is_on_bpffs(const std::string& path);
+// False when missing; throws when it cannot tell (EACCES without root).
 bool path_exists(const std::string& path);
 
 // bpf_obj_get; an invalid fd when the pin does not exist; throws on other errors.
