@@ -1,11 +1,18 @@
-/* from-pod: tc ingress of every pod's host-side veth, i.e. every packet a pod sends.
+/* The programs on every pod's host-side veth.
+ *
+ * from_pod: tc ingress, i.e. every packet a pod sends.
  *
  *   ARP for the gateway or a cluster address  -> answered with the host veth's MAC
  *   IPv4 to a pod on this node                -> TTL-1, MAC rewrite, bpf_redirect_peer
  *   wrong source IP or MAC                    -> dropped (anti-spoofing)
  *   anything else                             -> TC_ACT_OK, the host stack's job
  *
- * Every verdict is counted in `stats`; drops are also reported on `events`. */
+ *   a reply within a NATed flow (Services)    -> TC_ACT_OK, so conntrack reverses the NAT
+ *
+ * Every verdict is counted in `stats`; drops are also reported on `events`.
+ *
+ * to_pod: tc egress, i.e. only what the host stack delivers to a pod (the fast path's
+ * bpf_redirect_peer skips it). Remembers NATed pod pairs for from_pod; never drops. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -13,8 +20,12 @@
 #include "lib/arp.h"
 #include "lib/l3.h"
 #include "lib/maps.h"
+#include "lib/nat.h"
 #include "lib/parsing.h"
 #include "lib/stats.h"
+
+/* Load-time switch, only for measuring the Services check's cost (bench). */
+const volatile __u32 nat_check_enabled = 1;
 
 static __always_inline struct shuttle_config* config_of_node(void) {
     __u32 zero = 0;
@@ -77,6 +88,8 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb, const struct packe
     dest = bpf_map_lookup_elem(&endpoints, &daddr);
     if (!dest)
         return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    if (nat_check_enabled && is_nat_pair(iph->saddr, daddr))
+        return pass(skb, SHUTTLE_PASS_NAT_FLOW);
     if (iph->ttl <= 1)
         return drop(skb, SHUTTLE_DROP_TTL_EXPIRED);
 
@@ -102,6 +115,24 @@ static __always_inline int from_pod_verdict(struct __sk_buff* skb) {
 SEC("tc")
 int from_pod(struct __sk_buff* skb) {
     return from_pod_verdict(skb);
+}
+
+SEC("tc")
+int to_pod(struct __sk_buff* skb) {
+    struct packet pkt = packet_of(skb);
+    struct ethhdr* eth = parse_eth(&pkt);
+    struct shuttle_config* cfg;
+    struct iphdr* iph;
+
+    if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+        return TC_ACT_OK;
+    iph = parse_ipv4(&pkt);
+    cfg = config_of_node();
+    if (!iph || !cfg || iph->saddr == cfg->gateway ||
+        !in_prefix(iph->saddr, cfg->cluster_network, cfg->cluster_len))
+        return TC_ACT_OK;
+    remember_nat_pair(iph->daddr, iph->saddr);
+    return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -55,6 +55,23 @@ struct shuttle_endpoint_meta {
     char pod_name[128];
 };
 
+/* ---- nat_pairs: pod pairs whose flows the host stack NATs (kube-proxy Services) ---------
+ * Written by to_pod (tc egress of the host veth) for every packet the stack delivers to a
+ * pod from another cluster address: plain pod-to-pod packets never take that path, so such a
+ * packet belongs to a NATed flow (or to the fallback path). from_pod sends replies of such
+ * pairs (key: {pod that received, address it came from}) to the stack, so conntrack can
+ * reverse the NAT. LRU: an evicted pair only costs a fast path for a non-NAT pair. */
+struct shuttle_nat_pair {
+    __u32 pod;  /* the local pod that received the stack-delivered packet, network order */
+    __u32 peer; /* its source address, network order */
+};
+
+struct shuttle_nat_seen {
+    __u64 last_seen_ns; /* bpf_ktime_get_ns() of the latest such packet */
+};
+
+#define SHUTTLE_MAX_NAT_PAIRS 65536
+
 /* ---- routes: remote pod subnet -> remote node (filled by the cluster agent) ------------
  * A hash, not an LPM trie: flannel's subnets all have one length, so the lookup key is the
  * destination masked with config.subnet_len. */

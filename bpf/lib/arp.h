@@ -31,15 +31,6 @@ static __always_inline struct arp_ipv4* parse_arp(const struct packet* pkt) {
     return arp;
 }
 
-static __always_inline int in_prefix(__be32 addr, __be32 network, __u32 len) {
-    __be32 mask;
-
-    if (len == 0 || len > 32)
-        return 0;
-    mask = bpf_htonl(0xFFFFFFFFu << (32 - len));
-    return (addr & mask) == (network & mask);
-}
-
 /* Does this node answer an ARP request for `ip` from a pod? The gateway and the cluster
  * network, but never the asking pod's own address (duplicate address detection). */
 static __always_inline int arp_should_answer(__be32 ip, const struct shuttle_pod_iface* iface,

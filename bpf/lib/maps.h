@@ -28,6 +28,13 @@ struct {
 } endpoint_meta SEC(".maps");
 
 struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, SHUTTLE_MAX_NAT_PAIRS);
+    __type(key, struct shuttle_nat_pair);
+    __type(value, struct shuttle_nat_seen);
+} nat_pairs SEC(".maps");
+
+struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, SHUTTLE_MAX_ROUTES);
     __type(key, struct shuttle_route_key);

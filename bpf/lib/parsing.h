@@ -58,4 +58,14 @@ static __always_inline void mac_copy(__u8* dst, const __u8* src) {
     *(__u16*)(dst + 4) = *(const __u16*)(src + 4);
 }
 
+/* Is `addr` inside network/len? len 0 (unset) matches nothing. */
+static __always_inline int in_prefix(__be32 addr, __be32 network, __u32 len) {
+    __be32 mask;
+
+    if (len == 0 || len > 32)
+        return 0;
+    mask = bpf_htonl(0xFFFFFFFFu << (32 - len));
+    return (addr & mask) == (network & mask);
+}
+
 #endif

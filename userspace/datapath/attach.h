@@ -17,17 +17,19 @@ struct TcxLinkInfo {
     bool is_tcx = false;
 };
 
-// BPF_LINK_CREATE with BPF_TCX_INGRESS. Returns an invalid fd with errno set on failure.
-UniqueFd tcx_attach_ingress(int prog_fd, int ifindex);
+enum class Hook { Ingress, Egress };
+
+// BPF_LINK_CREATE with BPF_TCX_INGRESS/EGRESS. An invalid fd with errno set on failure.
+UniqueFd tcx_attach(int prog_fd, int ifindex, Hook hook);
 TcxLinkInfo tcx_link_info(int link_fd);
 void link_update(int link_fd, int new_prog_fd);
 // errno of a failed tcx_attach_ingress that means "this kernel has no TCX".
 bool means_no_tcx(int err);
 
-// The cls_bpf filter shuttle owns: handle 1, priority 1 on the clsact ingress hook.
-void tc_attach_ingress(int prog_fd, int ifindex);  // creates clsact if missing; replaces
-void tc_detach_ingress(int ifindex);               // missing filter or device is fine
-std::optional<uint32_t> tc_ingress_prog_id(int ifindex);
+// The cls_bpf filter shuttle owns: handle 1, priority 1 on a clsact hook.
+void tc_attach(int prog_fd, int ifindex, Hook hook);  // creates clsact if missing; replaces
+void tc_detach(int ifindex, Hook hook);               // missing filter or device is fine
+std::optional<uint32_t> tc_prog_id(int ifindex, Hook hook);
 
 uint32_t prog_id(int prog_fd);
 

@@ -25,9 +25,18 @@ namespace shuttle::datapath {
 namespace {
 
 // Every map of from_pod.bpf.c (tests/integration/datapath_test.cpp keeps this list true).
-const char* const kMapNames[] = {"endpoints",   "pod_ifaces", "endpoint_meta", "routes",
-                                 "node_config", "loader",     "stats",         "events"};
-const char* const kProgramName = "from_pod";
+const char* const kMapNames[] = {"endpoints", "pod_ifaces", "endpoint_meta",
+                                 "nat_pairs", "routes",     "node_config",
+                                 "loader",    "stats",      "events"};
+
+// Which program runs at which hook of a host veth, and where its TCX links are pinned.
+struct HookSpec {
+    Hook hook;
+    const char* program;
+    const char* links_subdir;
+};
+const HookSpec kHooks[] = {{Hook::Ingress, "from_pod", "ingress"},
+                           {Hook::Egress, "to_pod", "egress"}};
 
 struct SkelDeleter {
     void operator()(from_pod_bpf* s) const { from_pod_bpf__destroy(s); }
@@ -40,11 +49,18 @@ std::string maps_dir(const std::string& pin_dir) {
 std::string map_pin(const std::string& pin_dir, const std::string& name) {
     return maps_dir(pin_dir) + "/" + name;
 }
-std::string prog_pin(const std::string& pin_dir) {
-    return pin_dir + "/progs/" + kProgramName;
+std::string prog_pin(const std::string& pin_dir, const HookSpec& spec) {
+    return pin_dir + "/progs/" + spec.program;
 }
-std::string links_dir(const std::string& pin_dir) {
-    return pin_dir + "/links";
+std::string links_dir(const std::string& pin_dir, const HookSpec& spec) {
+    return pin_dir + "/links/" + spec.links_subdir;
+}
+// A TCX link's pin; bpffs refuses names with a dot, which interface names may have.
+std::string link_pin_of(const std::string& pin_dir, const HookSpec& spec,
+                        const std::string& ifname) {
+    std::string name = ifname;
+    std::replace(name.begin(), name.end(), '.', '-');
+    return links_dir(pin_dir, spec) + "/" + name;
 }
 
 uint32_t ipv4_of(const IpAddress& ip) {
@@ -119,11 +135,12 @@ std::vector<std::string> list_dir(const std::string& dir) {
     return names;
 }
 
-// Points every existing attachment at `new_prog_fd`: BPF_LINK_UPDATE on each pinned TCX
-// link, a same-handle replace of each cls_bpf filter. Each swap is atomic per device.
-void replace_everywhere(const std::string& pin_dir, int pod_ifaces_fd, int new_prog_fd) {
-    for (const std::string& name : list_dir(links_dir(pin_dir))) {
-        std::string path = links_dir(pin_dir) + "/" + name;
+// Points every existing attachment of `spec`'s hook at `new_prog_fd`: BPF_LINK_UPDATE on
+// each pinned TCX link, a same-handle replace of each cls_bpf filter. Atomic per device.
+void replace_everywhere(const std::string& pin_dir, const HookSpec& spec, int pod_ifaces_fd,
+                        int new_prog_fd) {
+    for (const std::string& name : list_dir(links_dir(pin_dir, spec))) {
+        std::string path = links_dir(pin_dir, spec) + "/" + name;
         UniqueFd link = open_pin(path);
         if (!link) {
             continue;
@@ -138,7 +155,7 @@ void replace_everywhere(const std::string& pin_dir, int pod_ifaces_fd, int new_p
         auto pod = lookup<shuttle_pod_iface>(pod_ifaces_fd, ifindex);
         if (pod && pod->attach_mode == SHUTTLE_ATTACH_TC &&
             !ifname_of(static_cast<int>(ifindex)).empty()) {
-            tc_attach_ingress(new_prog_fd, static_cast<int>(ifindex));
+            tc_attach(new_prog_fd, static_cast<int>(ifindex), spec.hook);
         }
     }
 }
@@ -158,6 +175,9 @@ LoadResult load_and_pin(const std::string& pin_dir) {
     std::vector<bpf_map*> created;
     bpf_map* map;
     bpf_object__for_each_map(map, skel->obj) {
+        if (bpf_map__is_internal(map)) {
+            continue;  // .rodata: per program, never shared
+        }
         std::string path = map_pin(pin_dir, bpf_map__name(map));
         UniqueFd pinned = open_pin(path);
         if (!pinned) {
@@ -177,13 +197,19 @@ LoadResult load_and_pin(const std::string& pin_dir) {
         result.maps_created = true;
     }
 
-    int new_prog = bpf_program__fd(skel->progs.from_pod);
-    std::string staged = prog_pin(pin_dir) + "_new";  // bpffs refuses names with a dot
-    unpin(staged);
-    pin(new_prog, staged);
-    replace_everywhere(pin_dir, bpf_map__fd(skel->maps.pod_ifaces), new_prog);
-    if (::rename(staged.c_str(), prog_pin(pin_dir).c_str()) != 0) {
-        throw_errno("rename " + staged);
+    // Stage the new programs' pins, swap them in on every veth, then move the pins.
+    for (const HookSpec& spec : kHooks) {
+        int fd = bpf_program__fd(bpf_object__find_program_by_name(skel->obj, spec.program));
+        std::string staged = prog_pin(pin_dir, spec) + "_new";
+        unpin(staged);
+        pin(fd, staged);
+        replace_everywhere(pin_dir, spec, bpf_map__fd(skel->maps.pod_ifaces), fd);
+    }
+    for (const HookSpec& spec : kHooks) {
+        std::string staged = prog_pin(pin_dir, spec) + "_new";
+        if (::rename(staged.c_str(), prog_pin(pin_dir, spec).c_str()) != 0) {
+            throw_errno("rename " + staged);
+        }
     }
     shuttle_loader_state state{};
     state.build_hash = Node::build_hash();
@@ -194,8 +220,10 @@ LoadResult load_and_pin(const std::string& pin_dir) {
 
 // The fast path: everything pinned and from this build.
 bool pins_are_current(const std::string& pin_dir) {
-    if (!path_exists(prog_pin(pin_dir))) {
-        return false;
+    for (const HookSpec& spec : kHooks) {
+        if (!path_exists(prog_pin(pin_dir, spec))) {
+            return false;
+        }
     }
     for (const char* name : kMapNames) {
         if (!path_exists(map_pin(pin_dir, name))) {
@@ -271,7 +299,8 @@ Node Node::ensure(const Options& options) {
     DirLock lock(options.bpffs_root);
     if (!pins_are_current(node.pin_dir_)) {
         for (const std::string& dir :
-             {maps_dir(node.pin_dir_), node.pin_dir_ + "/progs", links_dir(node.pin_dir_)}) {
+             {maps_dir(node.pin_dir_), node.pin_dir_ + "/progs",
+              links_dir(node.pin_dir_, kHooks[0]), links_dir(node.pin_dir_, kHooks[1])}) {
             make_bpffs_dirs(dir);
         }
         node.maps_created_ = load_and_pin(node.pin_dir_).maps_created;
@@ -285,7 +314,7 @@ Node Node::open_existing(const Options& options) {
     Node node;
     node.options_ = options;
     node.pin_dir_ = options.bpffs_root + "/v" + std::to_string(SHUTTLE_LAYOUT_VERSION);
-    if (!path_exists(prog_pin(node.pin_dir_))) {
+    if (!path_exists(prog_pin(node.pin_dir_, kHooks[0]))) {
         throw std::runtime_error("no shuttle datapath pinned at " + node.pin_dir_ +
                                  " (nothing has run ensure() on this node, or bpffs was "
                                  "remounted)");
@@ -295,9 +324,12 @@ Node Node::open_existing(const Options& options) {
 }
 
 void Node::open_pins() {
-    prog_ = open_pin(prog_pin(pin_dir_));
-    if (!prog_) {
-        throw std::runtime_error("missing pin " + prog_pin(pin_dir_));
+    for (const HookSpec& spec : kHooks) {
+        UniqueFd fd = open_pin(prog_pin(pin_dir_, spec));
+        if (!fd) {
+            throw std::runtime_error("missing pin " + prog_pin(pin_dir_, spec));
+        }
+        (spec.hook == Hook::Ingress ? from_pod_ : to_pod_) = std::move(fd);
     }
     maps_.clear();
     for (const char* name : kMapNames) {
@@ -323,10 +355,8 @@ uint64_t Node::pinned_build_hash() const {
     return state ? state->build_hash : 0;
 }
 
-std::string Node::link_pin(const std::string& host_ifname) const {
-    std::string name = host_ifname;
-    std::replace(name.begin(), name.end(), '.', '-');  // bpffs refuses names with a dot
-    return links_dir(pin_dir_) + "/" + name;
+std::string Node::link_pin(const std::string& host_ifname, bool ingress) const {
+    return link_pin_of(pin_dir_, kHooks[ingress ? 0 : 1], host_ifname);
 }
 
 void Node::attach(const Endpoint& endpoint) {
@@ -359,42 +389,46 @@ void Node::attach(const Endpoint& endpoint) {
     set_field_string(meta.pod_name, endpoint.pod_name);
     update(map_fd("endpoint_meta"), ip, meta);
 
-    AttachMode mode = attach_program(endpoint);
+    AttachMode mode = attach_programs(endpoint);
     pod.attach_mode = mode == AttachMode::Tcx ? SHUTTLE_ATTACH_TCX : SHUTTLE_ATTACH_TC;
     update(map_fd("pod_ifaces"), ifindex, pod);
 }
 
-AttachMode Node::attach_program(const Endpoint& endpoint) {
+AttachMode Node::attach_programs(const Endpoint& endpoint) {
     const int ifindex = endpoint.host_ifindex;
-    const std::string path = link_pin(endpoint.host_ifname);
-    if (options_.attach != AttachMode::Tc) {
-        if (UniqueFd existing = open_pin(path)) {
+    bool use_tcx = options_.attach != AttachMode::Tc;
+    for (const HookSpec& spec : kHooks) {
+        const int prog = spec.hook == Hook::Ingress ? from_pod_.get() : to_pod_.get();
+        const std::string path = link_pin_of(pin_dir_, spec, endpoint.host_ifname);
+        UniqueFd existing = open_pin(path);
+        if (existing) {
             TcxLinkInfo info = tcx_link_info(existing.get());
-            if (info.is_tcx && info.ifindex == static_cast<uint32_t>(ifindex)) {
-                if (info.prog_id != prog_id(prog_.get())) {
-                    link_update(existing.get(), prog_.get());
+            if (use_tcx && info.is_tcx && info.ifindex == static_cast<uint32_t>(ifindex)) {
+                if (info.prog_id != prog_id(prog)) {
+                    link_update(existing.get(), prog);
                 }
-                return AttachMode::Tcx;
+                continue;
             }
-            bpf_link_detach(existing.get());  // a link of an older veth with this name
+            // A link of an older veth with this name, or this veth switching to tc.
+            bpf_link_detach(existing.get());
             unpin(path);
         }
-        UniqueFd link = tcx_attach_ingress(prog_.get(), ifindex);
-        if (link) {
-            pin(link.get(), path);
-            return AttachMode::Tcx;
+        if (use_tcx) {
+            UniqueFd link = tcx_attach(prog, ifindex, spec.hook);
+            if (link) {
+                pin(link.get(), path);
+                continue;
+            }
+            int err = errno;
+            if (options_.attach == AttachMode::Tcx || spec.hook != Hook::Ingress ||
+                !means_no_tcx(err)) {
+                throw system_error(err, "attach TCX on " + endpoint.host_ifname);
+            }
+            use_tcx = false;  // auto, and this kernel has no TCX: tc for both hooks
         }
-        int err = errno;
-        if (options_.attach == AttachMode::Tcx || !means_no_tcx(err)) {
-            throw system_error(err, "attach TCX ingress on " + endpoint.host_ifname);
-        }
+        tc_attach(prog, ifindex, spec.hook);
     }
-    if (UniqueFd stale = open_pin(path)) {  // switching a veth from tcx to tc
-        bpf_link_detach(stale.get());
-        unpin(path);
-    }
-    tc_attach_ingress(prog_.get(), ifindex);
-    return AttachMode::Tc;
+    return use_tcx ? AttachMode::Tcx : AttachMode::Tc;
 }
 
 void Node::detach(const std::string& host_ifname, const IpAddress& ip_address) {
@@ -402,27 +436,59 @@ void Node::detach(const std::string& host_ifname, const IpAddress& ip_address) {
     auto ep = lookup<shuttle_endpoint>(map_fd("endpoints"), ip);
     int ifindex =
         ep ? static_cast<int>(ep->ifindex) : static_cast<int>(if_nametoindex(host_ifname.c_str()));
-
-    if (UniqueFd link = open_pin(link_pin(host_ifname))) {
-        bpf_link_detach(link.get());
-        unpin(link_pin(host_ifname));
-    }
     auto pod = ifindex > 0
                    ? lookup<shuttle_pod_iface>(map_fd("pod_ifaces"), static_cast<uint32_t>(ifindex))
                    : std::nullopt;
+
+    for (const HookSpec& spec : kHooks) {
+        std::string path = link_pin_of(pin_dir_, spec, host_ifname);
+        if (UniqueFd link = open_pin(path)) {
+            bpf_link_detach(link.get());
+            unpin(path);
+        }
+    }
     bool maybe_tc = !pod || pod->attach_mode != SHUTTLE_ATTACH_TCX;
     if (maybe_tc && ifindex > 0 && ifname_of(ifindex) == host_ifname) {
-        tc_detach_ingress(ifindex);
+        for (const HookSpec& spec : kHooks) {
+            tc_detach(ifindex, spec.hook);
+        }
     }
     if (ep) {
         erase(map_fd("endpoints"), ip);
         erase(map_fd("endpoint_meta"), ip);
     }
-    if (ifindex > 0) {
-        if (pod && pod->pod_ip == ip) {
-            erase(map_fd("pod_ifaces"), static_cast<uint32_t>(ifindex));
+    if (pod && pod->pod_ip == ip) {
+        erase(map_fd("pod_ifaces"), static_cast<uint32_t>(ifindex));
+    }
+}
+
+std::string Node::attach_check(int ifindex, const std::string& ifname, uint32_t mode) const {
+    for (const HookSpec& spec : kHooks) {
+        uint32_t want = prog_id(spec.hook == Hook::Ingress ? from_pod_.get() : to_pod_.get());
+        std::string where = std::string(spec.program) + " on " + ifname;
+        if (mode == SHUTTLE_ATTACH_TCX) {
+            UniqueFd link = open_pin(link_pin_of(pin_dir_, spec, ifname));
+            if (!link) {
+                return where + ": no pinned TCX link";
+            }
+            TcxLinkInfo info = tcx_link_info(link.get());
+            if (info.ifindex != static_cast<uint32_t>(ifindex) || info.prog_id != want) {
+                return where + ": TCX link is on ifindex " + std::to_string(info.ifindex) +
+                       " with program " + std::to_string(info.prog_id);
+            }
+        } else if (mode == SHUTTLE_ATTACH_TC) {
+            auto attached = tc_prog_id(ifindex, spec.hook);
+            if (!attached) {
+                return where + ": no cls_bpf filter";
+            }
+            if (*attached != want) {
+                return where + ": the cls_bpf filter runs program " + std::to_string(*attached);
+            }
+        } else {
+            return where + ": never attached";
         }
     }
+    return "";
 }
 
 std::string Node::check(const Endpoint& endpoint) const {
@@ -444,24 +510,7 @@ std::string Node::check(const Endpoint& endpoint) const {
     if (!pod || pod->pod_ip != ip || mac_of(pod->pod_mac) != endpoint.pod_mac) {
         return "anti-spoofing entry of " + endpoint.host_ifname + " does not match the pod";
     }
-    uint32_t want = prog_id(prog_.get());
-    if (pod->attach_mode == SHUTTLE_ATTACH_TCX) {
-        UniqueFd link = open_pin(link_pin(endpoint.host_ifname));
-        if (!link) {
-            return "no TCX link pinned for " + endpoint.host_ifname;
-        }
-        TcxLinkInfo info = tcx_link_info(link.get());
-        if (info.ifindex != ifindex || info.prog_id != want) {
-            return "TCX link of " + endpoint.host_ifname + " is on ifindex " +
-                   std::to_string(info.ifindex) + " with program " + std::to_string(info.prog_id);
-        }
-        return "";
-    }
-    auto attached = tc_ingress_prog_id(endpoint.host_ifindex);
-    if (!attached || *attached != want) {
-        return "no shuttle cls_bpf filter on " + endpoint.host_ifname;
-    }
-    return "";
+    return attach_check(endpoint.host_ifindex, endpoint.host_ifname, pod->attach_mode);
 }
 
 NodeConfig Node::config() const {
@@ -501,7 +550,6 @@ void Node::set_config(const NodeConfig& config) {
 
 std::vector<Attachment> Node::attachments() const {
     std::vector<Attachment> out;
-    uint32_t want = prog_id(prog_.get());
     for (uint32_t ifindex : keys<uint32_t>(map_fd("pod_ifaces"))) {
         auto pod = lookup<shuttle_pod_iface>(map_fd("pod_ifaces"), ifindex);
         if (!pod) {
@@ -514,20 +562,9 @@ std::vector<Attachment> Node::attachments() const {
         a.mode = pod->attach_mode == SHUTTLE_ATTACH_TCX  ? AttachMode::Tcx
                  : pod->attach_mode == SHUTTLE_ATTACH_TC ? AttachMode::Tc
                                                          : AttachMode::Auto;
-        if (a.ifname.empty()) {
-            a.detail = "device gone";
-        } else if (a.mode == AttachMode::Tcx) {
-            UniqueFd link = open_pin(link_pin(a.ifname));
-            TcxLinkInfo info = link ? tcx_link_info(link.get()) : TcxLinkInfo{};
-            a.attached = link && info.ifindex == ifindex && info.prog_id == want;
-            a.detail = !link ? "no pinned link" : a.attached ? "" : "link points elsewhere";
-        } else if (a.mode == AttachMode::Tc) {
-            auto id = tc_ingress_prog_id(a.ifindex);
-            a.attached = id && *id == want;
-            a.detail = !id ? "no cls_bpf filter" : a.attached ? "" : "filter runs another program";
-        } else {
-            a.detail = "never attached";
-        }
+        a.detail =
+            a.ifname.empty() ? "device gone" : attach_check(a.ifindex, a.ifname, pod->attach_mode);
+        a.attached = a.detail.empty();
         out.push_back(std::move(a));
     }
     return out;

@@ -7,8 +7,10 @@
 //   node.check(endpoint);                              // CHECK: "" or what drifted
 //   node.detach(host_ifname, ip);                      // DEL: idempotent
 //
-// Pins live under <bpffs_root>/v<SHUTTLE_LAYOUT_VERSION>/ (maps/, progs/, links/); the pin
-// root directory itself is the lock (flock) that serialises every writer on the node.
+// Pins live under <bpffs_root>/v<SHUTTLE_LAYOUT_VERSION>/: maps/<map>, progs/{from_pod,to_pod},
+// links/{ingress,egress}/<host veth> (TCX). The pin root directory itself is the lock (flock)
+// that serialises every writer on the node. Each host veth carries from_pod at tc ingress and
+// to_pod at tc egress.
 
 #include <cstdint>
 #include <string>
@@ -94,7 +96,8 @@ class Node {
     uint64_t pinned_build_hash() const;
     const std::string& pin_dir() const { return pin_dir_; }
     int map_fd(const std::string& name) const;
-    int program_fd() const { return prog_.get(); }
+    int program_fd() const { return from_pod_.get(); }  // from_pod (ingress)
+    int to_pod_program_fd() const { return to_pod_.get(); }
 
     Node(Node&&) = default;
     Node& operator=(Node&&) = default;
@@ -102,13 +105,14 @@ class Node {
   private:
     Node() = default;
     void open_pins();
-    AttachMode resolve_mode() const;
-    AttachMode attach_program(const Endpoint& endpoint);
-    std::string link_pin(const std::string& host_ifname) const;
+    AttachMode attach_programs(const Endpoint& endpoint);
+    std::string attach_check(int ifindex, const std::string& ifname, uint32_t mode) const;
+    std::string link_pin(const std::string& host_ifname, bool ingress) const;
 
     Options options_;
     std::string pin_dir_;
-    UniqueFd prog_;
+    UniqueFd from_pod_;
+    UniqueFd to_pod_;
     std::vector<std::pair<std::string, UniqueFd>> maps_;
     bool maps_created_ = false;
     bool programs_loaded_ = false;
