@@ -548,3 +548,28 @@ TEST_CASE("replacing the programs does not break an established TCP stream", "[d
         CHECK(interval["sum"]["bytes"].get<uint64_t>() > 0);
     }
 }
+
+TEST_CASE("the plugin's and the agent's config writes keep each other's fields", "[datapath]") {
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2);
+    dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Auto});
+    REQUIRE_THROWS_WITH(node.attach(a.endpoint()), Catch::Contains("set_config first"));
+
+    node.set_overlay(7, 1, mac("0e:00:00:00:00:07"), *IpAddress::parse("192.168.50.2"));
+    node.set_pod_network(*IpPrefix::parse("10.244.1.1/24"), *IpAddress::parse("10.244.1.1"),
+                         *IpPrefix::parse("10.244.0.0/16"));
+    dp::NodeConfig cfg = node.config();
+    CHECK(cfg.node_subnet.str() == "10.244.1.0/24");
+    CHECK(cfg.gateway.str() == "10.244.1.1");
+    CHECK(cfg.cluster_network.str() == "10.244.0.0/16");
+    CHECK(cfg.vxlan_ifindex == 7);
+    CHECK(cfg.vni == 1);
+    CHECK(cfg.vtep_mac.str() == "0e:00:00:00:00:07");
+    CHECK(cfg.underlay_ip.str() == "192.168.50.2");
+    node.set_overlay(9, 1, mac("0e:00:00:00:00:09"), *IpAddress::parse("192.168.50.2"));
+    CHECK(node.config().gateway.str() == "10.244.1.1");
+
+    node.attach(a.endpoint());
+    CHECK(node.check(a.endpoint()) == "");
+}

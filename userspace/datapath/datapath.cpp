@@ -505,29 +505,38 @@ std::string Node::check(const Endpoint& endpoint) const {
 NodeConfig Node::config() const {
     NodeConfig out;
     auto cfg = lookup<shuttle_config>(map_fd("node_config"), uint32_t{0});
-    if (!cfg) {
-        return out;
+    if (!cfg || cfg->layout_version == 0) {
+        return out;  // never written
     }
-    out.node_subnet = IpPrefix{ip_of(cfg->node_subnet), static_cast<int>(cfg->node_subnet_len)};
-    out.gateway = ip_of(cfg->gateway);
-    out.cluster_network = IpPrefix{ip_of(cfg->cluster_network), static_cast<int>(cfg->cluster_len)};
+    auto address = [](uint32_t net) { return net ? ip_of(net) : IpAddress{}; };
+    auto prefix = [&](uint32_t net, uint32_t len) {
+        return len ? IpPrefix{ip_of(net), static_cast<int>(len)} : IpPrefix{};
+    };
+    out.node_subnet = prefix(cfg->node_subnet, cfg->node_subnet_len);
+    out.gateway = address(cfg->gateway);
+    out.cluster_network = prefix(cfg->cluster_network, cfg->cluster_len);
     out.vxlan_ifindex = static_cast<int>(cfg->vxlan_ifindex);
     out.vni = cfg->vni;
     out.vtep_mac = mac_of(cfg->vtep_mac);
-    out.underlay_ip = ip_of(cfg->underlay_ip);
+    out.underlay_ip = address(cfg->underlay_ip);
     return out;
 }
 
 void Node::set_config(const NodeConfig& config) {
-    if (config.node_subnet.length < 16 || config.node_subnet.length > 30) {
+    bool has_subnet = !config.node_subnet.address.empty();
+    if (has_subnet && (config.node_subnet.length < 16 || config.node_subnet.length > 30)) {
         throw std::invalid_argument("node subnet " + config.node_subnet.str() +
                                     ": the datapath takes /16 to /30");
     }
     shuttle_config cfg{};
     cfg.layout_version = SHUTTLE_LAYOUT_VERSION;
-    cfg.node_subnet = ipv4_of(config.node_subnet.network().address);
-    cfg.node_subnet_len = static_cast<uint32_t>(config.node_subnet.length);
-    cfg.gateway = ipv4_of(config.gateway);
+    if (has_subnet) {
+        cfg.node_subnet = ipv4_of(config.node_subnet.network().address);
+        cfg.node_subnet_len = static_cast<uint32_t>(config.node_subnet.length);
+    }
+    if (!config.gateway.empty()) {
+        cfg.gateway = ipv4_of(config.gateway);
+    }
     if (!config.cluster_network.address.empty()) {
         cfg.cluster_network = ipv4_of(config.cluster_network.network().address);
         cfg.cluster_len = static_cast<uint32_t>(config.cluster_network.length);
@@ -539,6 +548,31 @@ void Node::set_config(const NodeConfig& config) {
         cfg.underlay_ip = ipv4_of(config.underlay_ip);
     }
     update(map_fd("node_config"), uint32_t{0}, cfg);
+}
+
+void Node::set_pod_network(const IpPrefix& node_subnet, const IpAddress& gateway,
+                           const IpPrefix& cluster_network) {
+    DirLock lock(options_.bpffs_root);
+    NodeConfig cfg = config();
+    if (cfg.node_subnet == node_subnet.network() && cfg.gateway == gateway &&
+        cfg.cluster_network == cluster_network.network()) {
+        return;
+    }
+    cfg.node_subnet = node_subnet.network();
+    cfg.gateway = gateway;
+    cfg.cluster_network = cluster_network.network();
+    set_config(cfg);
+}
+
+void Node::set_overlay(int vxlan_ifindex, uint32_t vni, const MacAddress& vtep_mac,
+                       const IpAddress& underlay_ip) {
+    DirLock lock(options_.bpffs_root);
+    NodeConfig cfg = config();
+    cfg.vxlan_ifindex = vxlan_ifindex;
+    cfg.vni = vni;
+    cfg.vtep_mac = vtep_mac;
+    cfg.underlay_ip = underlay_ip;
+    set_config(cfg);
 }
 
 std::vector<Attachment> Node::attachments() const {

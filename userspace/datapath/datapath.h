@@ -86,6 +86,14 @@ class Node {
     NodeConfig config() const;
     // The node subnet decides the endpoint slots: set it before the first attach(). /16../30.
     void set_config(const NodeConfig& config);
+    // The CNI plugin's part of the config (from subnet.env: FLANNEL_SUBNET's network, its
+    // first address as gateway, FLANNEL_NETWORK), keeping the overlay fields. Under the node
+    // lock; writes nothing when already equal, so every ADD may call it before attach().
+    void set_pod_network(const IpPrefix& node_subnet, const IpAddress& gateway,
+                         const IpPrefix& cluster_network);
+    // The agent's part (VXLAN device, VNI, VtepMAC, public IP), keeping the pod fields.
+    void set_overlay(int vxlan_ifindex, uint32_t vni, const MacAddress& vtep_mac,
+                     const IpAddress& underlay_ip);
 
     // True when this ensure() created the maps (first start, or the pins were lost): the
     // caller re-attaches the node's existing endpoints from its IP store.
