@@ -7,7 +7,10 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -572,4 +575,42 @@ TEST_CASE("the plugin's and the agent's config writes keep each other's fields",
 
     node.attach(a.endpoint());
     CHECK(node.check(a.endpoint()) == "");
+}
+
+// Not a pass/fail test: what ensure() and attach() cost an ADD. Run with
+//   shuttle_integration_tests "[bench]"
+TEST_CASE("cost of ensure and attach", "[.][bench]") {
+    for (auto mode : {dp::AttachMode::Tcx, dp::AttachMode::Tc}) {
+        PrivateBpffs bpffs;
+        NodeNetns node_netns;
+        std::vector<std::unique_ptr<Pod>> pods;
+        for (int i = 2; i < 22; ++i) {
+            pods.push_back(std::make_unique<Pod>(i));
+        }
+        auto now = [] { return std::chrono::steady_clock::now(); };
+        auto us = [](auto d) {
+            return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+        };
+        auto t0 = now();
+        dp::Node first = dp::Node::ensure({bpffs.root(), mode});
+        auto load_us = us(now() - t0);
+        first.set_config(node_config());
+        std::vector<long> ensure_us, attach_us;
+        for (const auto& pod : pods) {
+            auto t1 = now();
+            dp::Node node = dp::Node::ensure({bpffs.root(), mode});
+            auto t2 = now();
+            node.attach(pod->endpoint());
+            auto t3 = now();
+            ensure_us.push_back(us(t2 - t1));
+            attach_us.push_back(us(t3 - t2));
+        }
+        std::sort(ensure_us.begin(), ensure_us.end());
+        std::sort(attach_us.begin(), attach_us.end());
+        std::printf(
+            "%s: first ensure (load+verify+pin) %ld us; then p50 ensure %ld us, p50 "
+            "attach %ld us\n",
+            dp::to_string(mode).c_str(), static_cast<long>(load_us),
+            ensure_us[ensure_us.size() / 2], attach_us[attach_us.size() / 2]);
+    }
 }
