@@ -36,13 +36,20 @@ Pipe make_pipe() {
     return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-std::vector<std::string> environment_for(const std::string& command) {
+std::vector<std::string> environment_for(const std::string& command,
+                                         std::map<std::string, std::string> overrides) {
+    overrides["CNI_COMMAND"] = command;
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
-        if (std::strncmp(*e, "CNI_COMMAND=", 12) != 0)
-            env.emplace_back(*e);
+        std::string entry(*e);
+        auto name = entry.substr(0, entry.find('='));
+        if (!overrides.count(name))
+            env.push_back(entry);
     }
-    env.push_back("CNI_COMMAND=" + command);
+    for (const auto& [name, value] : overrides) {
+        if (!value.empty())
+            env.push_back(name + "=" + value);
+    }
     return env;
 }
 
@@ -156,7 +163,8 @@ std::string find_plugin(const std::string& type, const std::string& cni_path) {
 }
 
 std::string exec_plugin(const std::string& path, const std::string& command,
-                        const std::string& stdin_text) {
+                        const std::string& stdin_text,
+                        const std::map<std::string, std::string>& overrides) {
     // A delegate that exits without reading stdin must not kill us with SIGPIPE.
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
@@ -165,7 +173,7 @@ std::string exec_plugin(const std::string& path, const std::string& command,
 
     auto in = make_pipe();
     auto out = make_pipe();
-    pid_t pid = spawn(path, environment_for(command), in.read.get(), out.write.get());
+    pid_t pid = spawn(path, environment_for(command, overrides), in.read.get(), out.write.get());
     in.read.reset();
     out.write.reset();
     write_all(in.write.get(), stdin_text);
