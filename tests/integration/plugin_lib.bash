@@ -89,6 +89,7 @@ conf() {
     local version=$1 filter=${2:-.}
     jq -cn --arg v "$version" --arg dd "$WORK/networks" "{
         cniVersion: \$v, name: \"net-$RUN\", type: \"shuttle\", mtu: 1400,
+        dataDir: \"$WORK/shuttle\",
         ipam: {type: \"host-local\", ranges: [[{subnet: \"10.99.1.0/24\"}]],
                routes: [{dst: \"10.99.0.0/16\"}], dataDir: \$dd}} | $filter"
 }

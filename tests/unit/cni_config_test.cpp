@@ -31,7 +31,7 @@ TEST_CASE("a full config is parsed with every known key") {
         "ipam":{"type":"host-local","subnet":"10.1.0.0/24"},
         "dns":{"nameservers":["10.96.0.10"],"search":["svc.cluster.local"]},
         "ipMasq":true,"subnetFile":"/run/flannel/subnet.env","bpffsRoot":"/sys/fs/bpf/x",
-        "attach":"tc","logFile":"/var/log/shuttle.log",
+        "attach":"tc","logFile":"/var/log/shuttle.log","dataDir":"/var/lib/cni/shuttle",
         "runtimeConfig":{"ips":["10.1.0.9/24"],"mac":"02:00:00:00:00:01"},
         "args":{"cni":{"ips":["10.1.0.10"]}},
         "somethingUnknown":{"x":1}})");
@@ -45,6 +45,7 @@ TEST_CASE("a full config is parsed with every known key") {
     REQUIRE(conf.bpffs_root == "/sys/fs/bpf/x");
     REQUIRE(conf.attach == AttachMode::Tc);
     REQUIRE(conf.log_file == "/var/log/shuttle.log");
+    REQUIRE(conf.data_dir == "/var/lib/cni/shuttle");
     REQUIRE(conf.requested_ips.size() == 2);
     REQUIRE(conf.requested_ips[0].str() == "10.1.0.9");
     REQUIRE(conf.requested_ips[1].str() == "10.1.0.10");

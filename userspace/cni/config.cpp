@@ -204,6 +204,7 @@ NetConf parse_netconf(const std::string& text) {
     conf.ip_masq = bool_field(root, "ipMasq", &conf.ip_masq_set);
     parse_attach(conf, root);
     conf.log_file = absolute_path_field(root, "logFile");
+    conf.data_dir = absolute_path_field(root, "dataDir");
     parse_runtime_config(conf, root);
     if (const json* prev = find(root, "prevResult")) {
         if (!prev->is_object())

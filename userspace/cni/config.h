@@ -34,6 +34,7 @@ struct NetConf {
     std::string bpffs_root = "/sys/fs/bpf/shuttle";
     AttachMode attach = AttachMode::Auto;
     std::string log_file;
+    std::string data_dir;  // shuttle's own records; "" = next to the IPAM store
     // runtimeConfig.ips / .mac and args.cni.ips / .mac
     std::vector<IpAddress> requested_ips;
     std::optional<MacAddress> mac;

@@ -87,7 +87,8 @@ Network load_network(const cni::NetConf& conf, SubnetFileNeed need) {
                 throw;
         }
     }
-    net.state_dir = state_dir_for(data_dir, conf.name);
+    net.state_dir = conf.data_dir.empty() ? state_dir_for(data_dir, conf.name)
+                                          : conf.data_dir + "/" + conf.name;
     return net;
 }
 

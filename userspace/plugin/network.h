@@ -23,7 +23,9 @@ struct Network {
     nlohmann::json effective_config;      // stdin with the effective ipam: what a delegate gets
     std::optional<IpPrefix> node_subnet;  // FLANNEL_SUBNET's network when a subnetFile is set
     bool masquerade = false;  // ipMasq && !FLANNEL_IPMASQ (not implemented yet: see docs)
-    std::string state_dir;    // <dirname(ipam dataDir)>/shuttle/<name>
+    // <dataDir>/<name> when the config has a top-level dataDir (as flannel's meta plugin),
+    // else <dirname(ipam.dataDir)>/shuttle/<name>: /var/lib/cni/shuttle/<name> by default.
+    std::string state_dir;
 };
 
 enum class SubnetFileNeed { Required, Optional };
