@@ -117,7 +117,7 @@ cni_ok GC "" "" "" "$(echo "$c" | jq -c '. + {"cni.dev/valid-attachments": [{con
 [ "$(cat "$(store_dir)"/10.99.1.*)" = "$(printf 'gc-2\r\neth0')" ] || fail "GC released the valid one"
 [ "$(count_host_veths)" = 1 ] || fail "GC left veths"
 [ "$(count_records)" = 1 ] || fail "GC left records"
-ip -n "$RUN-gc2" link show eth0 >/dev/null || fail "GC removed a valid pod's interface"
+ip -n "$RUN-gc2" link show eth0 >/dev/null 2>&1 || fail "GC removed a valid pod's interface"
 cni_ok GC "" "" "" "$(echo "$c" | jq -c '. + {"cni.dev/valid-attachments": []}')"
 expect_clean_node
 pass "GC releases all but valid-attachments"

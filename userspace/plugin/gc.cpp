@@ -56,7 +56,7 @@ void cmd_gc(const cni::Environment& env, const cni::NetConf& conf) {
         if (is_valid(valid, record.container_id, record.ifname))
             continue;
         auto name = record.container_id + "/" + record.ifname;
-        log_line(conf.log_file, "GC: releasing " + name);
+        log_info(conf.log_file, "GC: releasing " + name);
         failures.attempt(name + " datapath", [&] { datapath_detach(net, record); });
         failures.attempt(name + " host interface", [&] { remove_host_veth(record.host_ifname); });
         failures.attempt(name + " ipam", [&] {
@@ -72,7 +72,7 @@ void cmd_gc(const cni::Environment& env, const cni::NetConf& conf) {
             for (const auto& r : store.list()) {
                 if (is_valid(valid, r.container_id, r.ifname))
                     continue;
-                log_line(conf.log_file, "GC: releasing " + r.ip.str() + " of " + r.container_id);
+                log_info(conf.log_file, "GC: releasing " + r.ip.str() + " of " + r.container_id);
                 store.release(r.ip);
             }
         });

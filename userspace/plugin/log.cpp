@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -11,11 +10,12 @@
 
 namespace shuttle::plugin {
 
-void log_line(const std::string& log_file, const std::string& text) {
+namespace {
+
+void append(const std::string& log_file, const std::string& text) {
+    if (log_file.empty())
+        return;
     try {
-        std::fprintf(stderr, "shuttle: %s\n", text.c_str());
-        if (log_file.empty())
-            return;
         std::time_t now = std::time(nullptr);
         char stamp[32];
         std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
@@ -23,6 +23,17 @@ void log_line(const std::string& log_file, const std::string& text) {
         out << stamp << " [" << ::getpid() << "] " << text << "\n";
     } catch (...) {
     }
+}
+
+}  // namespace
+
+void log_line(const std::string& log_file, const std::string& text) {
+    std::fprintf(stderr, "shuttle: %s\n", text.c_str());
+    append(log_file, text);
+}
+
+void log_info(const std::string& log_file, const std::string& text) {
+    append(log_file, text);
 }
 
 std::string log_file_of(const std::string& stdin_text) {

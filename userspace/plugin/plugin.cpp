@@ -26,7 +26,7 @@ std::string dispatch(const cni::Environment& env, const std::string& stdin_text)
         return cni::version_info().dump();
     }
     auto conf = cni::parse_netconf(stdin_text);
-    log_line(conf.log_file, std::string(cni::command_name(env.command)) + " " + conf.name + " " +
+    log_info(conf.log_file, std::string(cni::command_name(env.command)) + " " + conf.name + " " +
                                 env.container_id + " " + env.ifname + " " + env.netns);
     switch (env.command) {
         case cni::Command::Add:
