@@ -50,6 +50,9 @@ for v in 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0; do
     ip -n "$NODE" route show "${addr%/*}" | grep -q "dev $host scope link" || fail "host route"
     [ "$(node cat /proc/sys/net/ipv4/conf/"$host"/proxy_arp)" = 1 ] || fail "proxy_arp"
     [ "$(node cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "ip_forward"
+    [ "$(node cat /proc/sys/net/ipv4/neigh/"$host"/proxy_delay)" = 0 ] || fail "proxy_delay"
+    # the datapath call site: the program is attached to the host veth (pinned links)
+    [ -e "$(echo "$BPFFS"/shuttle/v*/links/ingress)/$host" ] || fail "from_pod not attached to $host"
     [ -z "$(ip -n "$NODE" -j link show "$host" | jq -r '.[0].master // empty')" ] || fail "enslaved"
     # host-local's store and the attachment record
     [ "$(cat "$(store_dir)/${addr%/*}")" = "$(printf 'ctr-%s\r\neth0' "$i")" ] || fail "store file"
@@ -78,6 +81,11 @@ ip -n "$NODE" route del "$(echo "$prev" | jq -r '.ips[0].address' | cut -d/ -f1)
 cni CHECK ctr-drift eth0 "$dns" "$withprev"
 [ "$(echo "$OUT" | jq -r .details)" = "eth0 has MTU 1300, expected 1400; route 10.99.0.0/16 via 10.99.1.1 is missing in the container; host route $(echo "$prev" | jq -r '.ips[0].address' | cut -d/ -f1)/32 dev $host is missing" ] ||
     fail "CHECK details: $OUT"
+# the datapath's own drift: the program detached behind shuttle's back
+rm "$(echo "$BPFFS"/shuttle/v*/links/ingress)/$host"
+cni CHECK ctr-drift eth0 "$dns" "$withprev"
+[ "$(echo "$OUT" | jq .code)" = 106 ] && echo "$OUT" | jq -r .details | grep -q "; datapath: " ||
+    fail "CHECK missed the detached program: $OUT"
 cni_ok DEL ctr-drift eth0 "$dns" "$c"
 pass "CHECK reports drift precisely"
 
@@ -94,6 +102,9 @@ rm -f "$(store_dir)/10.99.1.6"
 cni_ok DEL ctr-5 eth0 "/run/netns/$RUN-v5" "$c"          # address already released
 cni_ok DEL never-added eth0 "/run/netns/$RUN-v5" "$c"    # nothing at all
 expect_clean_node
+[ -z "$(ls "$(echo "$BPFFS"/shuttle/v*/links/ingress)")" ] || fail "DEL left datapath links"
+[ "$(bpftool -j map dump pinned "$(echo "$BPFFS"/shuttle/v*/maps/endpoints)" | jq length)" = 0 ] ||
+    fail "DEL left endpoint entries"
 pass "DEL idempotent: twice, veth gone, empty netns, netns gone, address gone"
 
 # --- STATUS --------------------------------------------------------------------------------
@@ -120,4 +131,7 @@ cni_ok GC "" "" "" "$(echo "$c" | jq -c '. + {"cni.dev/valid-attachments": [{con
 ip -n "$RUN-gc2" link show eth0 >/dev/null 2>&1 || fail "GC removed a valid pod's interface"
 cni_ok GC "" "" "" "$(echo "$c" | jq -c '. + {"cni.dev/valid-attachments": []}')"
 expect_clean_node
+[ -z "$(ls "$(echo "$BPFFS"/shuttle/v*/links/ingress)")" ] || fail "GC left datapath links"
+[ "$(bpftool -j map dump pinned "$(echo "$BPFFS"/shuttle/v*/maps/endpoints)" | jq length)" = 0 ] ||
+    fail "GC left endpoint entries"
 pass "GC releases all but valid-attachments"

@@ -58,7 +58,8 @@ FLANNEL_MTU=1410
 FLANNEL_IPMASQ=true
 ENV
 f=$(jq -cn --arg sf "$WORK/subnet.env" --arg dd "$WORK/networks" --arg n "net-$RUN" \
-    '{cniVersion:"0.3.1", name:$n, type:"shuttle", subnetFile:$sf, ipam:{dataDir:$dd}}')
+    --arg bpf "$BPFFS/shuttle" \
+    '{cniVersion:"0.3.1", name:$n, type:"shuttle", subnetFile:$sf, bpffsRoot:$bpf, ipam:{dataDir:$dd}}')
 # (no top-level dataDir here: the records go next to ipam.dataDir)
 ns=$(new_pod sf)
 cni_ok ADD sf-1 eth0 "$ns" "$f"
@@ -79,12 +80,13 @@ pass "subnetFile: subnet, MTU and routes from subnet.env; foreign addresses refu
 # libcni's list semantics: each plugin gets its own config + name + cniVersion + runtimeConfig
 # + the previous plugin's result as prevResult; DEL runs in reverse with the final result.
 chain_plugins='[
-  {"type":"shuttle","mtu":1400,"dataDir":"STATEDIR","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.1.0/24"}]],"dataDir":"DATADIR"}},
+  {"type":"shuttle","mtu":1400,"dataDir":"STATEDIR","bpffsRoot":"BPFROOT","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.1.0/24"}]],"dataDir":"DATADIR"}},
   {"type":"portmap","capabilities":{"portMappings":true}},
   {"type":"bandwidth","capabilities":{"bandwidth":true}},
   {"type":"tuning","sysctl":{"net.ipv4.conf.eth0.arp_announce":"2"}}]'
 chain_plugins=${chain_plugins//DATADIR/$WORK/networks}
 chain_plugins=${chain_plugins//STATEDIR/$WORK/shuttle}
+chain_plugins=${chain_plugins//BPFROOT/$BPFFS/shuttle}
 runtime='{"portMappings":[{"hostPort":18080,"containerPort":80,"protocol":"tcp"}],
           "bandwidth":{"ingressRate":8000000,"ingressBurst":1000000,"egressRate":8000000,"egressBurst":1000000}}'
 

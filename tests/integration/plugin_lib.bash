@@ -18,11 +18,16 @@ mkdir -p "$CNI_PATH_DIR"
 ln -s "$SHUTTLE" "$CNI_PATH_DIR/shuttle"
 for p in "$CNI_BIN_DIR"/*; do ln -s "$p" "$CNI_PATH_DIR/$(basename "$p")"; done
 PODS=()
+# A bpffs of the test's own for the datapath's pins (never the host's /sys/fs/bpf).
+BPFFS=$WORK/bpffs
+mkdir -p "$BPFFS"
+mount -t bpf bpf "$BPFFS"
 
 cleanup() {
     local rc=$?
     for p in "${PODS[@]}"; do ip netns del "$p" 2>/dev/null || true; done
     ip netns del "$NODE" 2>/dev/null || true
+    umount -l "$BPFFS" 2>/dev/null || true
     rm -rf "$WORK"
     exit $rc
 }
@@ -30,6 +35,9 @@ trap cleanup EXIT
 
 ip netns add "$NODE"
 ip -n "$NODE" link set lo up
+
+# iproute2 warns about veth peers in namespaces it cannot name; that is noise here.
+ip() { command ip "$@" 2> >(grep -v 'Peer netns reference is invalid' >&2); }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
@@ -89,7 +97,7 @@ conf() {
     local version=$1 filter=${2:-.}
     jq -cn --arg v "$version" --arg dd "$WORK/networks" "{
         cniVersion: \$v, name: \"net-$RUN\", type: \"shuttle\", mtu: 1400,
-        dataDir: \"$WORK/shuttle\",
+        dataDir: \"$WORK/shuttle\", bpffsRoot: \"$BPFFS/shuttle\",
         ipam: {type: \"host-local\", ranges: [[{subnet: \"10.99.1.0/24\"}]],
                routes: [{dst: \"10.99.0.0/16\"}], dataDir: \$dd}} | $filter"
 }

@@ -3,6 +3,7 @@
 # plugin with host-local, measured the same way in the same run. Not part of ctest.
 #
 #   sudo tools/bench/cni-latency.sh [N]        (N defaults to 100)
+#   SHUTTLE_ATTACH=tc|tcx|auto (default auto) picks shuttle's attach mode.
 #
 # Everything happens in namespaces made here (a node netns and N pod netns per plugin);
 # nothing touches the root namespace. Each plugin call is timed from exec to exit by a loop
@@ -24,9 +25,13 @@ cleanup() {
         ip netns del "$RUN-b$i" 2>/dev/null || true
     done
     ip netns del "$NODE" 2>/dev/null || true
+    umount -l "$WORK/bpffs" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+# shuttle's datapath pins into a bpffs of the benchmark's own, never the host's /sys/fs/bpf.
+mkdir -p "$WORK/bpffs"
+mount -t bpf bpf "$WORK/bpffs"
 
 mkdir -p "$WORK/bin"
 ln -s "$SHUTTLE" "$WORK/bin/shuttle"
@@ -40,6 +45,7 @@ done
 
 cat >"$WORK/shuttle.json" <<JSON
 {"cniVersion":"1.0.0","name":"bench-shuttle","type":"shuttle","mtu":1450,"dataDir":"$WORK/state",
+ "bpffsRoot":"$WORK/bpffs/shuttle","attach":"${SHUTTLE_ATTACH:-auto}",
  "ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.2.0/24"}]],"dataDir":"$WORK/networks"}}
 JSON
 cat >"$WORK/bridge.json" <<JSON
@@ -84,7 +90,7 @@ for p in shuttle bridge; do
     f=$WORK/$p.samples
     label=$p
     [ "$p" = bridge ] && label="bridge + host-local (Debian $(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null || echo '?'))"
-    [ "$p" = shuttle ] && label="shuttle (built-in host-local IPAM)"
+    [ "$p" = shuttle ] && label="shuttle (built-in host-local IPAM, eBPF attach ${SHUTTLE_ATTACH:-auto})"
     printf '| %s | %s | %s | %s | %s |\n' "$label" "$(percentile "$f" ADD 50)" "$(percentile "$f" ADD 99)" \
         "$(percentile "$f" DEL 50)" "$(percentile "$f" DEL 99)"
 done

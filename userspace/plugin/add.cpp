@@ -94,8 +94,8 @@ std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     auto wired = wire_pod(request, rollback);
 
     auto record = make_record(env, net, ipam, wired);
-    datapath_attach(net, record, wired.host_index);  // DATAPATH CALL SITE (no-op until issue 4)
     rollback.add([&net, record] { datapath_detach(net, record); });
+    datapath_attach(net, record, wired.host_index);  // DATAPATH CALL SITE
 
     AttachmentStore attachments(net.state_dir);
     attachments.save(record);

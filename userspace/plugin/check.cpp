@@ -61,7 +61,7 @@ void cmd_check(const cni::Environment& env, const cni::NetConf& conf) {
 
     AttachmentStore attachments(net.state_dir);
     if (auto record = attachments.load(env.container_id, env.ifname)) {
-        auto datapath = datapath_check(net, *record, 0);  // DATAPATH CALL SITE
+        auto datapath = datapath_check(net, *record);  // DATAPATH CALL SITE
         if (!datapath.empty())
             drift.push_back(datapath);
     } else {

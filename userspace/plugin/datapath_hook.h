@@ -8,13 +8,16 @@
 namespace shuttle::plugin {
 
 // ===== DATAPATH CALL SITE =====================================================================
-// The eBPF datapath (userspace/datapath/datapath.h, issue 4) plugs in here: ADD calls
-// datapath_attach after the veth is wired, DEL and GC call datapath_detach before the veth
-// goes, CHECK appends datapath_check's answer to its drifts. Until the datapath lands these
-// do nothing and pods use the host's routing (ptp-style), the fallback path.
-// Config keys already parsed for it: bpffsRoot (Network::conf.bpffs_root) and attach.
+// The eBPF datapath (userspace/datapath/datapath.h) plugs in here: ADD calls datapath_attach
+// after the veth is wired (Node::ensure loads/pins the programs once per node under
+// bpffsRoot, then the endpoint's map entries and the program on its host veth), DEL and GC
+// call datapath_detach before the veth goes, CHECK appends datapath_check's answer to its
+// drifts. The host routing stays in place underneath as the fallback path.
+// Failures are cni::Error kDatapathFailure (107).
 void datapath_attach(const Network& net, const AttachmentRecord& record, int host_ifindex);
+// Idempotent; a node without a pinned datapath has nothing to detach.
 void datapath_detach(const Network& net, const AttachmentRecord& record);
-std::string datapath_check(const Network& net, const AttachmentRecord& record, int host_ifindex);
+// "" when the program and map entries match the record, else what drifted.
+std::string datapath_check(const Network& net, const AttachmentRecord& record);
 
 }  // namespace shuttle::plugin

@@ -61,6 +61,9 @@ std::string create_veth(netlink::Socket& host, const WireRequest& request) {
 void configure_host_end(netlink::Socket& host, const std::string& name,
                         const WireRequest& request) {
     netns::write_interface_sysctl("ipv4", name, "proxy_arp", "1");
+    // Proxy ARP answers after a random delay of up to proxy_delay (0.8 s by default): the
+    // pod's first packet to a neighbour would wait for it.
+    netns::write_sysctl("net/ipv4/neigh/" + name + "/proxy_delay", "0");
     netlink::set_link_up(host, name);
     for (const auto& ip : request.ips) {
         if (ip.gateway) {
