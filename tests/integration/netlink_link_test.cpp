@@ -29,7 +29,7 @@ bool has_link(Socket& nl, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("veth pair with names, MTU and MACs; peer created straight in another netns") {
+TEST_CASE("veth pair with names, MTU and MACs, peer created straight in another netns") {
     UniqueFd pod = netns::create_anonymous();
     netns::Scratch host;
     Socket nl;

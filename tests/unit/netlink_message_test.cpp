@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -326,4 +327,10 @@ TEST_CASE("netlink parse_fdb reads a VXLAN remote entry") {
     REQUIRE(entry.vni == 1u);
     REQUIRE(entry.state == NUD_PERMANENT);
     REQUIRE(entry.flags == NTF_SELF);
+}
+
+TEST_CASE("netlink builder refuses an attribute longer than nla_len can say") {
+    MessageBuilder m(RTM_NEWLINK, 0);
+    std::vector<uint8_t> huge(70000);
+    REQUIRE_THROWS_AS(m.add(1, huge), std::length_error);
 }

@@ -1,5 +1,7 @@
 #include "netlink/link.h"
 
+#include <linux/if.h>
+
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
@@ -94,6 +96,18 @@ void parse_link_info(const Attribute& link_info, Link& link) {
 
 }  // namespace
 
+bool Link::up() const {
+    return (flags & IFF_UP) != 0;
+}
+
+bool Link::lower_up() const {
+    return (flags & IFF_LOWER_UP) != 0;
+}
+
+bool Link::arp() const {
+    return (flags & IFF_NOARP) == 0;
+}
+
 std::string LinkRef::str() const {
     return name.empty() ? "ifindex " + std::to_string(index) : name;
 }
@@ -150,6 +164,11 @@ void set_link_up(Socket& socket, const LinkRef& link) {
 
 void set_link_down(Socket& socket, const LinkRef& link) {
     set_flags(socket, link, 0, IFF_UP, "set link " + link.str() + " down");
+}
+
+void set_link_arp(Socket& socket, const LinkRef& link, bool on) {
+    set_flags(socket, link, on ? 0 : IFF_NOARP, IFF_NOARP,
+              "set link " + link.str() + " arp " + (on ? "on" : "off"));
 }
 
 void set_link_mtu(Socket& socket, const LinkRef& link, uint32_t mtu) {

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <linux/if.h>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,8 +52,11 @@ struct Link {
     std::optional<int> link_netnsid{};
     std::optional<VxlanInfo> vxlan{};  // set when kind == "vxlan"
 
-    bool up() const { return (flags & IFF_UP) != 0; }
-    bool lower_up() const { return (flags & IFF_LOWER_UP) != 0; }
+    // Defined in link.cpp so this header includes neither <linux/if.h> nor <net/if.h>: the
+    // two clash unless included in one order, which is the includer's choice.
+    bool up() const;        // IFF_UP
+    bool lower_up() const;  // IFF_LOWER_UP: carrier
+    bool arp() const;       // IFF_NOARP clear
 };
 
 // Name / MTU / MAC for a link being created; unset fields take the kernel's defaults.
@@ -91,6 +92,8 @@ void delete_link(Socket& socket, const LinkRef& link);
 void rename_link(Socket& socket, const LinkRef& link, const std::string& new_name);
 void set_link_up(Socket& socket, const LinkRef& link);
 void set_link_down(Socket& socket, const LinkRef& link);
+// Turns ARP on or off (IFF_NOARP), like `ip link set <link> arp on|off`.
+void set_link_arp(Socket& socket, const LinkRef& link, bool on);
 void set_link_mtu(Socket& socket, const LinkRef& link, uint32_t mtu);
 void set_link_mac(Socket& socket, const LinkRef& link, const MacAddress& mac);
 // Enslaves `link` to the bridge `master`; set_link_nomaster releases it.

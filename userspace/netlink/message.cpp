@@ -57,6 +57,10 @@ void MessageBuilder::set_length() {
 }
 
 void MessageBuilder::add(uint16_t type, Bytes payload) {
+    if (payload.size() > UINT16_MAX - kAttributeHeader) {
+        throw std::length_error("netlink attribute " + std::to_string(type) + " of " +
+                                std::to_string(payload.size()) + " bytes is too long");
+    }
     nlattr a{};
     a.nla_len = static_cast<uint16_t>(kAttributeHeader + payload.size());
     a.nla_type = type;

@@ -7,6 +7,7 @@
 
 #include "common/system_error.h"
 #include "netlink/error.h"
+#include "netns/guard.h"
 
 namespace shuttle::netlink {
 
@@ -52,6 +53,11 @@ Socket::Socket() : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROU
     if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
         throw_errno("bind netlink socket");
     }
+}
+
+Socket Socket::in_netns(int netns_fd) {
+    netns::Guard inside(netns_fd);
+    return Socket();
 }
 
 std::vector<Message> Socket::request(MessageBuilder& message, const std::string& what) {

@@ -19,6 +19,9 @@ namespace shuttle::netlink {
 class Socket {
   public:
     Socket();
+    // A socket bound to the namespace behind `netns_fd`, opened without leaving the calling
+    // thread in it.
+    static Socket in_netns(int netns_fd);
     Socket(Socket&&) = default;
     Socket& operator=(Socket&&) = default;
 
