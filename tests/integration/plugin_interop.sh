@@ -76,6 +76,39 @@ rm "$WORK/subnet.env"
 cni_ok DEL sf-1 eth0 "$ns" "$f"   # DEL needs no subnet.env
 pass "subnetFile: subnet, MTU and routes from subnet.env; foreign addresses refused"
 
+# --- masquerade: ipMasq, and flannel's rule with FLANNEL_IPMASQ --------------------------------
+has_masq_table() { node nft list table ip shuttle >/dev/null 2>&1; }
+m=$(conf 1.0.0 '.ipMasq = true')
+ns=$(new_pod mq)
+cni_ok ADD mq-1 eth0 "$ns" "$m"
+withprev=$(echo "$m" | jq -c --argjson r "$OUT" '.prevResult = $r')
+node nft list table ip shuttle | grep -q 'ip saddr 10.99.1.0/24 ip daddr != 224.0.0.0/4 .*masquerade' ||
+    fail "ipMasq: no masquerade rule for 10.99.1.0/24: $(node nft list ruleset)"
+cni_ok CHECK mq-1 eth0 "$ns" "$withprev"
+node nft delete table ip shuttle
+cni CHECK mq-1 eth0 "$ns" "$withprev"
+expect_error '{"cniVersion":"1.0.0","code":106,"msg":"check failed","details":"masquerade table ip shuttle does not hold the rules for node subnet 10.99.1.0/24 and cluster 10.99.1.0/24"}'
+cni_ok DEL mq-1 eth0 "$ns" "$m"
+expect_clean_node
+cat >"$WORK/subnet.env" <<ENV
+FLANNEL_NETWORK=10.98.0.0/16
+FLANNEL_SUBNET=10.98.3.1/24
+FLANNEL_MTU=1410
+FLANNEL_IPMASQ=true
+ENV
+cni_ok ADD mq-2 eth0 "$ns" "$f"
+has_masq_table && fail "FLANNEL_IPMASQ=true: the plugin must leave masquerade to the agent"
+cni_ok DEL mq-2 eth0 "$ns" "$f"
+sed -i 's/FLANNEL_IPMASQ=true/FLANNEL_IPMASQ=false/' "$WORK/subnet.env"
+cni_ok ADD mq-3 eth0 "$ns" "$f"
+node nft list table ip shuttle | grep -q 'ip saddr 10.98.3.0/24 ip daddr 10.98.0.0/16 .*return' ||
+    fail "FLANNEL_IPMASQ=false: flannel's rules expected: $(node nft list ruleset)"
+cni_ok DEL mq-3 eth0 "$ns" "$f"
+node nft delete table ip shuttle
+rm "$WORK/subnet.env"
+expect_clean_node
+pass "masquerade: ipMasq alone, not with FLANNEL_IPMASQ=true, by default with FLANNEL_IPMASQ=false"
+
 # --- chaining: portmap, bandwidth, tuning after shuttle ------------------------------------------------
 # libcni's list semantics: each plugin gets its own config + name + cniVersion + runtimeConfig
 # + the previous plugin's result as prevResult; DEL runs in reverse with the final result.

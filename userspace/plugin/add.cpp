@@ -1,4 +1,5 @@
 #include "cni/error.h"
+#include "plugin/masquerade.h"
 #include "plugin/attachment.h"
 #include "plugin/commands.h"
 #include "plugin/datapath_hook.h"
@@ -65,11 +66,6 @@ AttachmentRecord make_record(const cni::Environment& env, const Network& net,
 
 std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     auto net = load_network(conf, SubnetFileNeed::Required);
-    if (net.masquerade) {
-        log_line(conf.log_file,
-                 "warning: ipMasq is set but the plugin's own masquerade is not implemented yet; "
-                 "let the node agent masquerade (FLANNEL_IPMASQ=true)");
-    }
     auto netns_fd = open_pod_netns(env.netns);
     if (pod_has_interface(netns_fd.get(), env.ifname)) {
         throw cni::Error(cni::kInterfaceExists, "interface already exists in the container",
@@ -92,6 +88,8 @@ std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     request.ips = ipam.ips;
     request.routes = routes;
     auto wired = wire_pod(request, rollback);
+    if (net.masquerade)
+        ensure_masquerade(net, ipam.ips.front().address);
 
     auto record = make_record(env, net, ipam, wired);
     rollback.add([&net, record] { datapath_detach(net, record); });

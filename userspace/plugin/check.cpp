@@ -3,6 +3,7 @@
 #include "plugin/commands.h"
 #include "plugin/datapath_hook.h"
 #include "plugin/ipam_client.h"
+#include "plugin/masquerade.h"
 #include "plugin/network.h"
 #include "plugin/pod_netns.h"
 #include "plugin/wiring.h"
@@ -56,6 +57,11 @@ void cmd_check(const cni::Environment& env, const cni::NetConf& conf) {
     auto expected = expected_from(env, net, prev, drift);
     auto wiring = check_wiring(expected);
     drift.insert(drift.end(), wiring.begin(), wiring.end());
+    if (net.masquerade && !expected.addresses.empty()) {
+        auto masq = check_masquerade(net, expected.addresses.front());
+        if (!masq.empty())
+            drift.push_back(masq);
+    }
     auto ipam = ipam_check(net, env, expected.addresses);
     drift.insert(drift.end(), ipam.begin(), ipam.end());
 
