@@ -116,6 +116,8 @@ cni STATUS "" "" "" "$(conf 1.1.0 ".ipam.dataDir = \"$WORK/notadir/x\"")"
 expect_error 50 "{\"cniVersion\":\"1.1.0\",\"code\":50,\"msg\":\"the IPAM data dir is not writable\",\"details\":\"$WORK/notadir/x/net-$RUN: Not a directory\"}"
 cni STATUS "" "" "" "$(conf 1.1.0 '.ipam = {type: "no-such-ipam"}')"
 expect_error 50 "{\"cniVersion\":\"1.1.0\",\"code\":50,\"msg\":\"the IPAM plugin is missing\",\"details\":\"failed to find plugin \\\"no-such-ipam\\\" in path [$CNI_PATH_DIR]\"}"
+cni STATUS "" "" "" "$(conf 1.1.0 ".bpffsRoot = \"$WORK/notbpf/shuttle\"")"
+expect_error "{\"cniVersion\":\"1.1.0\",\"code\":50,\"msg\":\"the eBPF datapath cannot be pinned\",\"details\":\"$WORK is not on a bpf filesystem (bpffsRoot $WORK/notbpf/shuttle)\"}"
 pass STATUS
 
 # --- GC ------------------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 #include <net/if.h>
 
 #include "cni/error.h"
+#include "datapath/bpffs.h"
 #include "datapath/datapath.h"
+
+#include <filesystem>
 
 namespace shuttle::plugin {
 
@@ -93,6 +96,18 @@ std::string datapath_check(const Network& net, const AttachmentRecord& record) {
         auto drift = node->check(endpoint_of(record, index));
         return drift.empty() ? "" : "datapath: " + drift;
     });
+}
+
+std::string datapath_status(const Network& net) {
+    std::filesystem::path path = net.conf.bpffs_root;
+    std::error_code ec;
+    while (!std::filesystem::exists(path, ec) && path.has_parent_path() &&
+           path != path.parent_path()) {
+        path = path.parent_path();
+    }
+    if (datapath::is_on_bpffs(path.string()))
+        return "";
+    return path.string() + " is not on a bpf filesystem (bpffsRoot " + net.conf.bpffs_root + ")";
 }
 
 }  // namespace shuttle::plugin

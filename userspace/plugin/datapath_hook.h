@@ -19,5 +19,8 @@ void datapath_attach(const Network& net, const AttachmentRecord& record, int hos
 void datapath_detach(const Network& net, const AttachmentRecord& record);
 // "" when the program and map entries match the record, else what drifted.
 std::string datapath_check(const Network& net, const AttachmentRecord& record);
+// STATUS: "" when ADD could pin under bpffsRoot (it, or its nearest existing parent, is on
+// a bpf filesystem), else why not.
+std::string datapath_status(const Network& net);
 
 }  // namespace shuttle::plugin

@@ -7,6 +7,7 @@
 #include "cni/error.h"
 #include "ipam/delegate.h"
 #include "plugin/commands.h"
+#include "plugin/datapath_hook.h"
 #include "plugin/network.h"
 
 namespace shuttle::plugin {
@@ -57,6 +58,9 @@ void cmd_status(const cni::Environment& env, const cni::NetConf& conf) {
         }
     }
     require_writable(net.state_dir);
+    if (auto why = datapath_status(net); !why.empty()) {
+        not_available("the eBPF datapath cannot be pinned", why);
+    }
 }
 
 }  // namespace shuttle::plugin
