@@ -21,6 +21,11 @@ cni ADD c1 eth0 "/proc/self/status" "$c"
 expect_error '{"cniVersion":"1.0.0","code":4,"msg":"invalid CNI_NETNS","details":"/proc/self/status is not a network namespace"}'
 cni ADD c1 eth0 "/run/netns/$NODE" "$c"
 expect_error "{\"cniVersion\":\"1.0.0\",\"code\":4,\"msg\":\"invalid CNI_NETNS\",\"details\":\"/run/netns/$NODE is the plugin's own network namespace\"}"
+ip -n "$NODE" link add eth0 type dummy 2>/dev/null || ip -n "$NODE" link add eth0 type veth peer name eth0p
+cni DEL c1 eth0 "/run/netns/$NODE" "$c"
+expect_error "{\"cniVersion\":\"1.0.0\",\"code\":4,\"msg\":\"invalid CNI_NETNS\",\"details\":\"/run/netns/$NODE is the plugin's own network namespace\"}"
+ip -n "$NODE" link show eth0 >/dev/null || fail "DEL deleted the node's own eth0"
+ip -n "$NODE" link del eth0
 pass "code 4"
 
 # --- 6 and 1: decoding and versions -------------------------------------------------------

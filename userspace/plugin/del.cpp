@@ -7,6 +7,7 @@
 #include "plugin/ipam_client.h"
 #include "plugin/log.h"
 #include "plugin/network.h"
+#include "plugin/pod_netns.h"
 #include "plugin/wiring.h"
 
 namespace shuttle::plugin {
@@ -33,6 +34,7 @@ std::string host_ifname_from(const cni::NetConf& conf) {
 // Best effort and idempotent: every step runs even when an earlier one failed; the first
 // failure is reported after all of them, and the record stays so a retry or GC finishes.
 void cmd_del(const cni::Environment& env, const cni::NetConf& conf) {
+    refuse_own_netns(env.netns);
     auto net = load_network(conf, SubnetFileNeed::Optional);
     AttachmentStore attachments(net.state_dir);
     auto record = attachments.load(env.container_id, env.ifname);

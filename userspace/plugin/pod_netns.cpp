@@ -34,4 +34,16 @@ UniqueFd open_pod_netns(const std::string& path) {
     return fd;
 }
 
+void refuse_own_netns(const std::string& path) {
+    if (path.empty())
+        return;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
+        return;
+    if (netns::same_namespace(fd.get(), netns::open_current().get())) {
+        throw cni::Error(cni::kInvalidEnvironment, "invalid CNI_NETNS",
+                         path + " is the plugin's own network namespace");
+    }
+}
+
 }  // namespace shuttle::plugin

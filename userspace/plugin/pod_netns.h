@@ -10,4 +10,8 @@ namespace shuttle::plugin {
 // network namespace or is the plugin's own one.
 UniqueFd open_pod_netns(const std::string& path);
 
+// DEL: a CNI_NETNS that is the plugin's own namespace is code 4 (deleting CNI_IFNAME there
+// would take down the node's interface). A missing or empty one is fine.
+void refuse_own_netns(const std::string& path);
+
 }  // namespace shuttle::plugin
