@@ -6,15 +6,15 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config clang llvm libbpf-dev libelf-dev zlib1g-dev
-  bpftool nlohmann-json3-dev catch2 libcurl4-openssl-dev clang-format
+  bpftool nlohmann-json3-dev catch2 libcurl4-openssl-dev libnftables-dev clang-format
   # network tooling for tests, demo and benchmarks
-  iproute2 iptables nftables iperf3 sockperf util-linux procps kmod ethtool
+  iproute2 iputils-ping iptables nftables iperf3 sockperf util-linux procps kmod ethtool
   # cluster store and the reference plugins (the baseline)
   etcd-server etcd-client containernetworking-plugins
   # cnitool from Debian's source package
   golang-go dpkg-dev
   # reports
-  openssl jq gnuplot-nox curl
+  openssl jq gnuplot-nox curl python3 python3-yaml
 )
 
 missing=()

@@ -1,0 +1,98 @@
+// The masquerade table's text and the JSON listing parser; no kernel.
+
+#include <catch2/catch.hpp>
+#include <stdexcept>
+
+#include "masquerade/masquerade.h"
+
+using namespace shuttle;
+using namespace shuttle::masquerade;
+
+namespace {
+
+IpPrefix prefix(const char* text) {
+    return *IpPrefix::parse(text);
+}
+
+Config node1() {
+    return {.cluster_network = prefix("10.244.0.0/16"), .node_subnet = prefix("10.244.1.0/24")};
+}
+
+}  // namespace
+
+TEST_CASE("masquerade table text is flannel's rule list in nft's canonical form") {
+    REQUIRE(table_text(node1()) ==
+            "table ip shuttle {\n"
+            "\tcomment \"shuttle masquerade: cluster 10.244.0.0/16, node subnet 10.244.1.0/24\"\n"
+            "\tchain postrouting {\n"
+            "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+            "\t\tmeta mark & 0x00004000 == 0x00004000 return comment \"kube-proxy marked: "
+            "kube-proxy masquerades it\"\n"
+            "\t\tip saddr 10.244.1.0/24 ip daddr 10.244.0.0/16 return comment \"pod to cluster: "
+            "keep pod addresses\"\n"
+            "\t\tip saddr 10.244.0.0/16 ip daddr 10.244.1.0/24 return comment \"cluster to pod\"\n"
+            "\t\tip saddr != 10.244.0.0/16 ip daddr 10.244.1.0/24 return comment \"outside to pod: "
+            "keep the client address\"\n"
+            "\t\tip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random comment "
+            "\"pod to outside: masquerade, except multicast\"\n"
+            "\t\tip saddr != 10.244.0.0/16 ip daddr 10.244.0.0/16 masquerade fully-random comment "
+            "\"host to cluster: masquerade\"\n"
+            "\t}\n"
+            "}\n");
+}
+
+TEST_CASE("masquerade ensure script declares, deletes and redefines the table in one batch") {
+    std::string script = ensure_script(node1());
+    REQUIRE(script.rfind("table ip shuttle\ndelete table ip shuttle\ntable ip shuttle {\n", 0) ==
+            0);
+}
+
+TEST_CASE("masquerade config: host bits are dropped, bad configs are refused") {
+    Config with_host_bits{.cluster_network = prefix("10.244.0.0/16"),
+                          .node_subnet = prefix("10.244.1.1/24")};
+    REQUIRE(table_text(with_host_bits).find("ip saddr 10.244.1.0/24 ip daddr") !=
+            std::string::npos);
+    Config outside{.cluster_network = prefix("10.244.0.0/16"),
+                   .node_subnet = prefix("10.245.1.0/24")};
+    REQUIRE_THROWS_AS(table_text(outside), std::invalid_argument);
+    Config v6{.cluster_network = prefix("fd00::/48"), .node_subnet = prefix("fd00::/64")};
+    REQUIRE_THROWS_AS(table_text(v6), std::invalid_argument);
+}
+
+TEST_CASE("masquerade plugin config: the node subnet is the cluster without a network") {
+    Config alone = plugin_config(prefix("10.22.0.5/24"));
+    REQUIRE(alone.cluster_network.str() == "10.22.0.0/24");
+    REQUIRE(alone.node_subnet.str() == "10.22.0.0/24");
+    REQUIRE(table_text(alone).find("ip saddr 10.22.0.0/24 ip daddr != 224.0.0.0/4 masquerade") !=
+            std::string::npos);
+    Config flannel = plugin_config(prefix("10.244.1.1/24"), prefix("10.244.0.0/16"));
+    REQUIRE(flannel.cluster_network.str() == "10.244.0.0/16");
+    REQUIRE(flannel.node_subnet.str() == "10.244.1.0/24");
+}
+
+TEST_CASE("masquerade listing parser reads chain, rules and the config back") {
+    const char* listing = R"({"nftables":[
+      {"metainfo":{"version":"1.0.6","json_schema_version":1}},
+      {"table":{"family":"ip","name":"shuttle","handle":3}},
+      {"chain":{"family":"ip","table":"shuttle","name":"postrouting","handle":1,"type":"nat",
+                "hook":"postrouting","prio":100,"policy":"accept"}},
+      {"rule":{"family":"ip","table":"shuttle","chain":"postrouting","handle":3,
+               "comment":"pod to cluster: keep pod addresses","expr":[
+        {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},
+                  "right":{"prefix":{"addr":"10.244.1.0","len":24}}}},
+        {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"daddr"}},
+                  "right":{"prefix":{"addr":"10.244.0.0","len":16}}}},
+        {"return":null}]}}]})";
+    Status status = parse_listing(listing);
+    REQUIRE(status.installed);
+    REQUIRE(status.chain_type == "nat");
+    REQUIRE(status.chain_hook == "postrouting");
+    REQUIRE(status.chain_priority == 100);
+    REQUIRE(status.rules.size() == 1);
+    REQUIRE(status.rules[0].comment == "pod to cluster: keep pod addresses");
+    REQUIRE(status.config);
+    REQUIRE(status.config->cluster_network.str() == "10.244.0.0/16");
+    REQUIRE(status.config->node_subnet.str() == "10.244.1.0/24");
+
+    REQUIRE_FALSE(parse_listing(R"({"nftables":[]})").installed);
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Same-node pod <-> pod benchmark on the cluster kit: the limit (two namespaces on one
+# veth pair), Debian's bridge plugin with host-local on a Kubernetes-like node
+# (br_netfilter on, kube-proxy's nat skeleton), and shuttle (when asked for), measured in
+# interleaved rounds in one run. Writes results.csv and results.md, prints the table.
+#
+#   sudo tools/bench/bench.sh [--rounds 5] [--duration 5] [--setups limit,bridge[,shuttle]]
+#                             [--metrics tcp_stream,tcp_rr] [--cpu N] [--kube-services 0]
+#                             [--out DIR]
+#
+# Not part of ctest: run it by hand on a quiet machine.
+set -euo pipefail
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$bench_dir/../.." && pwd)
+
+BENCH_ROUNDS=5
+BENCH_DURATION=5
+BENCH_SETUPS=limit,bridge
+BENCH_METRICS=tcp_stream,tcp_rr
+BENCH_CPU=$(($(nproc) - 1))
+BENCH_KUBE_SERVICES=0
+BENCH_OUT=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
+export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$repo/build/bin}
+
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+while (($#)); do
+  case $1 in
+  --rounds) BENCH_ROUNDS=$2; shift 2 ;;
+  --duration) BENCH_DURATION=$2; shift 2 ;;
+  --setups) BENCH_SETUPS=$2; shift 2 ;;
+  --metrics) BENCH_METRICS=$2; shift 2 ;;
+  --cpu) BENCH_CPU=$2; shift 2 ;;
+  --kube-services) BENCH_KUBE_SERVICES=$2; shift 2 ;;
+  --out) BENCH_OUT=$2; shift 2 ;;
+  -h | --help) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+  esac
+done
+IFS=, read -ra setups <<<"$BENCH_SETUPS"
+IFS=, read -ra metrics <<<"$BENCH_METRICS"
+for tool in iperf3 sockperf taskset jq iptables-restore; do
+  command -v "$tool" >/dev/null || { echo "bench: missing $tool (tools/install-deps.sh)" >&2; exit 1; }
+done
+
+source "$repo/tools/cluster/kit.sh"
+source "$bench_dir/setups.sh"
+source "$bench_dir/metrics.sh"
+for setup in "${setups[@]}"; do
+  declare -F "setup_$setup" >/dev/null || kit_die "unknown setup $setup"
+done
+for metric in "${metrics[@]}"; do
+  declare -F "metric_$metric" >/dev/null || kit_die "unknown metric $metric"
+done
+
+mkdir -p "$BENCH_OUT/logs"
+csv=$BENCH_OUT/results.csv
+echo "round,setup,metric,value,unit" >"$csv"
+KIT_QUIET=1
+kit_init
+echo "bench: run $(kit_run_id), ${BENCH_ROUNDS} rounds x ${BENCH_DURATION} s, setups ${setups[*]}, CPU $BENCH_CPU, out $BENCH_OUT" >&2
+
+for setup in "${setups[@]}"; do
+  echo "bench: setting up $setup" >&2
+  "setup_$setup"
+  for metric in "${metrics[@]}"; do
+    if declare -F "server_$metric" >/dev/null; then "server_$metric" "$setup"; fi
+  done
+  bench_wait_port "$setup" "$BENCH_IPERF_PORT"
+  bench_wait_port "$setup" "$BENCH_SOCKPERF_PORT"
+  # Warm-up: one short unrecorded run of each metric.
+  for metric in "${metrics[@]}"; do BENCH_DURATION=1 "metric_$metric" "$setup" >/dev/null; done
+done
+
+# Interleaved rounds; the order of setups rotates every round so none always goes first.
+for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+  n=${#setups[@]}
+  for ((k = 0; k < n; k++)); do
+    setup=${setups[(k + round - 1) % n]}
+    for metric in "${metrics[@]}"; do
+      while read -r name value unit; do
+        echo "$round,$setup,$name,$value,$unit" >>"$csv"
+        printf 'bench: round %d %-8s %-10s %s %s\n' "$round" "$setup" "$name" "$value" "$unit" >&2
+      done < <("metric_$metric" "$setup")
+    done
+  done
+done
+
+bash "$bench_dir/report.sh" "$csv" | tee "$BENCH_OUT/results.md"
+{
+  echo
+  echo "kernel $(uname -r), $(nproc) CPUs, client and server pinned to CPU $BENCH_CPU;"
+  echo "${BENCH_DURATION} s per measurement; kube-proxy-style services in the nodes: $BENCH_KUBE_SERVICES."
+} | tee -a "$BENCH_OUT/results.md"
+echo "bench: results in $BENCH_OUT" >&2

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Turns a benchmark CSV (round,setup,metric,value,unit) into a markdown table: per setup
+# and metric min / median / max over the rounds, and the median over rounds of the
+# per-round ratio to the limit and to bridge (ratios taken within a round, so slow drift
+# of the machine cancels). Usage: report.sh results.csv
+set -euo pipefail
+csv=$1
+
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+column_values() { # setup metric -> values, one per line
+  awk -F, -v s="$1" -v m="$2" 'NR > 1 && $2 == s && $3 == m {print $4}' "$csv"
+}
+
+ratios() { # setup metric reference -> per-round value/reference
+  awk -F, -v s="$1" -v m="$2" -v r="$3" '
+    NR > 1 && $3 == m && $2 == s {v[$1] = $4}
+    NR > 1 && $3 == m && $2 == r {ref[$1] = $4}
+    END {for (k in v) if ((k in ref) && ref[k] != 0) printf "%.4f\n", v[k] / ref[k]}' "$csv"
+}
+
+in_order() { # column -> distinct values in order of appearance
+  awk -F, -v c="$1" 'NR > 1 && !seen[$c]++ {print $c}' "$csv"
+}
+
+mapfile -t setups < <(in_order 2)
+mapfile -t metrics < <(in_order 3)
+rounds=$(in_order 1 | wc -l)
+has() { printf '%s\n' "${setups[@]}" | grep -qx "$1"; }
+
+echo "| metric | setup | min | median | max | × limit | × bridge |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+for metric in "${metrics[@]}"; do
+  unit=$(awk -F, -v m="$metric" 'NR > 1 && $3 == m {print $5; exit}' "$csv")
+  for setup in "${setups[@]}"; do
+    sorted=$(column_values "$setup" "$metric" | sort -g)
+    [[ -n $sorted ]] || continue
+    min=$(head -n1 <<<"$sorted")
+    max=$(tail -n1 <<<"$sorted")
+    med=$(median <<<"$sorted")
+    vs_limit=- vs_bridge=-
+    if has limit && [[ $setup != limit ]]; then vs_limit=$(ratios "$setup" "$metric" limit | median); fi
+    if has bridge && [[ $setup != bridge ]]; then vs_bridge=$(ratios "$setup" "$metric" bridge | median); fi
+    [[ $vs_limit == - ]] || vs_limit=$(printf '%.2f' "$vs_limit")
+    [[ $vs_bridge == - ]] || vs_bridge=$(printf '%.2f' "$vs_bridge")
+    printf '| %s (%s) | %s | %.3g | %.3g | %.3g | %s | %s |\n' "$metric" "$unit" "$setup" \
+      "$min" "$med" "$max" "$vs_limit" "$vs_bridge"
+  done
+done
+echo
+echo "$rounds interleaved rounds; ratios are medians of per-round ratios."

@@ -1,0 +1,368 @@
+# shellcheck shell=bash
+# shuttle cluster kit: a simulated cluster made only of namespaces, for integration
+# tests, the demo and benchmarks. Source it from bash (as root), then e.g.:
+#
+#   source tools/cluster/kit.sh
+#   kit_cluster_up 2                      # underlay + nodes n1 n2, torn down on exit
+#   kit_etcd_start                        # etcd on the underlay bridge address
+#   kit_pod_add a                         # pod netns
+#   kit_cni n1 ADD ctr-a a eth0 conf.json # CNI plugin call inside node n1
+#   kit_node_exec n1 ip -br addr
+#
+# See docs/ARCHITECTURE.md "Cluster kit" for the full function list. Nothing is ever
+# configured in the root network namespace: the only root-namespace artefacts are the
+# /run/netns/shk-<id>-* files and the holder processes, all removed at teardown (on exit,
+# on failure, on Ctrl-C/TERM; tools/cluster/sweep.sh cleans runs whose shell died).
+
+KIT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tools/cluster/state.sh
+source "$KIT_DIR/state.sh"
+
+# Underlay addressing (only ever inside the run's own namespaces).
+KIT_UNDERLAY_NET=${KIT_UNDERLAY_NET:-192.168.77}
+KIT_UNDERLAY_BRIDGE_IP=$KIT_UNDERLAY_NET.1
+KIT_UNDERLAY_LEN=24
+KIT_ETCD_PORT=2379
+
+KIT_ID=${KIT_ID:-}
+KIT_RUN_DIR=${KIT_RUN_DIR:-}
+declare -gA KIT_NODE_IP=() KIT_NODE_PID=()
+declare -ga KIT_NODES=() KIT_EXIT_HOOKS=()
+KIT_NODE_COUNT=0
+KIT_ETCD_PID=
+KIT_LAST_PID=
+KIT_UNDERLAY_UP=
+KIT_DOWN_DONE=
+
+kit_log() { [[ -n ${KIT_QUIET:-} ]] || echo "kit[$KIT_ID]: $*" >&2; }
+kit_die() {
+  echo "kit[$KIT_ID]: error: $*" >&2
+  exit 1
+}
+
+kit__record() { echo "$*" >>"$KIT_RUN_DIR/state"; }
+
+kit__record_pid() {
+  local pid=$1 tag=$2 start
+  start=$(kit__starttime "$pid") || start=gone
+  kit__record pid "$pid" "$start" "$tag"
+}
+
+# ---------------------------------------------------------------------------------------
+# Run lifecycle
+
+# Start a run: unique id, run dir, traps. Called by every kit function that creates
+# something, so callers rarely need it; idempotent.
+kit_init() {
+  [[ -n $KIT_RUN_DIR ]] && return 0
+  [[ $BASHPID == "$$" ]] || kit_die "start the run in the main shell (kit_init), not in a subshell"
+  [[ $(id -u) == 0 ]] || kit_die "needs root (creates network namespaces)"
+  local tool
+  for tool in ip nsenter unshare mount curl jq; do
+    command -v "$tool" >/dev/null || kit_die "missing tool: $tool (run tools/install-deps.sh)"
+  done
+  kit_sweep_dead_runs
+  mkdir -p "$KIT_ROOT"
+  while :; do
+    KIT_ID=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+    mkdir "$KIT_ROOT/$KIT_ID" 2>/dev/null && break
+  done
+  KIT_RUN_DIR=$KIT_ROOT/$KIT_ID
+  echo "owner $$ $(kit__starttime $$)" >"$KIT_RUN_DIR/state"
+  trap 'kit__on_exit' EXIT
+  trap 'kit__on_signal INT' INT
+  trap 'kit__on_signal TERM' TERM
+  trap 'kit__on_signal HUP' HUP
+  kit_log "run dir $KIT_RUN_DIR"
+}
+
+kit_run_id() { echo "$KIT_ID"; }
+kit_run_dir() { echo "$KIT_RUN_DIR"; }
+
+# Register a command run at teardown before the kit's own cleanup (last added runs first).
+kit_on_exit() { KIT_EXIT_HOOKS+=("$*"); }
+
+# Tear the run down now: exit hooks, recorded processes (and any process still inside
+# the run's namespaces), namespaces, run dir. Idempotent; safe from traps.
+kit_down() {
+  [[ -n $KIT_RUN_DIR && -z $KIT_DOWN_DONE && $BASHPID == "$$" ]] || return 0
+  KIT_DOWN_DONE=1
+  local i
+  for ((i = ${#KIT_EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
+    eval "${KIT_EXIT_HOOKS[i]}" || echo "kit[$KIT_ID]: exit hook failed: ${KIT_EXIT_HOOKS[i]}" >&2
+  done
+  kit__teardown_run "$KIT_RUN_DIR"
+  kit_log "torn down"
+}
+
+kit__on_exit() {
+  local status=$?
+  kit_down
+  return $status
+}
+
+# Clean up, then die of the same signal so the caller sees how we ended.
+kit__on_signal() {
+  kit_down
+  trap - EXIT "$1"
+  kill "-$1" $$
+}
+
+# Clean runs whose owner shell is gone (e.g. killed with SIGKILL).
+kit_sweep_dead_runs() {
+  local dir
+  for dir in "$KIT_ROOT"/*; do
+    [[ -d $dir ]] && kit__valid_run_dir "$dir" || continue
+    # A run that has not written its owner line yet is a few microseconds old.
+    [[ -s $dir/state ]] || continue
+    kit__owner_alive "$dir" && continue
+    echo "kit: sweeping dead run $(basename "$dir")" >&2
+    kit__teardown_run "$dir"
+  done
+}
+
+# ---------------------------------------------------------------------------------------
+# Names
+
+kit_netns_name() { echo "${KIT_NETNS_PREFIX}${KIT_ID}-$1"; }
+kit_underlay_netns() { kit_netns_name u; }
+kit_node_netns() { kit_netns_name "$1"; }
+kit_pod_netns() { kit_netns_name "p-$1"; }
+kit_pod_path() { echo "/run/netns/$(kit_pod_netns "$1")"; }
+
+kit__add_netns() {
+  local name
+  name=$(kit_netns_name "$1")
+  kit__record netns "$name"
+  ip netns add "$name" || kit_die "ip netns add $name failed"
+  ip -n "$name" link set lo up
+}
+
+# ---------------------------------------------------------------------------------------
+# Underlay and nodes
+
+# The underlay: a namespace with bridge br0 holding $KIT_UNDERLAY_BRIDGE_IP/24.
+kit_underlay_up() {
+  kit_init
+  [[ -n $KIT_UNDERLAY_UP ]] && return 0
+  kit__add_netns u
+  local u
+  u=$(kit_underlay_netns)
+  ip -n "$u" link add br0 type bridge
+  ip -n "$u" addr add "$KIT_UNDERLAY_BRIDGE_IP/$KIT_UNDERLAY_LEN" dev br0
+  ip -n "$u" link set br0 up
+  KIT_UNDERLAY_UP=1
+}
+
+kit_underlay_exec() {
+  nsenter --net="/run/netns/$(kit_underlay_netns)" -- env "$@"
+}
+
+# Add one node: netns with eth0 on the underlay (default route via the bridge address,
+# ip_forward on as on a Kubernetes node) and a holder with the node's own mounts.
+kit_node_add() {
+  local node=$1
+  [[ $node =~ ^[a-z][a-z0-9]{0,6}$ ]] || kit_die "node name '$node': 1-7 of [a-z0-9], letter first"
+  [[ -n ${KIT_NODE_IP[$node]:-} ]] && kit_die "node $node exists"
+  kit_underlay_up
+  KIT_NODE_COUNT=$((KIT_NODE_COUNT + 1))
+  local ip=$KIT_UNDERLAY_NET.$((10 + KIT_NODE_COUNT)) n u
+  ((10 + KIT_NODE_COUNT < 255)) || kit_die "too many nodes"
+  n=$(kit_node_netns "$node")
+  u=$(kit_underlay_netns)
+  kit__add_netns "$node"
+  ip -n "$u" link add "k$KIT_ID-$node" type veth peer name eth0 netns "$n"
+  ip -n "$u" link set "k$KIT_ID-$node" master br0 up
+  ip -n "$n" addr add "$ip/$KIT_UNDERLAY_LEN" dev eth0
+  ip -n "$n" link set eth0 up
+  ip -n "$n" route add default via "$KIT_UNDERLAY_BRIDGE_IP"
+  ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
+  KIT_NODE_IP[$node]=$ip
+  KIT_NODES+=("$node")
+  kit__start_holder "$node"
+}
+
+kit__start_holder() {
+  local node=$1 dir
+  dir=$(kit_node_dir "$node")
+  mkdir -p "$dir/cni/net.d" "$dir/cni/bin"
+  kit__fill_bin_dir "$dir/cni/bin"
+  nsenter --net="/run/netns/$(kit_node_netns "$node")" -- \
+    unshare --mount --propagation slave -- \
+    bash "$KIT_DIR/holder.sh" "$KIT_HOLDER_TAG:$KIT_ID:$node" "$dir" \
+    </dev/null >"$dir/holder.log" 2>&1 &
+  local pid=$!
+  kit__record_pid "$pid" "holder:$node"
+  KIT_NODE_PID[$node]=$pid
+  local deadline=$((SECONDS + 10))
+  until [[ -e $dir/ready ]]; do
+    kit__starttime "$pid" >/dev/null || kit_die "holder of $node failed: $(cat "$dir/holder.log")"
+    ((SECONDS < deadline)) || kit_die "holder of $node not ready after 10 s"
+    sleep 0.02
+  done
+}
+
+# The node's CNI bin dir: Debian's reference plugins and shuttle's binaries, as symlinks
+# so a rebuild is seen without restarting anything.
+kit__fill_bin_dir() {
+  local bin=$1 f
+  for f in /usr/lib/cni/* "${SHUTTLE_BIN_DIR:-/nonexistent}"/shuttle*; do
+    [[ -f $f && -x $f ]] && ln -sf "$f" "$bin/$(basename "$f")"
+  done
+  return 0
+}
+
+# Underlay + nodes n1..n<count>.
+kit_cluster_up() {
+  local count=${1:-2} i
+  kit_underlay_up
+  for ((i = 1; i <= count; i++)); do kit_node_add "n$i"; done
+  kit_log "cluster up: ${KIT_NODES[*]}"
+}
+
+kit_nodes() { echo "${KIT_NODES[@]}"; }
+kit_node_ip() { echo "${KIT_NODE_IP[$1]:?unknown node $1}"; }
+kit_node_pid() { echo "${KIT_NODE_PID[$1]:?unknown node $1}"; }
+kit_node_dir() { echo "$KIT_RUN_DIR/nodes/$1"; }
+# Host paths of the node's CNI dirs (inside the node: /etc/cni/net.d and /opt/cni/bin).
+kit_node_conf_dir() { echo "$KIT_RUN_DIR/nodes/$1/cni/net.d"; }
+kit_node_bin_dir() { echo "$KIT_RUN_DIR/nodes/$1/cni/bin"; }
+
+# nsenter arguments that put a command into the node (net + mount namespaces of its
+# holder). The working directory is kept when it exists in the node's view.
+kit__node_enter() {
+  local node=$1 pid wd=/
+  pid=$(kit_node_pid "$node") || exit 1
+  case $PWD in /run* | /sys* | /var/lib/cni* | /etc/cni* | /opt/cni*) ;; *) wd=$PWD ;; esac
+  KIT_ENTER=(nsenter --target "$pid" --net --mount --wd="$wd" --)
+}
+
+# kit_node_exec <node> [VAR=value...] <command> [args...]
+# Run a command inside the node; stdin, stdout, stderr and exit code are the command's.
+kit_node_exec() {
+  local node=$1
+  shift
+  kit__node_enter "$node"
+  "${KIT_ENTER[@]}" env "$@"
+}
+
+# kit_node_spawn <node> <logfile> [VAR=value...] <command> [args...]
+# Start a long-running command inside the node in the background; its PID is left in
+# KIT_LAST_PID. It is stopped at teardown (or earlier with kit_stop <pid>).
+kit_node_spawn() {
+  local node=$1 log=$2
+  shift 2
+  kit__node_enter "$node"
+  "${KIT_ENTER[@]}" env "$@" </dev/null >"$log" 2>&1 &
+  local pid=$!
+  kit__record_pid "$pid" "spawn:$node"
+  KIT_LAST_PID=$pid
+}
+
+# Stop a process the kit started (TERM, then KILL after 5 s).
+kit_stop() {
+  local pid=$1 left
+  kill -TERM "$pid" 2>/dev/null || return 0
+  if ! left=$(kit__wait_gone 5 "$pid"); then
+    kill -KILL "$pid" 2>/dev/null
+    kit__wait_gone 5 "$pid" >/dev/null
+  fi
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------
+# Pods
+
+# kit_pod_add <pod>: a pod network namespace (loopback up, as runtimes do), at
+# $(kit_pod_path <pod>).
+kit_pod_add() {
+  local pod=$1
+  [[ $pod =~ ^[A-Za-z0-9_.-]+$ ]] || kit_die "pod name '$pod': use [A-Za-z0-9_.-]"
+  kit_init
+  kit__add_netns "p-$pod"
+}
+
+kit_pod_del() { ip netns del "$(kit_pod_netns "$1")"; }
+
+# kit_pod_exec <pod> [VAR=value...] <command> [args...]: run in the pod's netns.
+kit_pod_exec() {
+  local pod=$1
+  shift
+  nsenter --net="$(kit_pod_path "$pod")" -- env "$@"
+}
+
+# kit_pod_spawn <pod> <logfile> [VAR=value...] <command> [args...]: background, like
+# kit_node_spawn (PID in KIT_LAST_PID).
+kit_pod_spawn() {
+  local pod=$1 log=$2
+  shift 2
+  nsenter --net="$(kit_pod_path "$pod")" -- env "$@" </dev/null >"$log" 2>&1 &
+  local pid=$!
+  kit__record_pid "$pid" "spawn:pod-$pod"
+  KIT_LAST_PID=$pid
+}
+
+# kit_cni <node> <COMMAND> <container-id> <pod|/netns/path|""> <ifname> <config-file|-> [VAR=value...]
+# Run the CNI plugin named by the config's "type" from the node's bin dir, inside the
+# node, as a runtime would: CNI_* in the environment, config on stdin. Prints the
+# plugin's stdout; returns its exit code. Extra VAR=value pairs (e.g. CNI_ARGS=...) are
+# added to the environment.
+kit_cni() {
+  local node=$1 command=$2 container=$3 pod=$4 ifname=$5 conf=$6
+  shift 6
+  local netns=$pod config type
+  [[ -z $pod || $pod == /* ]] || netns=$(kit_pod_path "$pod")
+  if [[ $conf == - ]]; then config=$(cat); else config=$(<"$conf"); fi
+  type=$(jq -r '.type // empty' <<<"$config") || kit_die "kit_cni: config is not JSON"
+  [[ -n $type ]] || kit_die "kit_cni: config has no type"
+  kit_node_exec "$node" CNI_COMMAND="$command" CNI_CONTAINERID="$container" \
+    CNI_NETNS="$netns" CNI_IFNAME="$ifname" CNI_PATH=/opt/cni/bin "$@" \
+    "/opt/cni/bin/$type" <<<"$config"
+}
+
+# ---------------------------------------------------------------------------------------
+# etcd
+
+kit_etcd_endpoint() { echo "http://$KIT_UNDERLAY_BRIDGE_IP:$KIT_ETCD_PORT"; }
+
+# Start a one-member etcd in the underlay namespace on the bridge address (every node
+# reaches it) and 127.0.0.1 there; wait until /health says true. Endpoint: kit_etcd_endpoint.
+kit_etcd_start() {
+  kit_underlay_up
+  [[ -z $KIT_ETCD_PID ]] || kit_die "etcd already running"
+  command -v etcd >/dev/null || kit_die "missing etcd (Debian package etcd-server)"
+  local dir=$KIT_RUN_DIR/etcd endpoint
+  endpoint=$(kit_etcd_endpoint)
+  mkdir -p "$dir"
+  nsenter --net="/run/netns/$(kit_underlay_netns)" -- \
+    etcd --name "kit-$KIT_ID" --data-dir "$dir/data" \
+    --listen-client-urls "$endpoint,http://127.0.0.1:$KIT_ETCD_PORT" \
+    --advertise-client-urls "$endpoint" \
+    --listen-peer-urls http://127.0.0.1:2380 \
+    --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster "kit-$KIT_ID=http://127.0.0.1:2380" \
+    --heartbeat-interval 10 --election-timeout 100 \
+    </dev/null >"$dir/etcd.log" 2>&1 &
+  KIT_ETCD_PID=$!
+  kit__record_pid "$KIT_ETCD_PID" etcd
+  local deadline=$((SECONDS + 20))
+  until kit_underlay_exec curl -sf --max-time 1 "$endpoint/health" 2>/dev/null | grep -q '"health":"true"'; do
+    kit__starttime "$KIT_ETCD_PID" >/dev/null || kit_die "etcd exited: $(tail -5 "$dir/etcd.log")"
+    ((SECONDS < deadline)) || kit_die "etcd not healthy after 20 s: $(tail -5 "$dir/etcd.log")"
+    sleep 0.1
+  done
+  kit_log "etcd up at $endpoint (pid $KIT_ETCD_PID)"
+}
+
+kit_etcd_pid() { echo "$KIT_ETCD_PID"; }
+
+kit_etcd_stop() {
+  [[ -n $KIT_ETCD_PID ]] || return 0
+  kit_stop "$KIT_ETCD_PID"
+  KIT_ETCD_PID=
+}
+
+# etcdctl (API v3) against the run's etcd, from inside the underlay.
+kit_etcdctl() {
+  kit_underlay_exec ETCDCTL_API=3 etcdctl --endpoints="$(kit_etcd_endpoint)" "$@"
+}

@@ -1,0 +1,225 @@
+#include "masquerade/masquerade.h"
+
+#include <nftables/libnftables.h>
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+namespace shuttle::masquerade {
+
+namespace {
+
+using nlohmann::json;
+
+const char* const kMulticast = "224.0.0.0/4";
+const char* const kPodToClusterComment = "pod to cluster: keep pod addresses";
+
+// One libnftables context, opened in (and bound to) the calling thread's namespace, with
+// output and errors captured in buffers.
+class Nft {
+  public:
+    explicit Nft(bool json_output = false) : ctx_(nft_ctx_new(NFT_CTX_DEFAULT), nft_ctx_free) {
+        if (!ctx_) {
+            throw Error("nft: cannot create a libnftables context");
+        }
+        if (json_output) {
+            nft_ctx_output_set_flags(ctx_.get(), NFT_CTX_OUTPUT_JSON);
+        }
+        nft_ctx_buffer_output(ctx_.get());
+        nft_ctx_buffer_error(ctx_.get());
+    }
+
+    // Runs `commands` as one transaction; returns nft's output.
+    std::string run(const std::string& commands, const std::string& what) {
+        if (nft_run_cmd_from_buffer(ctx_.get(), commands.c_str()) != 0) {
+            throw Error(what + ": " + trim(nft_ctx_get_error_buffer(ctx_.get())));
+        }
+        return nft_ctx_get_output_buffer(ctx_.get());
+    }
+
+  private:
+    static std::string trim(const char* text) {
+        std::string s = text ? text : "";
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+            s.pop_back();
+        }
+        return s.empty() ? "(no message)" : s;
+    }
+
+    std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> ctx_;
+};
+
+std::string table_ref() {
+    return std::string(kTableFamily) + " " + kTableName;
+}
+
+void validate(const Config& config) {
+    const auto& cluster = config.cluster_network;
+    const auto& node = config.node_subnet;
+    if (!cluster.address.is_v4() || !node.address.is_v4()) {
+        throw std::invalid_argument("masquerade: cluster network and node subnet must be IPv4");
+    }
+    if (!cluster.contains(node)) {
+        throw std::invalid_argument("masquerade: node subnet " + node.str() +
+                                    " is outside the cluster network " + cluster.str());
+    }
+}
+
+std::string rule(const std::string& match, const std::string& verdict, const std::string& comment) {
+    return "\t\t" + match + " " + verdict + " comment \"" + comment + "\"\n";
+}
+
+bool table_exists(Nft& nft) {
+    json listing = json::parse(nft.run("list tables " + std::string(kTableFamily),
+                                       "nft list tables " + std::string(kTableFamily)));
+    for (const auto& item : listing.value("nftables", json::array())) {
+        if (item.contains("table") && item["table"].value("name", "") == kTableName) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// {"prefix": {"addr": "10.244.0.0", "len": 16}} → 10.244.0.0/16
+std::optional<IpPrefix> prefix_of(const json& right) {
+    if (!right.is_object() || !right.contains("prefix")) {
+        return std::nullopt;
+    }
+    const auto& p = right["prefix"];
+    return IpPrefix::parse(p.value("addr", "") + "/" + std::to_string(p.value("len", -1)));
+}
+
+// The node subnet and cluster network from the pod → cluster rule's two matches.
+std::optional<Config> config_from_rule(const json& expr) {
+    std::optional<IpPrefix> source, destination;
+    for (const auto& item : expr) {
+        if (!item.contains("match")) {
+            continue;
+        }
+        const auto& match = item["match"];
+        std::string field = match["left"].value("payload", json::object()).value("field", "");
+        if (field == "saddr") {
+            source = prefix_of(match["right"]);
+        } else if (field == "daddr") {
+            destination = prefix_of(match["right"]);
+        }
+    }
+    if (!source || !destination) {
+        return std::nullopt;
+    }
+    return Config{.cluster_network = *destination, .node_subnet = *source};
+}
+
+}  // namespace
+
+Config plugin_config(const IpPrefix& node_subnet, const std::optional<IpPrefix>& cluster_network) {
+    return {.cluster_network = cluster_network.value_or(node_subnet).network(),
+            .node_subnet = node_subnet.network()};
+}
+
+std::string table_text(const Config& config) {
+    validate(config);
+    const std::string cluster = config.cluster_network.network().str();
+    const std::string node = config.node_subnet.network().str();
+    char mark[32];
+    std::snprintf(mark, sizeof mark, "0x%08x", kKubeProxyMark);
+
+    std::string text = "table " + table_ref() + " {\n";
+    text += "\tcomment \"shuttle masquerade: cluster " + cluster + ", node subnet " + node + "\"\n";
+    text += "\tchain " + std::string(kChainName) + " {\n";
+    text += "\t\ttype nat hook postrouting priority srcnat; policy accept;\n";
+    text += rule("meta mark & " + std::string(mark) + " == " + mark, "return",
+                 "kube-proxy marked: kube-proxy masquerades it");
+    text += rule("ip saddr " + node + " ip daddr " + cluster, "return", kPodToClusterComment);
+    text += rule("ip saddr " + cluster + " ip daddr " + node, "return", "cluster to pod");
+    text += rule("ip saddr != " + cluster + " ip daddr " + node, "return",
+                 "outside to pod: keep the client address");
+    text += rule("ip saddr " + cluster + " ip daddr != " + kMulticast, "masquerade fully-random",
+                 "pod to outside: masquerade, except multicast");
+    text += rule("ip saddr != " + cluster + " ip daddr " + cluster, "masquerade fully-random",
+                 "host to cluster: masquerade");
+    text += "\t}\n}\n";
+    return text;
+}
+
+std::string ensure_script(const Config& config) {
+    // Declaring the table first makes the delete valid when it is absent; all three
+    // commands are one batch, so the kernel applies them as one transaction.
+    return "table " + table_ref() + "\ndelete table " + table_ref() + "\n" + table_text(config);
+}
+
+void ensure(const Config& config) {
+    std::string script = ensure_script(config);
+    Nft nft;
+    nft.run(script, "nft: install table " + table_ref());
+}
+
+bool remove() {
+    Nft nft(true);
+    if (!table_exists(nft)) {
+        return false;
+    }
+    Nft plain;
+    plain.run("table " + table_ref() + "\ndelete table " + table_ref() + "\n",
+              "nft: delete table " + table_ref());
+    return true;
+}
+
+bool is_installed(const Config& config) {
+    std::string wanted = table_text(config);
+    Nft json_nft(true);
+    if (!table_exists(json_nft)) {
+        return false;
+    }
+    Nft nft;
+    return nft.run("list table " + table_ref(), "nft list table " + table_ref()) == wanted;
+}
+
+Status parse_listing(const std::string& text) {
+    Status status;
+    json listing = json::parse(text);
+    for (const auto& item : listing.value("nftables", json::array())) {
+        if (item.contains("table") && item["table"].value("name", "") == kTableName) {
+            status.installed = true;
+        } else if (item.contains("chain") && item["chain"].value("name", "") == kChainName) {
+            const auto& chain = item["chain"];
+            status.chain_type = chain.value("type", "");
+            status.chain_hook = chain.value("hook", "");
+            status.chain_priority = chain.value("prio", 0);
+        } else if (item.contains("rule")) {
+            const auto& r = item["rule"];
+            Rule parsed{.comment = r.value("comment", ""),
+                        .expr_json = r.value("expr", json::array()).dump()};
+            if (parsed.comment == kPodToClusterComment) {
+                status.config = config_from_rule(r["expr"]);
+            }
+            status.rules.push_back(std::move(parsed));
+        }
+    }
+    return status;
+}
+
+Status inspect() {
+    Nft nft(true);
+    if (!table_exists(nft)) {
+        return {};
+    }
+    return parse_listing(nft.run("list table " + table_ref(), "nft list table " + table_ref()));
+}
+
+std::string describe() {
+    Status status = inspect();
+    std::string text = "table " + table_ref() + ": ";
+    if (!status.installed) {
+        return text + "not installed";
+    }
+    text += std::to_string(status.rules.size()) + " rules";
+    if (status.config) {
+        text += " (cluster " + status.config->cluster_network.str() + ", node subnet " +
+                status.config->node_subnet.str() + ")";
+    }
+    return text;
+}
+
+}  // namespace shuttle::masquerade
