@@ -103,7 +103,7 @@ cni_ok DEL ctr-5 eth0 "/run/netns/$RUN-v5" "$c"          # address already relea
 cni_ok DEL never-added eth0 "/run/netns/$RUN-v5" "$c"    # nothing at all
 expect_clean_node
 [ -z "$(ls "$(echo "$BPFFS"/shuttle/v*/links/ingress)")" ] || fail "DEL left datapath links"
-[ "$(bpftool -j map dump pinned "$(echo "$BPFFS"/shuttle/v*/maps/endpoints)" | jq length)" = 0 ] ||
+[ "$(bpftool -j map dump pinned "$(echo "$BPFFS"/shuttle/v*/maps/endpoint_meta)" | jq length)" = 0 ] ||
     fail "DEL left endpoint entries"
 pass "DEL idempotent: twice, veth gone, empty netns, netns gone, address gone"
 
@@ -134,6 +134,6 @@ ip -n "$RUN-gc2" link show eth0 >/dev/null 2>&1 || fail "GC removed a valid pod'
 cni_ok GC "" "" "" "$(echo "$c" | jq -c '. + {"cni.dev/valid-attachments": []}')"
 expect_clean_node
 [ -z "$(ls "$(echo "$BPFFS"/shuttle/v*/links/ingress)")" ] || fail "GC left datapath links"
-[ "$(bpftool -j map dump pinned "$(echo "$BPFFS"/shuttle/v*/maps/endpoints)" | jq length)" = 0 ] ||
+[ "$(bpftool -j map dump pinned "$(echo "$BPFFS"/shuttle/v*/maps/endpoint_meta)" | jq length)" = 0 ] ||
     fail "GC left endpoint entries"
 pass "GC releases all but valid-attachments"

@@ -62,6 +62,13 @@ void datapath_attach(const Network& net, const AttachmentRecord& record, int hos
         return;
     as_datapath_error("attach", [&] {
         auto node = datapath::Node::ensure(options_of(net));
+        // The programs find pods by their offset in the node subnet and answer ARP for the
+        // gateway and the cluster network: without subnet.env, the pod's own prefix is both.
+        IpPrefix subnet = net.node_subnet.value_or(record.addresses.front()).network();
+        IpPrefix cluster = net.subnet_env ? net.subnet_env->network.network() : subnet;
+        IpAddress gateway =
+            record.gateway.value_or(IpAddress::v4(subnet.address.v4_host_order() + 1));
+        node.set_pod_network(subnet, gateway, cluster);
         node.attach(endpoint_of(record, host_ifindex));
     });
 }
