@@ -55,6 +55,22 @@ auto as_datapath_error(const char* what, F action) {
     }
 }
 
+// New maps (first ADD on the node, or bpffs lost its pins): the pods already on this node
+// get their entries and programs back from the attachment records and their veths.
+void reattach_recorded(const Network& net, datapath::Node& node) {
+    for (const AttachmentRecord& record : AttachmentStore(net.state_dir).list()) {
+        int index = static_cast<int>(::if_nametoindex(record.host_ifname.c_str()));
+        if (record.addresses.empty() || index == 0) {
+            continue;
+        }
+        try {
+            node.attach(endpoint_of(record, index));
+        } catch (const std::exception&) {
+            // one stale record must not fail a new pod's ADD; CHECK reports the drift
+        }
+    }
+}
+
 }  // namespace
 
 void datapath_attach(const Network& net, const AttachmentRecord& record, int host_ifindex) {
@@ -69,6 +85,9 @@ void datapath_attach(const Network& net, const AttachmentRecord& record, int hos
         IpAddress gateway =
             record.gateway.value_or(IpAddress::v4(subnet.address.v4_host_order() + 1));
         node.set_pod_network(subnet, gateway, cluster);
+        if (node.maps_created()) {
+            reattach_recorded(net, node);
+        }
         node.attach(endpoint_of(record, host_ifindex));
     });
 }
