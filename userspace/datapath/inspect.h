@@ -1,0 +1,30 @@
+#pragma once
+
+// What shuttlectl shows about a node's datapath: JSON for scripts, tables for humans.
+
+#include <nlohmann/json.hpp>
+#include <cstdio>
+#include <string>
+
+#include "datapath/datapath.h"
+
+namespace shuttle::datapath {
+
+nlohmann::json endpoints_json(const Node& node);
+nlohmann::json stats_json(const Node& node);  // every non-zero counter
+nlohmann::json config_json(const Node& node);
+nlohmann::json status_json(const Node& node);
+
+// Prints drop events from the `events` ring buffer as they come, one line each (JSON lines
+// with `json`), until `count` events were printed (0: forever) or `timeout_ms` passed without
+// one (negative: no timeout). Returns how many were printed. The ring buffer has one
+// consumer position: two monitors at once split the events between them.
+int monitor_events(const Node& node, int count, int timeout_ms, bool json, std::FILE* out);
+
+// Renders the JSON of the command above as an aligned text table.
+std::string endpoints_table(const nlohmann::json& endpoints);
+std::string stats_table(const nlohmann::json& stats);
+std::string config_table(const nlohmann::json& config);
+std::string status_table(const nlohmann::json& status);
+
+}  // namespace shuttle::datapath
