@@ -65,6 +65,18 @@ for v in 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0; do
     pass "ADD result and state at $v"
 done
 
+# --- requested addresses and MAC: CNI_ARGS IP=, runtimeConfig.ips, runtimeConfig.mac ---------
+c=$(conf 1.1.0 '.runtimeConfig = {ips: ["10.99.1.77/24"], mac: "02:00:0a:63:01:4d"}')
+cni_ok ADD req-1 eth0 "$(new_pod req1)" "$c"
+[ "$(echo "$OUT" | jq -r '.ips[0].address + " " + .interfaces[1].mac')" = "10.99.1.77/24 02:00:0a:63:01:4d" ] ||
+    fail "runtimeConfig ips/mac: $OUT"
+[ "$(ip -n "$RUN-req1" -j link show eth0 | jq -r '.[0].address')" = 02:00:0a:63:01:4d ] || fail "pod MAC"
+cni_ok ADD req-2 eth0 "$(new_pod req2)" "$(conf 1.1.0)" "IgnoreUnknown=1;IP=10.99.1.88;K8S_POD_UID=x"
+[ "$(echo "$OUT" | jq -r '.ips[0].address')" = 10.99.1.88/24 ] || fail "CNI_ARGS IP=: $OUT"
+cni_ok DEL req-1 eth0 "/run/netns/$RUN-req1" "$c"
+cni_ok DEL req-2 eth0 "/run/netns/$RUN-req2" "$c"
+pass "requested IPs (runtimeConfig.ips, CNI_ARGS IP=) and runtimeConfig.mac"
+
 # --- CHECK names what drifted -----------------------------------------------------------
 ns=/run/netns/$RUN-v5
 c=$(conf 1.1.0)
