@@ -1,3 +1,5 @@
+#include <filesystem>
+
 #include "cni/error.h"
 #include "plugin/masquerade.h"
 #include "plugin/attachment.h"
@@ -62,10 +64,29 @@ AttachmentRecord make_record(const cni::Environment& env, const Network& net,
     return record;
 }
 
+// One datapath per node: a second shuttle network would share its maps (DESIGN "State").
+void refuse_second_network(const Network& net) {
+    namespace fs = std::filesystem;
+    auto parent = fs::path(net.state_dir).parent_path();
+    std::error_code ec;
+    for (const auto& dir : fs::directory_iterator(parent, ec)) {
+        if (!dir.is_directory() || dir.path().filename() == net.conf.name)
+            continue;
+        for (const auto& file : fs::directory_iterator(dir.path(), ec)) {
+            if (file.path().extension() != ".json")
+                continue;
+            throw cni::Error(cni::kInvalidConfig, "invalid network config: name",
+                             "shuttle network " + dir.path().filename().string() +
+                                 " already has pods on this node; one shuttle network per node");
+        }
+    }
+}
+
 }  // namespace
 
 std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     auto net = load_network(conf, SubnetFileNeed::Required);
+    refuse_second_network(net);
     auto netns_fd = open_pod_netns(env.netns);
     if (pod_has_interface(netns_fd.get(), env.ifname)) {
         throw cni::Error(cni::kInterfaceExists, "interface already exists in the container",
