@@ -48,7 +48,15 @@ for v in 0.3.1 1.0.0; do
     cni_ok DEL st-1 eth0 "$ns" "$s"
     expect_clean_node
 done
-pass "static IPAM delegated at 0.3.1 and 1.0.0"
+# GC and STATUS (spec 1.1.0) with a delegate that speaks only up to 1.0.0: the record keeps the
+# config the delegate got at ADD, and GC/STATUS are not forwarded to a plugin that lacks them.
+s=$(conf 1.0.0 '.ipam = {type: "static", addresses: [{address: "10.99.1.51/24"}]}')
+cni_ok ADD st-gc eth0 "$(new_pod stgc)" "$s"
+cni_ok STATUS "" "" "" "$(echo "$s" | jq -c '.cniVersion = "1.1.0"')"
+cni_ok GC "" "" "" "$(echo "$s" | jq -c '.cniVersion = "1.1.0" | .["cni.dev/valid-attachments"] = []')"
+ip -n "$RUN-stgc" link show eth0 >/dev/null 2>&1 && fail "GC left the pod's eth0"
+expect_clean_node
+pass "static IPAM delegated at 0.3.1 and 1.0.0; GC and STATUS at 1.1.0 with it"
 
 # --- subnetFile, as flannel's meta plugin ---------------------------------------------------------
 cat >"$WORK/subnet.env" <<ENV
