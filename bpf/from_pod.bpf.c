@@ -5,9 +5,8 @@
  *   ARP for the gateway or a cluster address  -> answered with the host veth's MAC
  *   IPv4 to a pod on this node                -> TTL-1, MAC rewrite, bpf_redirect_peer
  *   wrong source IP or MAC                    -> dropped (anti-spoofing)
- *   anything else                             -> TC_ACT_OK, the host stack's job
- *
  *   a reply within a NATed flow (Services)    -> TC_ACT_OK, so conntrack reverses the NAT
+ *   anything else                             -> TC_ACT_OK, the host stack's job
  *
  * Every verdict is counted in `stats`; drops are also reported on `events`.
  *
@@ -18,6 +17,7 @@
 
 #include "shuttle_abi.h"
 #include "lib/arp.h"
+#include "lib/endpoints.h"
 #include "lib/l3.h"
 #include "lib/maps.h"
 #include "lib/nat.h"
@@ -27,68 +27,58 @@
 /* Load-time switch, only for measuring the Services check's cost (bench). */
 const volatile __u32 nat_check_enabled = 1;
 
-static __always_inline struct shuttle_config* config_of_node(void) {
-    __u32 zero = 0;
-
-    return bpf_map_lookup_elem(&node_config, &zero);
-}
-
-static __always_inline struct shuttle_pod_iface* sending_pod(struct __sk_buff* skb) {
-    __u32 ifindex = skb->ifindex;
-
-    return bpf_map_lookup_elem(&pod_ifaces, &ifindex);
-}
-
 static __always_inline int handle_arp(struct __sk_buff* skb, const struct packet* pkt,
                                       struct ethhdr* eth) {
-    struct shuttle_pod_iface* pod;
+    struct shuttle_endpoint* sender;
     struct shuttle_config* cfg;
     struct arp_ipv4* arp;
 
     arp = parse_arp(pkt);
     if (!arp)
         return drop(skb, SHUTTLE_DROP_MALFORMED);
-    pod = sending_pod(skb);
-    if (!pod)
-        return drop(skb, SHUTTLE_DROP_UNKNOWN_IFACE);
-    if (!mac_equal(eth->h_source, pod->pod_mac) || !mac_equal(arp->sender_mac, pod->pod_mac))
-        return drop(skb, SHUTTLE_DROP_SPOOFED_MAC);
-    /* 0.0.0.0 is a DAD probe's sender address. */
-    if (arp->sender_ip != pod->pod_ip && arp->sender_ip != 0)
-        return drop(skb, SHUTTLE_DROP_SPOOFED_IP);
-
     cfg = config_of_node();
-    if (!cfg || arp->op != bpf_htons(ARPOP_REQUEST) || !arp_should_answer(arp->target_ip, pod, cfg))
+    if (!cfg)
+        return drop(skb, SHUTTLE_DROP_NO_CONFIG);
+    /* A probe (sender 0.0.0.0, as in duplicate address detection) names no sender to check
+     * or to answer: the stack sees it, as it would on a bridge. */
+    if (arp->sender_ip == 0)
+        return pass(skb, SHUTTLE_PASS_ARP_OTHER);
+    sender = sender_of(skb, arp->sender_ip, cfg);
+    if (!sender)
+        return drop(skb, SHUTTLE_DROP_SPOOFED_IP);
+    if (!mac_equal(eth->h_source, sender->pod_mac) || !mac_equal(arp->sender_mac, sender->pod_mac))
+        return drop(skb, SHUTTLE_DROP_SPOOFED_MAC);
+    if (arp->op != bpf_htons(ARPOP_REQUEST) || !arp_should_answer(arp->target_ip, sender, cfg))
         return pass(skb, SHUTTLE_PASS_ARP_OTHER);
 
-    arp_make_reply(eth, arp, pod->host_mac);
+    arp_make_reply(eth, arp, sender->host_mac);
     count_redirect(skb, SHUTTLE_REDIRECT_ARP_REPLY);
     return bpf_redirect(skb->ifindex, 0);
 }
 
 static __always_inline int handle_ipv4(struct __sk_buff* skb, const struct packet* pkt,
                                        struct ethhdr* eth) {
-    struct shuttle_pod_iface* pod;
-    struct shuttle_endpoint* dest;
+    struct shuttle_endpoint *sender, *dest;
+    struct shuttle_config* cfg;
     struct iphdr* iph;
-    __u32 daddr;
 
     iph = parse_ipv4(pkt);
     if (!iph)
         return drop(skb, SHUTTLE_DROP_MALFORMED);
-    pod = sending_pod(skb);
-    if (!pod)
-        return drop(skb, SHUTTLE_DROP_UNKNOWN_IFACE);
-    if (!mac_equal(eth->h_source, pod->pod_mac))
-        return drop(skb, SHUTTLE_DROP_SPOOFED_MAC);
-    if (iph->saddr != pod->pod_ip)
+    cfg = config_of_node();
+    if (!cfg)
+        return drop(skb, SHUTTLE_DROP_NO_CONFIG);
+    sender = sender_of(skb, iph->saddr, cfg);
+    if (!sender)
         return drop(skb, SHUTTLE_DROP_SPOOFED_IP);
+    if (!mac_equal(eth->h_source, sender->pod_mac))
+        return drop(skb, SHUTTLE_DROP_SPOOFED_MAC);
 
-    daddr = iph->daddr;
-    dest = bpf_map_lookup_elem(&endpoints, &daddr);
+    dest = endpoint_of(iph->daddr, cfg);
     if (!dest)
         return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
-    if (nat_check_enabled && is_nat_pair(iph->saddr, daddr))
+    if (nat_check_enabled && (sender->flags & SHUTTLE_EP_F_NAT_PEERS) &&
+        is_nat_pair(iph->saddr, iph->daddr))
         return pass(skb, SHUTTLE_PASS_NAT_FLOW);
     if (iph->ttl <= 1)
         return drop(skb, SHUTTLE_DROP_TTL_EXPIRED);
@@ -121,6 +111,7 @@ SEC("tc")
 int to_pod(struct __sk_buff* skb) {
     struct packet pkt = packet_of(skb);
     struct ethhdr* eth = parse_eth(&pkt);
+    struct shuttle_endpoint* pod;
     struct shuttle_config* cfg;
     struct iphdr* iph;
 
@@ -132,6 +123,9 @@ int to_pod(struct __sk_buff* skb) {
         !in_prefix(iph->saddr, cfg->cluster_network, cfg->cluster_len))
         return TC_ACT_OK;
     remember_nat_pair(iph->daddr, iph->saddr);
+    pod = endpoint_of(iph->daddr, cfg);
+    if (pod && !(pod->flags & SHUTTLE_EP_F_NAT_PEERS))
+        pod->flags |= SHUTTLE_EP_F_NAT_PEERS; /* racing writers all set the same bit */
     return TC_ACT_OK;
 }
 

@@ -28,3 +28,43 @@ int restore_then_from_pod(struct __sk_buff* skb) {
         return TC_ACT_SHOT;
     return from_pod_verdict(skb);
 }
+
+/* Pieces of from_pod, each after the same restore, for a profile of where the time goes. */
+SEC("tc")
+int piece_count(struct __sk_buff* skb) {
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    count(skb, SHUTTLE_STAT_KEY(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_NOT_LOCAL));
+    return TC_ACT_OK;
+}
+
+SEC("tc")
+int piece_config_lookup(struct __sk_buff* skb) {
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    return config_of_node() ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+SEC("tc")
+int piece_endpoint_lookup(struct __sk_buff* skb) {
+    struct shuttle_config* cfg;
+
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    cfg = config_of_node();
+    return cfg && endpoint_of(bpf_htonl(0x0af40103), cfg) ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+SEC("tc")
+int piece_nat_lookup(struct __sk_buff* skb) {
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    return is_nat_pair(bpf_htonl(0x0af40102), bpf_htonl(0x0af40103)) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int piece_redirect_peer(struct __sk_buff* skb) {
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    return bpf_redirect_peer(42, 0);
+}

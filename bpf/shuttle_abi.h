@@ -16,33 +16,31 @@
 
 #define SHUTTLE_LAYOUT_VERSION 1
 
-#define SHUTTLE_MAX_ENDPOINTS 65536
+#define SHUTTLE_MAX_ENDPOINTS 65536 /* node subnets up to a /16 */
 #define SHUTTLE_MAX_ROUTES 16384
 #define SHUTTLE_EVENTS_BYTES (256 * 1024)
 
-/* ---- endpoints: pod IPv4 address -> where the pod is ------------------------------------
- * Key: __u32 pod address, network order. (IPv6 will get its own map, endpoints6.) */
+/* ---- endpoints: the pods of this node, by address --------------------------------------
+ * An ARRAY indexed by the pod address's offset in the node subnet (host order: address -
+ * node_config.node_subnet), so a lookup is an inlined array access instead of a hash. Every
+ * pod address comes from the node subnet (flannel's FLANNEL_SUBNET). The same entry serves
+ * the destination lookup (redirect) and the sender check (anti-spoofing: the packet's source
+ * address must name the ingress veth and the source MAC). ifindex 0 = empty slot.
+ * (IPv6 will get its own map, endpoints6.) */
 #define SHUTTLE_EP_F_NONE 0u
+#define SHUTTLE_EP_F_NAT_PEERS 1u /* to_pod saw the stack deliver cluster traffic to this pod */
 
-struct shuttle_endpoint {
-    __u32 ifindex;    /* host-side veth, the target of bpf_redirect_peer */
-    __u8 pod_mac[6];  /* the pod's eth0: destination MAC after rewrite */
-    __u8 host_mac[6]; /* the host veth: source MAC after rewrite (the pod's gateway MAC) */
-    __u32 flags;      /* SHUTTLE_EP_F_* */
-    __u32 reserved;
-};
-
-/* ---- pod_ifaces: host veth ifindex -> the pod behind it (anti-spoofing, ARP) -----------
- * Key: __u32 ifindex of the host-side veth. */
 #define SHUTTLE_ATTACH_NONE 0u
 #define SHUTTLE_ATTACH_TCX 1u
 #define SHUTTLE_ATTACH_TC 2u
 
-struct shuttle_pod_iface {
-    __u32 pod_ip;      /* the only source address the pod may use, network order */
-    __u8 pod_mac[6];   /* the only source MAC the pod may use */
-    __u8 host_mac[6];  /* the answer to the pod's ARP requests */
-    __u32 attach_mode; /* SHUTTLE_ATTACH_*: how userspace attached the program here */
+struct shuttle_endpoint {
+    __u32 ifindex;     /* host-side veth: the sender's ingress, the target of bpf_redirect_peer */
+    __u32 pod_ip;      /* network order; node_subnet + index, checked on every lookup */
+    __u8 pod_mac[6];   /* the pod's eth0: the only source MAC it may use; dst MAC on rewrite */
+    __u8 host_mac[6];  /* the host veth: src MAC on rewrite, the answer to the pod's ARP */
+    __u32 flags;       /* SHUTTLE_EP_F_*, set by BPF */
+    __u32 attach_mode; /* SHUTTLE_ATTACH_*: how userspace attached the programs */
     __u32 reserved;
 };
 
@@ -145,9 +143,9 @@ enum shuttle_redirect_reason {
 enum shuttle_drop_reason {
     SHUTTLE_DROP_MALFORMED = 0,       /* truncated or invalid Ethernet/ARP/IPv4 header */
     SHUTTLE_DROP_TTL_EXPIRED = 1,     /* TTL <= 1 on a packet we would forward */
-    SHUTTLE_DROP_SPOOFED_IP = 2,      /* source IP (or ARP sender IP) is not the pod's */
+    SHUTTLE_DROP_SPOOFED_IP = 2,      /* source IP (ARP sender IP) is not a pod behind this veth */
     SHUTTLE_DROP_SPOOFED_MAC = 3,     /* source MAC (or ARP sender MAC) is not the pod's */
-    SHUTTLE_DROP_UNKNOWN_IFACE = 4,   /* ingress veth has no pod_ifaces entry */
+    SHUTTLE_DROP_NO_CONFIG = 4,       /* node_config never written: nothing can be checked */
     SHUTTLE_DROP_REDIRECT_FAILED = 5, /* reserved */
 };
 

@@ -31,11 +31,11 @@ static __always_inline struct arp_ipv4* parse_arp(const struct packet* pkt) {
     return arp;
 }
 
-/* Does this node answer an ARP request for `ip` from a pod? The gateway and the cluster
+/* Does this node answer `sender`'s ARP request for `ip`? The gateway and the cluster
  * network, but never the asking pod's own address (duplicate address detection). */
-static __always_inline int arp_should_answer(__be32 ip, const struct shuttle_pod_iface* iface,
+static __always_inline int arp_should_answer(__be32 ip, const struct shuttle_endpoint* sender,
                                              const struct shuttle_config* cfg) {
-    if (ip == iface->pod_ip)
+    if (ip == sender->pod_ip)
         return 0;
     return ip == cfg->gateway || in_prefix(ip, cfg->cluster_network, cfg->cluster_len);
 }

@@ -6,18 +6,11 @@
 #include "shuttle_abi.h"
 
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
     __uint(max_entries, SHUTTLE_MAX_ENDPOINTS);
     __type(key, __u32);
     __type(value, struct shuttle_endpoint);
 } endpoints SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, SHUTTLE_MAX_ENDPOINTS);
-    __type(key, __u32);
-    __type(value, struct shuttle_pod_iface);
-} pod_ifaces SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);

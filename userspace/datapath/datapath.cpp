@@ -25,9 +25,8 @@ namespace shuttle::datapath {
 namespace {
 
 // Every map of from_pod.bpf.c (tests/integration/datapath_test.cpp keeps this list true).
-const char* const kMapNames[] = {"endpoints", "pod_ifaces", "endpoint_meta",
-                                 "nat_pairs", "routes",     "node_config",
-                                 "loader",    "stats",      "events"};
+const char* const kMapNames[] = {"endpoints",   "endpoint_meta", "nat_pairs", "routes",
+                                 "node_config", "loader",        "stats",     "events"};
 
 // Which program runs at which hook of a host veth, and where its TCX links are pinned.
 struct HookSpec {
@@ -137,8 +136,8 @@ std::vector<std::string> list_dir(const std::string& dir) {
 
 // Points every existing attachment of `spec`'s hook at `new_prog_fd`: BPF_LINK_UPDATE on
 // each pinned TCX link, a same-handle replace of each cls_bpf filter. Atomic per device.
-void replace_everywhere(const std::string& pin_dir, const HookSpec& spec, int pod_ifaces_fd,
-                        int new_prog_fd) {
+void replace_everywhere(const std::string& pin_dir, const HookSpec& spec,
+                        const EndpointTable& table, int meta_fd, int new_prog_fd) {
     for (const std::string& name : list_dir(links_dir(pin_dir, spec))) {
         std::string path = links_dir(pin_dir, spec) + "/" + name;
         UniqueFd link = open_pin(path);
@@ -151,11 +150,11 @@ void replace_everywhere(const std::string& pin_dir, const HookSpec& spec, int po
         }
         link_update(link.get(), new_prog_fd);
     }
-    for (uint32_t ifindex : keys<uint32_t>(pod_ifaces_fd)) {
-        auto pod = lookup<shuttle_pod_iface>(pod_ifaces_fd, ifindex);
-        if (pod && pod->attach_mode == SHUTTLE_ATTACH_TC &&
-            !ifname_of(static_cast<int>(ifindex)).empty()) {
-            tc_attach(new_prog_fd, static_cast<int>(ifindex), spec.hook);
+    for (uint32_t ip : keys<uint32_t>(meta_fd)) {
+        auto ep = table.find(ip);
+        if (ep && ep->attach_mode == SHUTTLE_ATTACH_TC &&
+            !ifname_of(static_cast<int>(ep->ifindex)).empty()) {
+            tc_attach(new_prog_fd, static_cast<int>(ep->ifindex), spec.hook);
         }
     }
 }
@@ -203,7 +202,8 @@ LoadResult load_and_pin(const std::string& pin_dir) {
         std::string staged = prog_pin(pin_dir, spec) + "_new";
         unpin(staged);
         pin(fd, staged);
-        replace_everywhere(pin_dir, spec, bpf_map__fd(skel->maps.pod_ifaces), fd);
+        EndpointTable table(bpf_map__fd(skel->maps.endpoints), bpf_map__fd(skel->maps.node_config));
+        replace_everywhere(pin_dir, spec, table, bpf_map__fd(skel->maps.endpoint_meta), fd);
     }
     for (const HookSpec& spec : kHooks) {
         std::string staged = prog_pin(pin_dir, spec) + "_new";
@@ -359,27 +359,28 @@ std::string Node::link_pin(const std::string& host_ifname, bool ingress) const {
     return link_pin_of(pin_dir_, kHooks[ingress ? 0 : 1], host_ifname);
 }
 
+EndpointTable Node::table() const {
+    return EndpointTable(map_fd("endpoints"), map_fd("node_config"));
+}
+
 void Node::attach(const Endpoint& endpoint) {
     if (endpoint.host_ifindex <= 0 || endpoint.host_ifname.empty() ||
         endpoint.host_ifname.size() >= IF_NAMESIZE) {
         throw std::invalid_argument("endpoint needs the host veth's ifindex and name");
     }
     uint32_t ip = ipv4_of(endpoint.ip);
-    uint32_t ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
-
-    shuttle_pod_iface pod{};
-    pod.pod_ip = ip;
-    copy_mac(pod.pod_mac, endpoint.pod_mac);
-    copy_mac(pod.host_mac, endpoint.host_mac);
-    auto previous = lookup<shuttle_pod_iface>(map_fd("pod_ifaces"), ifindex);
-    pod.attach_mode = previous ? previous->attach_mode : SHUTTLE_ATTACH_NONE;
-    update(map_fd("pod_ifaces"), ifindex, pod);
 
     shuttle_endpoint ep{};
-    ep.ifindex = ifindex;
+    ep.ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
+    ep.pod_ip = ip;
     copy_mac(ep.pod_mac, endpoint.pod_mac);
     copy_mac(ep.host_mac, endpoint.host_mac);
-    update(map_fd("endpoints"), ip, ep);
+    auto previous = table().find(ip);
+    if (previous && previous->ifindex == ep.ifindex) {
+        ep.attach_mode = previous->attach_mode;
+        ep.flags = previous->flags;
+    }
+    table().put(ip, ep);
 
     shuttle_endpoint_meta meta{};
     set_field_string(meta.container_id, endpoint.container_id);
@@ -390,8 +391,8 @@ void Node::attach(const Endpoint& endpoint) {
     update(map_fd("endpoint_meta"), ip, meta);
 
     AttachMode mode = attach_programs(endpoint);
-    pod.attach_mode = mode == AttachMode::Tcx ? SHUTTLE_ATTACH_TCX : SHUTTLE_ATTACH_TC;
-    update(map_fd("pod_ifaces"), ifindex, pod);
+    ep.attach_mode = mode == AttachMode::Tcx ? SHUTTLE_ATTACH_TCX : SHUTTLE_ATTACH_TC;
+    table().put(ip, ep);
 }
 
 AttachMode Node::attach_programs(const Endpoint& endpoint) {
@@ -433,12 +434,9 @@ AttachMode Node::attach_programs(const Endpoint& endpoint) {
 
 void Node::detach(const std::string& host_ifname, const IpAddress& ip_address) {
     uint32_t ip = ipv4_of(ip_address);
-    auto ep = lookup<shuttle_endpoint>(map_fd("endpoints"), ip);
+    auto ep = table().find(ip);
     int ifindex =
         ep ? static_cast<int>(ep->ifindex) : static_cast<int>(if_nametoindex(host_ifname.c_str()));
-    auto pod = ifindex > 0
-                   ? lookup<shuttle_pod_iface>(map_fd("pod_ifaces"), static_cast<uint32_t>(ifindex))
-                   : std::nullopt;
 
     for (const HookSpec& spec : kHooks) {
         std::string path = link_pin_of(pin_dir_, spec, host_ifname);
@@ -447,19 +445,14 @@ void Node::detach(const std::string& host_ifname, const IpAddress& ip_address) {
             unpin(path);
         }
     }
-    bool maybe_tc = !pod || pod->attach_mode != SHUTTLE_ATTACH_TCX;
+    bool maybe_tc = !ep || ep->attach_mode != SHUTTLE_ATTACH_TCX;
     if (maybe_tc && ifindex > 0 && ifname_of(ifindex) == host_ifname) {
         for (const HookSpec& spec : kHooks) {
             tc_detach(ifindex, spec.hook);
         }
     }
-    if (ep) {
-        erase(map_fd("endpoints"), ip);
-        erase(map_fd("endpoint_meta"), ip);
-    }
-    if (pod && pod->pod_ip == ip) {
-        erase(map_fd("pod_ifaces"), static_cast<uint32_t>(ifindex));
-    }
+    table().clear(ip);
+    erase(map_fd("endpoint_meta"), ip);
 }
 
 std::string Node::attach_check(int ifindex, const std::string& ifname, uint32_t mode) const {
@@ -494,7 +487,7 @@ std::string Node::attach_check(int ifindex, const std::string& ifname, uint32_t 
 std::string Node::check(const Endpoint& endpoint) const {
     uint32_t ip = ipv4_of(endpoint.ip);
     uint32_t ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
-    auto ep = lookup<shuttle_endpoint>(map_fd("endpoints"), ip);
+    auto ep = table().find(ip);
     if (!ep) {
         return "no endpoint entry for " + endpoint.ip.str();
     }
@@ -506,35 +499,44 @@ std::string Node::check(const Endpoint& endpoint) const {
         return "endpoint " + endpoint.ip.str() + " has MACs " + mac_of(ep->pod_mac).str() + "/" +
                mac_of(ep->host_mac).str();
     }
-    auto pod = lookup<shuttle_pod_iface>(map_fd("pod_ifaces"), ifindex);
-    if (!pod || pod->pod_ip != ip || mac_of(pod->pod_mac) != endpoint.pod_mac) {
-        return "anti-spoofing entry of " + endpoint.host_ifname + " does not match the pod";
-    }
-    return attach_check(endpoint.host_ifindex, endpoint.host_ifname, pod->attach_mode);
+    return attach_check(endpoint.host_ifindex, endpoint.host_ifname, ep->attach_mode);
 }
 
 NodeConfig Node::config() const {
     NodeConfig out;
     auto cfg = lookup<shuttle_config>(map_fd("node_config"), uint32_t{0});
-    if (!cfg) {
-        return out;
+    if (!cfg || cfg->layout_version == 0) {
+        return out;  // never written
     }
-    out.node_subnet = IpPrefix{ip_of(cfg->node_subnet), static_cast<int>(cfg->node_subnet_len)};
-    out.gateway = ip_of(cfg->gateway);
-    out.cluster_network = IpPrefix{ip_of(cfg->cluster_network), static_cast<int>(cfg->cluster_len)};
+    auto address = [](uint32_t net) { return net ? ip_of(net) : IpAddress{}; };
+    auto prefix = [&](uint32_t net, uint32_t len) {
+        return len ? IpPrefix{ip_of(net), static_cast<int>(len)} : IpPrefix{};
+    };
+    out.node_subnet = prefix(cfg->node_subnet, cfg->node_subnet_len);
+    out.gateway = address(cfg->gateway);
+    out.cluster_network = prefix(cfg->cluster_network, cfg->cluster_len);
     out.vxlan_ifindex = static_cast<int>(cfg->vxlan_ifindex);
     out.vni = cfg->vni;
     out.vtep_mac = mac_of(cfg->vtep_mac);
-    out.underlay_ip = ip_of(cfg->underlay_ip);
+    out.underlay_ip = address(cfg->underlay_ip);
     return out;
 }
 
 void Node::set_config(const NodeConfig& config) {
+    bool has_subnet = !config.node_subnet.address.empty();
+    if (has_subnet && (config.node_subnet.length < 16 || config.node_subnet.length > 30)) {
+        throw std::invalid_argument("node subnet " + config.node_subnet.str() +
+                                    ": the datapath takes /16 to /30");
+    }
     shuttle_config cfg{};
     cfg.layout_version = SHUTTLE_LAYOUT_VERSION;
-    cfg.node_subnet = ipv4_of(config.node_subnet.network().address);
-    cfg.node_subnet_len = static_cast<uint32_t>(config.node_subnet.length);
-    cfg.gateway = ipv4_of(config.gateway);
+    if (has_subnet) {
+        cfg.node_subnet = ipv4_of(config.node_subnet.network().address);
+        cfg.node_subnet_len = static_cast<uint32_t>(config.node_subnet.length);
+    }
+    if (!config.gateway.empty()) {
+        cfg.gateway = ipv4_of(config.gateway);
+    }
     if (!config.cluster_network.address.empty()) {
         cfg.cluster_network = ipv4_of(config.cluster_network.network().address);
         cfg.cluster_len = static_cast<uint32_t>(config.cluster_network.length);
@@ -548,22 +550,51 @@ void Node::set_config(const NodeConfig& config) {
     update(map_fd("node_config"), uint32_t{0}, cfg);
 }
 
+void Node::set_pod_network(const IpPrefix& node_subnet, const IpAddress& gateway,
+                           const IpPrefix& cluster_network) {
+    DirLock lock(options_.bpffs_root);
+    NodeConfig cfg = config();
+    if (cfg.node_subnet == node_subnet.network() && cfg.gateway == gateway &&
+        cfg.cluster_network == cluster_network.network()) {
+        return;
+    }
+    cfg.node_subnet = node_subnet.network();
+    cfg.gateway = gateway;
+    cfg.cluster_network = cluster_network.network();
+    set_config(cfg);
+}
+
+void Node::set_overlay(int vxlan_ifindex, uint32_t vni, const MacAddress& vtep_mac,
+                       const IpAddress& underlay_ip) {
+    DirLock lock(options_.bpffs_root);
+    NodeConfig cfg = config();
+    cfg.vxlan_ifindex = vxlan_ifindex;
+    cfg.vni = vni;
+    cfg.vtep_mac = vtep_mac;
+    cfg.underlay_ip = underlay_ip;
+    set_config(cfg);
+}
+
 std::vector<Attachment> Node::attachments() const {
     std::vector<Attachment> out;
-    for (uint32_t ifindex : keys<uint32_t>(map_fd("pod_ifaces"))) {
-        auto pod = lookup<shuttle_pod_iface>(map_fd("pod_ifaces"), ifindex);
-        if (!pod) {
+    for (uint32_t ip : keys<uint32_t>(map_fd("endpoint_meta"))) {
+        auto ep = table().find(ip);
+        auto meta = lookup<shuttle_endpoint_meta>(map_fd("endpoint_meta"), ip);
+        Attachment a;
+        a.pod_ip = ip_of(ip);
+        if (!ep) {
+            a.ifname = meta ? field_string(meta->host_ifname) : "";
+            a.detail = "no endpoint entry";
+            out.push_back(std::move(a));
             continue;
         }
-        Attachment a;
-        a.ifindex = static_cast<int>(ifindex);
+        a.ifindex = static_cast<int>(ep->ifindex);
         a.ifname = ifname_of(a.ifindex);
-        a.pod_ip = ip_of(pod->pod_ip);
-        a.mode = pod->attach_mode == SHUTTLE_ATTACH_TCX  ? AttachMode::Tcx
-                 : pod->attach_mode == SHUTTLE_ATTACH_TC ? AttachMode::Tc
-                                                         : AttachMode::Auto;
+        a.mode = ep->attach_mode == SHUTTLE_ATTACH_TCX  ? AttachMode::Tcx
+                 : ep->attach_mode == SHUTTLE_ATTACH_TC ? AttachMode::Tc
+                                                        : AttachMode::Auto;
         a.detail =
-            a.ifname.empty() ? "device gone" : attach_check(a.ifindex, a.ifname, pod->attach_mode);
+            a.ifname.empty() ? "device gone" : attach_check(a.ifindex, a.ifname, ep->attach_mode);
         a.attached = a.detail.empty();
         out.push_back(std::move(a));
     }

@@ -21,6 +21,8 @@
 
 namespace shuttle::datapath {
 
+class EndpointTable;
+
 enum class AttachMode { Auto, Tcx, Tc };
 
 // "auto" | "tcx" | "tc"; throws std::invalid_argument on anything else.
@@ -73,7 +75,8 @@ class Node {
     // std::runtime_error naming what is missing when the node has no datapath.
     static Node open_existing(const Options& options);
 
-    // Writes the endpoint's map entries, then attaches the program to its host veth.
+    // Writes the endpoint's map entries, then attaches the programs to its host veth. The
+    // pod address must be in the node subnet of set_config().
     void attach(const Endpoint& endpoint);
     // Removes the link/filter and the map entries. Missing pieces are not an error.
     void detach(const std::string& host_ifname, const IpAddress& ip);
@@ -81,7 +84,16 @@ class Node {
     std::string check(const Endpoint& endpoint) const;
 
     NodeConfig config() const;
+    // The node subnet decides the endpoint slots: set it before the first attach(). /16../30.
     void set_config(const NodeConfig& config);
+    // The CNI plugin's part of the config (from subnet.env: FLANNEL_SUBNET's network, its
+    // first address as gateway, FLANNEL_NETWORK), keeping the overlay fields. Under the node
+    // lock; writes nothing when already equal, so every ADD may call it before attach().
+    void set_pod_network(const IpPrefix& node_subnet, const IpAddress& gateway,
+                         const IpPrefix& cluster_network);
+    // The agent's part (VXLAN device, VNI, VtepMAC, public IP), keeping the pod fields.
+    void set_overlay(int vxlan_ifindex, uint32_t vni, const MacAddress& vtep_mac,
+                     const IpAddress& underlay_ip);
 
     // True when this ensure() created the maps (first start, or the pins were lost): the
     // caller re-attaches the node's existing endpoints from its IP store.
@@ -105,6 +117,7 @@ class Node {
   private:
     Node() = default;
     void open_pins();
+    EndpointTable table() const;
     AttachMode attach_programs(const Endpoint& endpoint);
     std::string attach_check(int ifindex, const std::string& ifname, uint32_t mode) const;
     std::string link_pin(const std::string& host_ifname, bool ingress) const;

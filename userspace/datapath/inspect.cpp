@@ -100,26 +100,24 @@ std::string key_values(const json& object) {
 
 json endpoints_json(const Node& node) {
     json out = json::array();
-    int fd = node.map_fd("endpoints");
-    for (uint32_t ip : keys<uint32_t>(fd)) {
-        auto ep = lookup<shuttle_endpoint>(fd, ip);
-        if (!ep) {
+    EndpointTable table(node.map_fd("endpoints"), node.map_fd("node_config"));
+    for (uint32_t ip : keys<uint32_t>(node.map_fd("endpoint_meta"))) {
+        auto ep = table.find(ip);
+        auto meta = lookup<shuttle_endpoint_meta>(node.map_fd("endpoint_meta"), ip);
+        if (!ep || !meta) {
             continue;
         }
         json row = {{"ip", ip_text(ip)},
                     {"ifindex", ep->ifindex},
                     {"pod_mac", mac_text(ep->pod_mac)},
                     {"host_mac", mac_text(ep->host_mac)},
-                    {"flags", ep->flags}};
-        if (auto meta = lookup<shuttle_endpoint_meta>(node.map_fd("endpoint_meta"), ip)) {
-            row["host_ifname"] = field_string(meta->host_ifname);
-            row["ifname"] = field_string(meta->ifname);
-            row["container_id"] = field_string(meta->container_id);
-            row["pod_namespace"] = field_string(meta->pod_namespace);
-            row["pod_name"] = field_string(meta->pod_name);
-            row["pod"] =
-                row["pod_namespace"].get<std::string>() + "/" + row["pod_name"].get<std::string>();
-        }
+                    {"flags", ep->flags},
+                    {"host_ifname", field_string(meta->host_ifname)},
+                    {"ifname", field_string(meta->ifname)},
+                    {"container_id", field_string(meta->container_id)},
+                    {"pod_namespace", field_string(meta->pod_namespace)},
+                    {"pod_name", field_string(meta->pod_name)}};
+        row["pod"] = field_string(meta->pod_namespace) + "/" + field_string(meta->pod_name);
         out.push_back(std::move(row));
     }
     return out;

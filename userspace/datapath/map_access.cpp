@@ -2,6 +2,49 @@
 
 namespace shuttle::datapath {
 
+std::optional<uint32_t> EndpointTable::slot(uint32_t ip) const {
+    auto cfg = lookup<shuttle_config>(config_fd_, uint32_t{0});
+    if (!cfg || cfg->layout_version == 0 || cfg->node_subnet_len == 0) {
+        return std::nullopt;
+    }
+    uint32_t offset = ntohl(ip) - ntohl(cfg->node_subnet);
+    uint32_t size = cfg->node_subnet_len >= 32 ? 1u : 1u << (32 - cfg->node_subnet_len);
+    if (offset >= size || offset >= SHUTTLE_MAX_ENDPOINTS) {
+        return std::nullopt;
+    }
+    return offset;
+}
+
+std::optional<shuttle_endpoint> EndpointTable::find(uint32_t ip) const {
+    auto index = slot(ip);
+    if (!index) {
+        return std::nullopt;
+    }
+    auto entry = lookup<shuttle_endpoint>(endpoints_fd_, *index);
+    if (!entry || entry->ifindex == 0 || entry->pod_ip != ip) {
+        return std::nullopt;
+    }
+    return entry;
+}
+
+void EndpointTable::put(uint32_t ip, const shuttle_endpoint& entry) const {
+    auto index = slot(ip);
+    if (!index) {
+        char text[INET_ADDRSTRLEN] = {};
+        inet_ntop(AF_INET, &ip, text, sizeof text);
+        throw std::invalid_argument(std::string("pod address ") + text +
+                                    " is outside the node subnet of the datapath's config "
+                                    "(set_config first)");
+    }
+    update(endpoints_fd_, *index, entry);
+}
+
+void EndpointTable::clear(uint32_t ip) const {
+    if (find(ip)) {
+        update(endpoints_fd_, *slot(ip), shuttle_endpoint{});
+    }
+}
+
 std::vector<StatCounter> read_stats(int stats_fd) {
     int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0) {
@@ -69,8 +112,8 @@ std::string reason_name(uint32_t verdict, uint32_t reason) {
                 return "spoofed-ip";
             case SHUTTLE_DROP_SPOOFED_MAC:
                 return "spoofed-mac";
-            case SHUTTLE_DROP_UNKNOWN_IFACE:
-                return "unknown-iface";
+            case SHUTTLE_DROP_NO_CONFIG:
+                return "no-config";
         }
     }
     return "reason-" + std::to_string(reason);

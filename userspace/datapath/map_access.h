@@ -6,7 +6,10 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <arpa/inet.h>
+
 #include <cerrno>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +59,27 @@ std::vector<Key> keys(int map_fd) {
     }
     return out;
 }
+
+// The endpoints array: one slot per address of the node subnet (node_config), see
+// shuttle_abi.h. Addresses are IPv4 in network order.
+class EndpointTable {
+  public:
+    EndpointTable(int endpoints_fd, int config_fd)
+        : endpoints_fd_(endpoints_fd), config_fd_(config_fd) {}
+
+    // The slot of `ip`; nullopt without a node config or outside the node subnet.
+    std::optional<uint32_t> slot(uint32_t ip) const;
+    // The pod at `ip`, if its slot holds one.
+    std::optional<shuttle_endpoint> find(uint32_t ip) const;
+    // Throws std::invalid_argument when `ip` has no slot.
+    void put(uint32_t ip, const shuttle_endpoint& entry) const;
+    // Empties the slot of `ip` if it holds `ip`.
+    void clear(uint32_t ip) const;
+
+  private:
+    int endpoints_fd_;
+    int config_fd_;
+};
 
 // One counter of `stats`, summed over CPUs.
 struct StatCounter {
