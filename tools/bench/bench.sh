@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Same-node pod <-> pod benchmark on the cluster kit: the limit (two namespaces on one
 # veth pair), Debian's bridge plugin with host-local on a Kubernetes-like node
-# (br_netfilter on, kube-proxy's nat skeleton), and shuttle (when asked for), measured in
-# interleaved rounds in one run. Writes results.csv and results.md, prints the table.
+# (br_netfilter on, kube-proxy-style iptables rules for --kube-services ClusterIPs), and
+# shuttle (when asked for), measured in interleaved rounds in one run. Writes results.csv and results.md, prints the table.
 #
 #   sudo tools/bench/bench.sh [--rounds 5] [--duration 5] [--setups limit,bridge[,shuttle]]
-#                             [--metrics tcp_stream,tcp_rr] [--cpu N] [--kube-services 0]
-#                             [--out DIR]
+#                             [--metrics tcp_stream,tcp_rr,udp_rate,tcp_conn] [--cpu N]
+#                             [--kube-services 2000] [--out DIR]
 #
 # Not part of ctest: run it by hand on a quiet machine.
 set -euo pipefail
@@ -16,13 +16,13 @@ repo=$(cd "$bench_dir/../.." && pwd)
 BENCH_ROUNDS=5
 BENCH_DURATION=5
 BENCH_SETUPS=limit,bridge
-BENCH_METRICS=tcp_stream,tcp_rr
+BENCH_METRICS=tcp_stream,tcp_rr,udp_rate,tcp_conn
 BENCH_CPU=$(($(nproc) - 1))
-BENCH_KUBE_SERVICES=0
+BENCH_KUBE_SERVICES=2000
 BENCH_OUT=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
 export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$repo/build/bin}
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
   --rounds) BENCH_ROUNDS=$2; shift 2 ;;
@@ -53,6 +53,13 @@ for metric in "${metrics[@]}"; do
 done
 
 mkdir -p "$BENCH_OUT/logs"
+
+# Our own load generators (loadgen.cpp), rebuilt when the source is newer.
+BENCH_LOADGEN=$repo/build/bench/bin/shuttle-loadgen
+if [[ ! -x $BENCH_LOADGEN || $bench_dir/loadgen.cpp -nt $BENCH_LOADGEN ]]; then
+  mkdir -p "$(dirname "$BENCH_LOADGEN")"
+  g++ -std=c++20 -O2 -Wall -Wextra -I "$repo/userspace" -o "$BENCH_LOADGEN" "$bench_dir/loadgen.cpp"
+fi
 csv=$BENCH_OUT/results.csv
 echo "round,setup,metric,value,unit" >"$csv"
 KIT_QUIET=1
@@ -65,8 +72,6 @@ for setup in "${setups[@]}"; do
   for metric in "${metrics[@]}"; do
     if declare -F "server_$metric" >/dev/null; then "server_$metric" "$setup"; fi
   done
-  bench_wait_port "$setup" "$BENCH_IPERF_PORT"
-  bench_wait_port "$setup" "$BENCH_SOCKPERF_PORT"
   # Warm-up: one short unrecorded run of each metric.
   for metric in "${metrics[@]}"; do BENCH_DURATION=1 "metric_$metric" "$setup" >/dev/null; done
 done

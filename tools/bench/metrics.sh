@@ -2,39 +2,58 @@
 # Benchmark metrics. Each `metric_<name> <setup>` runs one measurement between the
 # setup's client and server pods, client and server pinned to $BENCH_CPU (cross-CPU runs
 # measure vCPU wake-ups, not the datapath), and prints "<metric> <value> <unit>" lines.
-# `server_<name> <setup>` starts the long-lived server once per setup.
+# `server_<name> <setup>` starts the long-lived server once per setup and waits for it.
 
 BENCH_IPERF_PORT=5201
 BENCH_SOCKPERF_PORT=11111
+BENCH_UDP_PORT=9000
+BENCH_CONN_PORT=9001
+
+bench_server_spawn() { # setup log-name command...
+  local setup=$1 name=$2
+  shift 2
+  kit_pod_spawn "${BENCH_SERVER[$setup]}" "$BENCH_OUT/logs/$setup-$name.log" \
+    taskset -c "$BENCH_CPU" "$@"
+}
+
+bench_client() { # setup command...
+  local setup=$1
+  shift
+  kit_pod_exec "${BENCH_CLIENT[$setup]}" taskset -c "$BENCH_CPU" "$@"
+}
+
+# Wait until the server listens (servers start asynchronously). proto: t or u.
+bench_wait_listen() {
+  local setup=$1 proto=$2 port=$3 deadline=$((SECONDS + 10))
+  until [[ -n $(kit_pod_exec "${BENCH_SERVER[$setup]}" ss -Hln"$proto" "sport = :$port") ]]; do
+    ((SECONDS < deadline)) || kit_die "$setup: nothing listens on ${BENCH_SERVER_IP[$setup]}:$port"
+    sleep 0.1
+  done
+}
 
 server_tcp_stream() {
-  local setup=$1
-  kit_pod_spawn "${BENCH_SERVER[$setup]}" "$BENCH_OUT/logs/$setup-iperf3.log" \
-    taskset -c "$BENCH_CPU" iperf3 -s -B "${BENCH_SERVER_IP[$setup]}" -p "$BENCH_IPERF_PORT"
+  bench_server_spawn "$1" iperf3 iperf3 -s -B "${BENCH_SERVER_IP[$1]}" -p "$BENCH_IPERF_PORT"
+  bench_wait_listen "$1" t "$BENCH_IPERF_PORT"
 }
 
 # Single-stream TCP throughput (iperf3), Gbit/s at the receiver.
 metric_tcp_stream() {
-  local setup=$1 json gbps
-  json=$(kit_pod_exec "${BENCH_CLIENT[$setup]}" taskset -c "$BENCH_CPU" \
-    iperf3 -c "${BENCH_SERVER_IP[$setup]}" -p "$BENCH_IPERF_PORT" -t "$BENCH_DURATION" -J) ||
-    { echo "tcp_stream: iperf3 failed for $setup" >&2; return 1; }
-  gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$json")
-  echo "tcp_gbps $gbps Gbit/s"
+  local setup=$1 json
+  json=$(bench_client "$setup" iperf3 -c "${BENCH_SERVER_IP[$setup]}" -p "$BENCH_IPERF_PORT" \
+    -t "$BENCH_DURATION" -J) || { echo "tcp_stream: iperf3 failed for $setup" >&2; return 1; }
+  echo "tcp_gbps $(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$json") Gbit/s"
 }
 
 server_tcp_rr() {
-  local setup=$1
-  kit_pod_spawn "${BENCH_SERVER[$setup]}" "$BENCH_OUT/logs/$setup-sockperf.log" \
-    taskset -c "$BENCH_CPU" sockperf sr --tcp -i "${BENCH_SERVER_IP[$setup]}" -p "$BENCH_SOCKPERF_PORT"
+  bench_server_spawn "$1" sockperf sockperf sr --tcp -i "${BENCH_SERVER_IP[$1]}" -p "$BENCH_SOCKPERF_PORT"
+  bench_wait_listen "$1" t "$BENCH_SOCKPERF_PORT"
 }
 
 # TCP request/response round trip (sockperf ping-pong, 64-byte messages): avg and p99.
 metric_tcp_rr() {
   local setup=$1 out avg p99
-  out=$(kit_pod_exec "${BENCH_CLIENT[$setup]}" taskset -c "$BENCH_CPU" \
-    sockperf pp --tcp --full-rtt -i "${BENCH_SERVER_IP[$setup]}" -p "$BENCH_SOCKPERF_PORT" \
-    -m 64 -t "$BENCH_DURATION" 2>&1) ||
+  out=$(bench_client "$setup" sockperf pp --tcp --full-rtt -i "${BENCH_SERVER_IP[$setup]}" \
+    -p "$BENCH_SOCKPERF_PORT" -m 64 -t "$BENCH_DURATION" 2>&1) ||
     { echo "tcp_rr: sockperf failed for $setup: $out" >&2; return 1; }
   avg=$(sed -n 's/.*Summary: Round trip is \([0-9.]*\) usec.*/\1/p' <<<"$out")
   p99=$(sed -n 's/.*percentile 99.000 = *\([0-9.]*\).*/\1/p' <<<"$out")
@@ -43,11 +62,24 @@ metric_tcp_rr() {
   echo "rr_p99_us $p99 us"
 }
 
-# Wait until the server listens (servers start asynchronously).
-bench_wait_port() {
-  local setup=$1 port=$2 deadline=$((SECONDS + 10))
-  until [[ -n $(kit_pod_exec "${BENCH_SERVER[$setup]}" ss -Hltn "sport = :$port") ]]; do
-    ((SECONDS < deadline)) || kit_die "$setup: nothing listens on ${BENCH_SERVER_IP[$setup]}:$port"
-    sleep 0.1
-  done
+server_udp_rate() {
+  bench_server_spawn "$1" udp "$BENCH_LOADGEN" udp-server "${BENCH_SERVER_IP[$1]}" "$BENCH_UDP_PORT"
+  bench_wait_listen "$1" u "$BENCH_UDP_PORT"
+}
+
+# 64-byte UDP packet rate from a windowed sender the receiver acknowledges (loadgen.cpp).
+metric_udp_rate() {
+  bench_client "$1" "$BENCH_LOADGEN" udp-client "${BENCH_SERVER_IP[$1]}" "$BENCH_UDP_PORT" \
+    "$BENCH_DURATION" 64 64
+}
+
+server_tcp_conn() {
+  bench_server_spawn "$1" conn "$BENCH_LOADGEN" tcp-server "${BENCH_SERVER_IP[$1]}" "$BENCH_CONN_PORT"
+  bench_wait_listen "$1" t "$BENCH_CONN_PORT"
+}
+
+# TCP connection rate (connect, one byte, close), through the node's kube-proxy rules.
+metric_tcp_conn() {
+  bench_client "$1" "$BENCH_LOADGEN" tcp-client "${BENCH_SERVER_IP[$1]}" "$BENCH_CONN_PORT" \
+    "$BENCH_DURATION"
 }

@@ -8,6 +8,9 @@ csv=$1
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
+# 3 significant digits, but whole numbers from 1000 up (no exponents in the table).
+number() { awk -v v="$1" 'BEGIN {if (v >= 1000) printf "%d", v + 0.5; else printf "%.3g", v}'; }
+
 column_values() { # setup metric -> values, one per line
   awk -F, -v s="$1" -v m="$2" 'NR > 1 && $2 == s && $3 == m {print $4}' "$csv"
 }
@@ -43,8 +46,8 @@ for metric in "${metrics[@]}"; do
     if has bridge && [[ $setup != bridge ]]; then vs_bridge=$(ratios "$setup" "$metric" bridge | median); fi
     [[ $vs_limit == - ]] || vs_limit=$(printf '%.2f' "$vs_limit")
     [[ $vs_bridge == - ]] || vs_bridge=$(printf '%.2f' "$vs_bridge")
-    printf '| %s (%s) | %s | %.3g | %.3g | %.3g | %s | %s |\n' "$metric" "$unit" "$setup" \
-      "$min" "$med" "$max" "$vs_limit" "$vs_bridge"
+    printf '| %s (%s) | %s | %s | %s | %s | %s | %s |\n' "$metric" "$unit" "$setup" \
+      "$(number "$min")" "$(number "$med")" "$(number "$max")" "$vs_limit" "$vs_bridge"
   done
 done
 echo

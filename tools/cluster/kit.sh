@@ -13,6 +13,8 @@
 # configured in the root network namespace: the only root-namespace artefacts are the
 # /run/netns/shk-<id>-* files and the holder processes, all removed at teardown (on exit,
 # on failure, on Ctrl-C/TERM; tools/cluster/sweep.sh cleans runs whose shell died).
+# The kit owns the EXIT, INT, TERM and HUP traps of the sourcing shell: register your own
+# cleanups with kit_on_exit instead of setting traps.
 
 KIT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tools/cluster/state.sh
@@ -24,15 +26,22 @@ KIT_UNDERLAY_BRIDGE_IP=$KIT_UNDERLAY_NET.1
 KIT_UNDERLAY_LEN=24
 KIT_ETCD_PORT=2379
 
-KIT_ID=${KIT_ID:-}
-KIT_RUN_DIR=${KIT_RUN_DIR:-}
-declare -gA KIT_NODE_IP=() KIT_NODE_PID=()
-declare -ga KIT_NODES=() KIT_EXIT_HOOKS=()
-KIT_NODE_COUNT=0
-KIT_ETCD_PID=
-KIT_LAST_PID=
-KIT_UNDERLAY_UP=
-KIT_DOWN_DONE=
+# Run state of this shell. Never taken from the environment (a script started by another
+# kit user, e.g. under up.sh, must start its own run, not adopt and tear down the
+# caller's); sourcing the kit again in the same shell keeps it.
+if [[ ${KIT__SOURCED_IN:-} != "$$" ]]; then
+  KIT__SOURCED_IN=$$
+  export -n KIT__SOURCED_IN KIT_ID KIT_RUN_DIR
+  KIT_ID=
+  KIT_RUN_DIR=
+  declare -gA KIT_NODE_IP=() KIT_NODE_PID=()
+  declare -ga KIT_NODES=() KIT_EXIT_HOOKS=()
+  KIT_NODE_COUNT=0
+  KIT_ETCD_PID=
+  KIT_LAST_PID=
+  KIT_UNDERLAY_UP=
+  KIT_DOWN_DONE=
+fi
 
 kit_log() { [[ -n ${KIT_QUIET:-} ]] || echo "kit[$KIT_ID]: $*" >&2; }
 kit_die() {

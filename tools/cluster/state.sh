@@ -94,6 +94,15 @@ kit__teardown_run() {
   local - # restore the caller's shell options on return
   set +e +u
   kit__valid_run_dir "$dir" || { echo "kit: refusing to tear down $dir" >&2; return 0; }
+  # One teardown per run at a time (the owner's trap and a sweep may race); the loser
+  # finds the run dir gone.
+  local lock_fd
+  { exec {lock_fd}<"$dir"; } 2>/dev/null || return 0
+  flock "$lock_fd"
+  if [[ ! -d $dir ]]; then
+    exec {lock_fd}<&-
+    return 0
+  fi
   local id kind a b c
   id=$(basename "$dir")
   local -a netns=() pids=() namespaces=()
@@ -142,6 +151,7 @@ kit__teardown_run() {
     [[ -e /run/netns/${netns[i]} ]] && ip netns del "${netns[i]}" 2>/dev/null
   done
   rm -rf --one-file-system "$dir"
+  exec {lock_fd}<&-
   rmdir "$KIT_ROOT" 2>/dev/null
   return 0
 }
