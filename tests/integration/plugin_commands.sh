@@ -77,6 +77,20 @@ cni_ok DEL req-1 eth0 "/run/netns/$RUN-req1" "$c"
 cni_ok DEL req-2 eth0 "/run/netns/$RUN-req2" "$c"
 pass "requested IPs (runtimeConfig.ips, CNI_ARGS IP=) and runtimeConfig.mac"
 
+# --- host veth name collisions: a foreign link holding the name shifts to a salted one ----------
+c=$(conf 1.1.0)
+cni_ok ADD col-1 eth0 "$(new_pod col)" "$c"
+taken=$(echo "$OUT" | jq -r '.interfaces[0].name')
+cni_ok DEL col-1 eth0 "/run/netns/$RUN-col" "$c"
+ip -n "$NODE" link add "$taken" type veth peer name "colp$$"
+cni_ok ADD col-1 eth0 "/run/netns/$RUN-col" "$c"
+other=$(echo "$OUT" | jq -r '.interfaces[0].name')
+[[ $other =~ ^sh[0-9a-f]{13}$ && $other != "$taken" ]] || fail "collision: got $other next to $taken"
+cni_ok DEL col-1 eth0 "/run/netns/$RUN-col" "$c"
+ip -n "$NODE" link show "$taken" >/dev/null 2>&1 || fail "DEL removed the foreign $taken"
+ip -n "$NODE" link del "$taken"
+pass "host veth name collision handled"
+
 # --- CHECK names what drifted -----------------------------------------------------------
 ns=/run/netns/$RUN-v5
 c=$(conf 1.1.0)
