@@ -139,12 +139,15 @@ kit_node_netns() { kit_netns_name "$1"; }
 kit_pod_netns() { kit_netns_name "p-$1"; }
 kit_pod_path() { echo "/run/netns/$(kit_pod_netns "$1")"; }
 
+# ip, failing the run when it fails (callers need not use set -e).
+kit__ip() { ip "$@" || kit_die "ip $* failed"; }
+
 kit__add_netns() {
   local name
   name=$(kit_netns_name "$1")
   kit__record netns "$name"
-  ip netns add "$name" || kit_die "ip netns add $name failed"
-  ip -n "$name" link set lo up
+  kit__ip netns add "$name"
+  kit__ip -n "$name" link set lo up
 }
 
 # ---------------------------------------------------------------------------------------
@@ -157,9 +160,9 @@ kit_underlay_up() {
   kit__add_netns u
   local u
   u=$(kit_underlay_netns)
-  ip -n "$u" link add br0 type bridge
-  ip -n "$u" addr add "$KIT_UNDERLAY_BRIDGE_IP/$KIT_UNDERLAY_LEN" dev br0
-  ip -n "$u" link set br0 up
+  kit__ip -n "$u" link add br0 type bridge
+  kit__ip -n "$u" addr add "$KIT_UNDERLAY_BRIDGE_IP/$KIT_UNDERLAY_LEN" dev br0
+  kit__ip -n "$u" link set br0 up
   KIT_UNDERLAY_UP=1
 }
 
@@ -180,12 +183,12 @@ kit_node_add() {
   n=$(kit_node_netns "$node")
   u=$(kit_underlay_netns)
   kit__add_netns "$node"
-  ip -n "$u" link add "k$KIT_ID-$node" type veth peer name eth0 netns "$n"
-  ip -n "$u" link set "k$KIT_ID-$node" master br0 up
-  ip -n "$n" addr add "$ip/$KIT_UNDERLAY_LEN" dev eth0
-  ip -n "$n" link set eth0 up
-  ip -n "$n" route add default via "$KIT_UNDERLAY_BRIDGE_IP"
-  ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
+  kit__ip -n "$u" link add "k$KIT_ID-$node" type veth peer name eth0 netns "$n"
+  kit__ip -n "$u" link set "k$KIT_ID-$node" master br0 up
+  kit__ip -n "$n" addr add "$ip/$KIT_UNDERLAY_LEN" dev eth0
+  kit__ip -n "$n" link set eth0 up
+  kit__ip -n "$n" route add default via "$KIT_UNDERLAY_BRIDGE_IP"
+  kit__ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
   KIT_NODE_IP[$node]=$ip
   KIT_NODES+=("$node")
   kit__start_holder "$node"
