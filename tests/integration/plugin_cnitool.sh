@@ -10,6 +10,14 @@ cnitool=$(bash "$ROOT/tools/build-cnitool.sh" "$SHUTTLE_BIN_DIR/cnitool")
 KIT_QUIET=1
 source "$ROOT/tools/cluster/kit.sh"
 
+# `cmd | contains PATTERN`: reads all of cmd's output first (grep -q would exit early and,
+# under pipefail, fail the pipeline through cmd's SIGPIPE).
+contains() {
+    local text
+    text=$(cat)
+    grep -q -- "$1" <<<"$text"
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 
@@ -61,7 +69,7 @@ for net in sh031 sh100; do
     sh100) [ "$version/$address/$(echo "$OUT" | jq -r '.ips[0].version')" = "1.0.0/10.99.100.2/24/null" ] ||
                fail "1.0.0 result: $OUT" ;;
     esac
-    kit_pod_exec "$net" ip -4 addr show eth0 2>/dev/null | grep -q "inet $address" || fail "pod address"
+    kit_pod_exec "$net" ip -4 addr show eth0 2>/dev/null | contains "inet $address" || fail "pod address"
     kit_pod_exec "$net" ping -c1 -W2 "${address%.*}.1" >/dev/null || fail "pod -> node"
     # the plugin ran with its defaults: records in /var/lib/cni/shuttle, pins in the node's bpffs
     kit_node_exec n1 sh -c "ls /var/lib/cni/shuttle/$net/*-eth0.json" >/dev/null || fail "no attachment record"
@@ -69,7 +77,7 @@ for net in sh031 sh100; do
 
     cnitool_run check "$net" "$net"
     case $net in
-    sh031) [ "$RC" != 0 ] && echo "$OUT" | grep -q 'does not support the CHECK command' ||
+    sh031) [ "$RC" != 0 ] && echo "$OUT" | contains 'does not support the CHECK command' ||
                fail "libcni should refuse CHECK at 0.3.1: rc=$RC $OUT" ;;
     sh100) [ "$RC" = 0 ] || fail "cnitool check $net: $OUT" ;;
     esac
@@ -80,3 +88,23 @@ for net in sh031 sh100; do
     node_clean "$net"
     pass "cnitool add/check/del with $net ($version)"
 done
+
+# --- the shipped conflist (tools/install/10-shuttle.conflist) with every default path -------
+# flannel's subnet.env in the node's /run, host-local's store in the node's /var/lib/cni.
+kit_node_exec n1 sh -c 'mkdir -p /run/flannel && printf "%s\n" FLANNEL_NETWORK=10.244.0.0/16 \
+    FLANNEL_SUBNET=10.244.7.1/24 FLANNEL_MTU=1450 FLANNEL_IPMASQ=true >/run/flannel/subnet.env'
+cp "$ROOT/tools/install/10-shuttle.conflist" "$confdir/"
+kit_pod_add cbr0
+cnitool_run add cbr0 cbr0
+[ "$RC" = 0 ] || fail "cnitool add cbr0: $OUT"
+[ "$(echo "$OUT" | jq -c '[.ips[0].address, [.routes[].dst]]')" = '["10.244.7.2/24",["0.0.0.0/0","10.244.0.0/16"]]' ] ||
+    fail "shipped conflist result: $OUT"
+hex() { od -An -tx1 | tr -d ' \n'; }
+[ "$(kit_node_exec n1 cat /var/lib/cni/networks/cbr0/10.244.7.2 | tail -c 6 | hex)" = "$(printf '\r\neth0' | hex)" ] ||
+    fail "host-local store entry in /var/lib/cni/networks/cbr0"
+[ "$(kit_pod_exec cbr0 ip -j link show eth0 2>/dev/null | jq '.[0].mtu')" = 1450 ] ||
+    fail "FLANNEL_MTU"
+cnitool_run del cbr0 cbr0
+[ "$RC" = 0 ] || fail "cnitool del cbr0: $OUT"
+node_clean cbr0
+pass "cnitool with the shipped conflist: subnet.env, host-local store and records at their defaults"

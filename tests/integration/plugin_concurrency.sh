@@ -12,7 +12,8 @@ c=$(conf 1.0.0)
 # bg_cni COMMAND CONTAINERID NETNS OUTFILE : one plugin run in the background
 bg_cni() {
     echo "$c" | nsenter --net=/run/netns/"$NODE" env -i CNI_COMMAND="$1" CNI_CONTAINERID="$2" \
-        CNI_IFNAME=eth0 CNI_NETNS="$3" CNI_PATH="$CNI_PATH_DIR" "$SHUTTLE" >"$4" 2>/dev/null
+        CNI_IFNAME=eth0 CNI_NETNS="$3" CNI_PATH="$CNI_PATH_DIR" \
+        CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=ns-par;K8S_POD_NAME=pod-$2" "$SHUTTLE" >"$4" 2>/dev/null
     echo $? >"$4.rc"
 }
 
@@ -42,9 +43,28 @@ ip netns exec "$RUN-p1" ping -c1 -W2 10.99.1.1 >/dev/null || fail "pod1 -> node 
 node ping -c1 -W2 "$ip1" >/dev/null || fail "node -> pod1"
 # not through a bridge: the pod's neighbour for the peer is its host veth's MAC (proxy ARP)
 hostmac=$(jq -r '.interfaces[0].mac' "$WORK/add-1")
-ip -n "$RUN-p1" neigh show "$ip2" | grep -q "$hostmac" || fail "pod1 did not resolve $ip2 to its host veth"
+ip -n "$RUN-p1" neigh show "$ip2" | contains "$hostmac" || fail "pod1 did not resolve $ip2 to its host veth"
 [ -z "$(ip -n "$NODE" -o link show type bridge)" ] || fail "a bridge exists on the node"
-pass "pod<->pod, pod->node, node->pod by ping; no bridge"
+# that went through the eBPF datapath: local redirects counted, every pod an endpoint with its name
+shuttlectl() { node "$BIN/shuttlectl" --bpffs-root "$BPFFS/shuttle" --json "$@"; }
+redirects=$(shuttlectl stats | jq '[.[] | select(.verdict == "redirect" and .reason == "local") | .packets] | add // 0')
+[ "$redirects" -gt 0 ] || fail "no local redirects counted: $(shuttlectl stats)"
+[ "$(shuttlectl endpoints | jq '[.[] | select(.pod_namespace == "ns-par" and (.pod_name | startswith("pod-par-")))] | length')" = $PARALLEL ] ||
+    fail "endpoints with pod names: $(shuttlectl endpoints | head -c 600)"
+
+# the same without the eBPF programs: the host's routing alone (the fallback path)
+links=$(echo "$BPFFS"/shuttle/v*/links)
+for k in 1 2; do
+    h=$(jq -r '.interfaces[0].name' "$WORK/add-$k")
+    rm -f "$links/ingress/$h" "$links/egress/$h"
+    node tc filter del dev "$h" ingress 2>/dev/null || true
+    node tc filter del dev "$h" egress 2>/dev/null || true
+done
+ip -n "$RUN-p1" neigh flush all
+ip -n "$RUN-p2" neigh flush all
+ip netns exec "$RUN-p1" ping -c1 -W2 "$ip2" >/dev/null || fail "pod1 -> pod2 by host routing"
+ip netns exec "$RUN-p2" ping -c1 -W2 "$ip1" >/dev/null || fail "pod2 -> pod1 by host routing"
+pass "pod<->pod (eBPF, then host routing alone), pod->node, node->pod by ping; no bridge"
 
 # --- 32 parallel DELs ----------------------------------------------------------------------------
 pids=()

@@ -92,6 +92,13 @@ expect_error '{"cniVersion":"1.0.0","code":103,"msg":"requested IP address is no
 cni_ok DEL c1 eth0 "$ns" "$c"
 pass "codes 101, 104, 103 leave nothing behind"
 
+# --- 7: a second shuttle network on the node ---------------------------------------------------------
+cni_ok ADD c1 eth0 "$ns" "$c"
+cni ADD o1 eth0 "/run/netns/$RUN-b" "$(conf 1.0.0 ".name = \"other-$RUN\"")"
+expect_error "{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"invalid network config: name\",\"details\":\"shuttle network net-$RUN already has pods on this node; one shuttle network per node\"}"
+cni_ok DEL c1 eth0 "$ns" "$c"
+pass "code 7: one shuttle network per node"
+
 # --- 102: exhausted range -------------------------------------------------------------------------------
 small=$(conf 1.0.0 '.ipam.ranges = [[{subnet: "10.99.1.0/24", rangeStart: "10.99.1.10", rangeEnd: "10.99.1.11"}]]')
 cni_ok ADD x1 eth0 "$(new_pod x1)" "$small"
@@ -115,5 +122,5 @@ pass "failed ADD rolls back veth and reservation (code 105)"
 # --- errors reach stderr and the logFile --------------------------------------------------------------------
 cni ADD c1 eth0 "/run/netns/$RUN-nope" "$(conf 1.0.0 ".logFile = \"$WORK/shuttle.log\"")"
 grep -q "error 3: container network namespace does not exist: /run/netns/$RUN-nope" "$WORK/shuttle.log" || fail "log file: $(cat "$WORK/shuttle.log")"
-echo "$ERR" | grep -q "error 3: container network namespace does not exist" || fail "stderr: $ERR"
+echo "$ERR" | contains "error 3: container network namespace does not exist" || fail "stderr: $ERR"
 pass "errors logged to stderr and logFile"

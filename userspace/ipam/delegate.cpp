@@ -186,4 +186,17 @@ std::string exec_plugin(const std::string& path, const std::string& command,
     throw_delegate_error(path, output, status);
 }
 
+bool plugin_supports(const std::string& path, const std::string& version) {
+    try {
+        auto answer = nlohmann::json::parse(
+            exec_plugin(path, "VERSION", nlohmann::json{{"cniVersion", version}}.dump()));
+        for (const auto& v : answer.value("supportedVersions", nlohmann::json::array())) {
+            if (v.is_string() && v.get<std::string>() == version)
+                return true;
+        }
+    } catch (const std::exception&) {
+    }
+    return false;
+}
+
 }  // namespace shuttle::ipam

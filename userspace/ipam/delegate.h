@@ -19,4 +19,8 @@ std::string exec_plugin(const std::string& path, const std::string& command,
                         const std::string& stdin_text,
                         const std::map<std::string, std::string>& overrides = {});
 
+// True when the plugin's VERSION answer lists `version`. Plugins older than spec 1.1.0 do
+// not know STATUS and GC and answer them with unrelated errors, so ask first.
+bool plugin_supports(const std::string& path, const std::string& version);
+
 }  // namespace shuttle::ipam

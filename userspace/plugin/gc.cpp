@@ -78,12 +78,10 @@ void cmd_gc(const cni::Environment& env, const cni::NetConf& conf) {
         });
     } else {
         failures.attempt("ipam plugin " + net.ipam_type, [&] {
-            try {
-                ipam::exec_plugin(ipam::find_plugin(net.ipam_type, env.path), "GC",
-                                  net.effective_config.dump());
-            } catch (const cni::Error& e) {
-                if (e.code() != cni::kIncompatibleVersion)
-                    throw;  // older than spec 1.1.0
+            auto path = ipam::find_plugin(net.ipam_type, env.path);
+            // Plugins older than spec 1.1.0 do not know GC.
+            if (ipam::plugin_supports(path, conf.cni_version)) {
+                ipam::exec_plugin(path, "GC", net.effective_config.dump());
             }
         });
     }

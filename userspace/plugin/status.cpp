@@ -49,12 +49,9 @@ void cmd_status(const cni::Environment& env, const cni::NetConf& conf) {
         } catch (const cni::Error& e) {
             not_available("the IPAM plugin is missing", e.details());
         }
-        try {
+        // Plugins older than spec 1.1.0 do not know STATUS.
+        if (ipam::plugin_supports(path, conf.cni_version)) {
             ipam::exec_plugin(path, "STATUS", net.effective_config.dump());
-        } catch (const cni::Error& e) {
-            // Plugins older than spec 1.1.0 answer STATUS with "incompatible version".
-            if (e.code() == cni::kNotAvailable || e.code() == cni::kLimitedConnectivity)
-                throw;
         }
     }
     require_writable(net.state_dir);
