@@ -64,7 +64,7 @@ void Agent::set_etcd(bool reachable, const std::string& detail) {
     std::lock_guard lock(mutex_);
     if (status_.etcd_reachable != reachable) {
         if (reachable) {
-            log_info("etcd reachable again");
+            log_info("etcd reachable");
         } else {
             log_error("etcd unreachable, keeping the last known state: " + detail);
         }
