@@ -229,7 +229,7 @@ TEST_CASE("agent: the peer watch sees another node's lease appear and disappear"
     REQUIRE(eventually([&] { return a.peers().empty(); }));
 }
 
-TEST_CASE("agent: etcd away keeps the last state and shows in readiness; back, ready again") {
+TEST_CASE("agent: etcd away keeps the last state and shows in readiness, back: ready again") {
     EtcdTestServer server;
     TempDir dir("agent");
     etcd::Client client(server.client_options());

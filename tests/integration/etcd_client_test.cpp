@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "etcd/client.h"
@@ -112,7 +113,7 @@ TEST_CASE("etcd client: create-if-absent and take-over transactions conflict") {
     REQUIRE_FALSE(gone.existing);
 }
 
-TEST_CASE("etcd client: a lease expires unless kept alive; revoke deletes its keys") {
+TEST_CASE("etcd client: a lease expires unless kept alive, revoke deletes its keys") {
     EtcdTestServer server;
     etcd::Client client(server.client_options());
     auto kept = client.lease_grant(2s);
@@ -196,7 +197,7 @@ TEST_CASE("etcd client: fails over to the next endpoint") {
     REQUIRE_THROWS_AS(nowhere.get("/f"), etcd::TransportError);
 }
 
-TEST_CASE("etcd client: a watch stream ends when etcd stops; it resumes by revision") {
+TEST_CASE("etcd client: a watch stream ends when etcd stops, it resumes by revision") {
     EtcdTestServer server;
     etcd::Client client(server.client_options());
     etcd::Client writer(server.client_options());
@@ -224,7 +225,7 @@ TEST_CASE("etcd client: a watch stream ends when etcd stops; it resumes by revis
     }
 }
 
-TEST_CASE("etcd prefix sync: list + watch, survives an etcd restart and compaction") {
+TEST_CASE("etcd prefix sync: list + watch, survives an etcd restart") {
     EtcdTestServer server;
     etcd::Client writer(server.client_options());
     etcd::Client client(server.client_options());
@@ -298,4 +299,38 @@ TEST_CASE("etcd client over TLS with client certificates") {
     no_ca.ca_file.clear();
     etcd::Client untrusting(no_ca);
     REQUIRE_THROWS_AS(untrusting.get("/tls"), etcd::TransportError);
+}
+
+TEST_CASE("etcd prefix sync: re-lists when its resume revision was compacted") {
+    EtcdTestServer server;
+    etcd::Client writer(server.client_options());
+    etcd::Client client(server.client_options());
+    writer.put("/s/a", "1");
+    writer.put("/s/b", "2");
+    std::mutex mutex;
+    std::set<std::string> keys;
+    // A long first backoff: etcd is back, changed and compacted before the watch resumes.
+    etcd::PrefixSync sync(client, {"/s/", 5min, 3s, 3s}, [&](const etcd::PrefixSync::Snapshot& s) {
+        std::lock_guard lock(mutex);
+        keys.clear();
+        for (auto& [key, kv] : s) {
+            keys.insert(key);
+        }
+    });
+    std::atomic<bool> stop{false};
+    std::thread runner([&] { sync.run(stop); });
+    auto current = [&] {
+        std::lock_guard lock(mutex);
+        return keys;
+    };
+    CHECK(eventually([&] { return current() == std::set<std::string>{"/s/a", "/s/b"}; }));
+    server.stop(SIGTERM);  // the stream ends cleanly: the sync will resume by revision
+    server.start();
+    writer.remove("/s/a");
+    auto revision = writer.put("/s/c", "3");
+    writer.compact(revision);
+    CHECK(eventually([&] { return current() == std::set<std::string>{"/s/b", "/s/c"}; }, 8s));
+    CHECK(sync.compactions() == 1);
+    stop = true;
+    runner.join();
 }

@@ -93,7 +93,7 @@ TEST_CASE("agent config: errors name the field") {
         StartsWith("EnableIPv6:"));
 }
 
-TEST_CASE("agent lease value is flannel's exact JSON; peers' values are parsed tolerantly") {
+TEST_CASE("agent lease value is flannel's exact JSON, peers' values are parsed tolerantly") {
     auto value = format_lease_value(*IpAddress::parse("192.168.64.3"), 1,
                                     *MacAddress::parse("c6:d2:32:6f:8f:44"));
     REQUIRE(

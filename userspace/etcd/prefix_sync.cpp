@@ -108,6 +108,7 @@ void PrefixSync::run(const std::atomic<bool>& stop) {
                 backoff = options_.backoff_min;
                 break;
             case WatchEnd::canceled:  // compacted: events may be lost, DELETEs in particular
+                ++compactions_;
                 need_list = true;
                 break;
             case WatchEnd::closed:  // resume from next_revision_ on a fresh stream

@@ -41,6 +41,7 @@ class PrefixSync {
     // Counters, for tests and logs.
     int relists() const { return relists_; }
     int reconnects() const { return reconnects_; }
+    int compactions() const { return compactions_; }
 
   private:
     bool relist();
@@ -57,6 +58,7 @@ class PrefixSync {
     std::atomic<bool> resync_requested_{false};
     std::atomic<int> relists_{0};
     std::atomic<int> reconnects_{0};
+    std::atomic<int> compactions_{0};
     int reachable_ = -1;  // unknown
     bool stream_created_ = false;
 };
