@@ -54,10 +54,16 @@ std::pair<bool, std::string> Agent::readiness() const {
     text += std::string("etcd: ") +
             (s.etcd_reachable ? "reachable" : "unreachable: " + s.etcd_detail) + "\n";
     text += "peers: " + std::to_string(s.peers) + "\n";
+    bool ready = s.lease_held && s.subnet_env_written && s.etcd_reachable;
+    if (options_.extra_readiness) {
+        auto [ok, line] = options_.extra_readiness();
+        text += line + "\n";
+        ready = ready && ok;
+    }
     if (!s.last_error.empty()) {
         text += "last error: " + s.last_error + "\n";
     }
-    return {s.lease_held && s.subnet_env_written && s.etcd_reachable, text};
+    return {ready, text};
 }
 
 void Agent::set_etcd(bool reachable, const std::string& detail) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +31,8 @@ struct AgentOptions {
     std::chrono::milliseconds resync_interval{std::chrono::minutes(5)};
     std::chrono::milliseconds backoff_min{std::chrono::seconds(1)};
     std::chrono::milliseconds backoff_max{std::chrono::seconds(30)};
+    // Part of /readyz for what the agent does not own itself (the datapath): ok + one line.
+    std::function<std::pair<bool, std::string>()> extra_readiness;
 };
 
 struct AgentStatus {
