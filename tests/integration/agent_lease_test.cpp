@@ -176,6 +176,8 @@ TEST_CASE("agent: a lease deleted or revoked from outside is re-acquired") {
         return kv && kv->create_revision > before->create_revision;
     }));
     REQUIRE(*a.subnet() == subnet);  // subnet.env's subnet was still free
+    auto attrs = parse_lease_value(client.get(key)->value);
+    REQUIRE(attrs->vtep_mac == parse_lease_value(before->value)->vtep_mac);
 
     auto again = client.get(key);
     client.lease_revoke(again->lease);

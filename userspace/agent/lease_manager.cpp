@@ -46,7 +46,8 @@ int64_t LeaseManager::grant() {
 }
 
 Lease LeaseManager::make_lease(const IpPrefix& subnet, int64_t etcd_lease, int64_t revision,
-                               const MacAddress& mac) const {
+                               const MacAddress& mac) {
+    last_mac_ = mac;  // a re-acquired lease keeps it: the VXLAN device has it
     Lease lease;
     lease.subnet = subnet;
     lease.key = subnets_prefix() + subnet_key_name(subnet);
@@ -71,7 +72,9 @@ std::optional<Lease> LeaseManager::try_take_own(const std::vector<etcd::KeyValue
             client_.remove(kv.key);
             continue;
         }
-        auto mac = options_.vtep_mac.value_or(attrs->vtep_mac.value_or(random_vtep_mac()));
+        auto mac = options_.vtep_mac ? *options_.vtep_mac
+                   : last_mac_       ? *last_mac_
+                                     : attrs->vtep_mac.value_or(random_vtep_mac());
         // A reservation (no etcd lease) stays one; anything else gets a fresh TTL.
         int64_t etcd_lease = kv.lease == 0 ? 0 : grant();
         auto value = format_lease_value(options_.public_ip, config_.vni, mac);
@@ -87,7 +90,7 @@ std::optional<Lease> LeaseManager::try_take_own(const std::vector<etcd::KeyValue
 }
 
 std::optional<Lease> LeaseManager::try_create(const IpPrefix& subnet) {
-    auto mac = options_.vtep_mac.value_or(random_vtep_mac());
+    auto mac = options_.vtep_mac.value_or(last_mac_.value_or(random_vtep_mac()));
     auto key = subnets_prefix() + subnet_key_name(subnet);
     auto etcd_lease = grant();
     auto txn = client_.create_if_absent(

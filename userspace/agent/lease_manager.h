@@ -14,7 +14,8 @@ namespace shuttle::agent {
 struct LeaseOptions {
     std::string prefix = "/coreos.com/network";
     IpAddress public_ip;
-    // nullopt: keep the VtepMAC of this node's existing lease, else make a random one.
+    // nullopt: the VtepMAC this manager used before, else that of this node's existing lease,
+    // else a random one.
     std::optional<MacAddress> vtep_mac;
     std::chrono::seconds ttl{std::chrono::hours(24)};
     std::chrono::seconds renew_margin{std::chrono::hours(1)};
@@ -68,13 +69,14 @@ class LeaseManager {
     std::optional<Lease> try_take_own(const std::vector<etcd::KeyValue>& kvs);
     std::optional<Lease> try_create(const IpPrefix& subnet);
     Lease make_lease(const IpPrefix& subnet, int64_t etcd_lease, int64_t revision,
-                     const MacAddress& mac) const;
+                     const MacAddress& mac);
     int64_t grant();
     void revoke_quietly(int64_t etcd_lease);
 
     etcd::Client& client_;
     NetworkConfig config_;
     LeaseOptions options_;
+    std::optional<MacAddress> last_mac_;
 };
 
 }  // namespace shuttle::agent
