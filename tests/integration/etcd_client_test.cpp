@@ -334,3 +334,60 @@ TEST_CASE("etcd prefix sync: re-lists when its resume revision was compacted") {
     stop = true;
     runner.join();
 }
+
+TEST_CASE("etcd cluster: unary calls and a prefix sync fail over when a member is killed") {
+    test::EtcdTestCluster cluster;
+    etcd::Client writer(cluster.client_options());
+    etcd::Client client(cluster.client_options());
+    std::mutex mutex;
+    std::set<std::string> keys;
+    etcd::PrefixSync sync(client, {"/m/", 5min, 50ms, 200ms},
+                          [&](const etcd::PrefixSync::Snapshot& s) {
+                              std::lock_guard lock(mutex);
+                              keys.clear();
+                              for (auto& [key, kv] : s) {
+                                  keys.insert(key);
+                              }
+                          });
+    std::atomic<bool> stop{false};
+    std::thread runner([&] { sync.run(stop); });
+    auto count = [&] {
+        std::lock_guard lock(mutex);
+        return keys.size();
+    };
+    writer.put("/m/0", "x");
+    CHECK(eventually([&] { return count() == 1; }));
+    REQUIRE(client.current_endpoint() == cluster.member(0).endpoint());
+
+    cluster.member(0).stop(SIGKILL);  // the member both clients talk to
+    for (int i = 1; i <= 10; ++i) {
+        REQUIRE_NOTHROW(writer.put("/m/" + std::to_string(i), "x"));
+    }
+    CHECK(writer.current_endpoint() != cluster.member(0).endpoint());
+    CHECK(eventually([&] { return count() == 11; }, 10s));  // no event lost
+    CHECK(client.current_endpoint() != cluster.member(0).endpoint());
+    CHECK(sync.reconnects() >= 1);
+    stop = true;
+    runner.join();
+}
+
+TEST_CASE("etcd prefix sync: re-lists every resync interval") {
+    EtcdTestServer server;
+    etcd::Client client(server.client_options());
+    client.put("/p/a", "1");
+    std::atomic<int> deliveries{0};
+    etcd::PrefixSync sync(client, {"/p/", 300ms, 50ms, 200ms},
+                          [&](const etcd::PrefixSync::Snapshot& s) {
+                              CHECK(s.size() == 1);
+                              ++deliveries;
+                          });
+    std::atomic<bool> stop{false};
+    std::thread runner([&] { sync.run(stop); });
+    // An idle watch notices the deadline at curl's next progress call, about once a second.
+    std::this_thread::sleep_for(3200ms);
+    stop = true;
+    runner.join();
+    CHECK(sync.relists() >= 3);
+    CHECK(sync.relists() <= 12);
+    CHECK(deliveries == sync.relists());
+}

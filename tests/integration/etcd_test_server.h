@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -95,12 +96,24 @@ class TempDir {
 
 class EtcdTestServer {
   public:
+    // One member of a cluster: its data lives in dir, it is launched by the cluster.
+    EtcdTestServer(const std::string& dir, std::string name, int client_port, int peer_port,
+                   std::string initial_cluster)
+        : temp_("etcd-member"),
+          dir_(dir),
+          name_(std::move(name)),
+          initial_cluster_(std::move(initial_cluster)),
+          client_port_(client_port),
+          peer_port_(peer_port),
+          metrics_port_(free_local_port()) {}
+
     explicit EtcdTestServer(bool tls = false)
         : temp_("etcd"),
           dir_(temp_.path()),
           client_port_(free_local_port()),
           peer_port_(free_local_port()),
           metrics_port_(free_local_port()) {
+        initial_cluster_ = name_ + "=" + peer_url();
         if (tls) {
             certs_.emplace_back(dir_);
         }
@@ -134,21 +147,30 @@ class EtcdTestServer {
         return options;
     }
 
+    std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer_port_); }
+
     // Starts (or restarts on the same data dir) and waits until a read succeeds.
     void start() {
+        launch();
+        wait_ready();
+    }
+
+    // Starts the process without waiting (a cluster member needs its peers to answer).
+    void launch() {
         if (pid_ > 0) {
             return;
         }
-        std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+        std::string peer = peer_url();
         std::vector<std::string> args = {
             "etcd",
-            "--name=s1",
-            "--data-dir=" + dir_ + "/data",
+            "--name=" + name_,
+            "--data-dir=" + dir_ + "/data-" + name_,
+            "--initial-cluster-token=" + dir_,
             "--listen-client-urls=" + endpoint(),
             "--advertise-client-urls=" + endpoint(),
             "--listen-peer-urls=" + peer,
             "--initial-advertise-peer-urls=" + peer,
-            "--initial-cluster=s1=" + peer,
+            "--initial-cluster=" + initial_cluster_,
             "--initial-cluster-state=new",
             "--listen-metrics-urls=http://127.0.0.1:" + std::to_string(metrics_port_),
             "--heartbeat-interval=10",
@@ -160,7 +182,7 @@ class EtcdTestServer {
             args.push_back("--trusted-ca-file=" + certs().ca);
             args.push_back("--client-cert-auth");
         }
-        std::string log = dir_ + "/etcd.log";
+        std::string log = dir_ + "/etcd-" + name_ + ".log";
         pid_t parent = getpid();
         pid_ = fork();
         if (pid_ < 0) {
@@ -182,7 +204,6 @@ class EtcdTestServer {
             execvp("etcd", argv.data());
             _exit(127);
         }
-        wait_ready();
     }
 
     // Stops by PID: SIGTERM (graceful, streams end cleanly) or SIGKILL (cut connections).
@@ -206,7 +227,6 @@ class EtcdTestServer {
 
     bool running() const { return pid_ > 0; }
 
-  private:
     void wait_ready() {
         auto options = client_options();
         options.request_timeout = std::chrono::milliseconds(500);
@@ -231,11 +251,54 @@ class EtcdTestServer {
         }
     }
 
+  private:
     TempDir temp_;
     std::string dir_;
+    std::string name_ = "s1";
+    std::string initial_cluster_;
     int client_port_, peer_port_, metrics_port_;
     std::vector<TestCertificates> certs_;
     pid_t pid_ = -1;
+};
+
+// Three members on 127.0.0.1, started together; members can be stopped and restarted.
+class EtcdTestCluster {
+  public:
+    EtcdTestCluster() : temp_("etcd-cluster") {
+        std::vector<int> client_ports, peer_ports;
+        std::string initial;
+        for (int i = 0; i < 3; ++i) {
+            client_ports.push_back(free_local_port());
+            peer_ports.push_back(free_local_port());
+            initial += (i ? "," : "") + std::string("m") + std::to_string(i) +
+                       "=http://127.0.0.1:" + std::to_string(peer_ports[i]);
+        }
+        for (int i = 0; i < 3; ++i) {
+            members_.push_back(std::make_unique<EtcdTestServer>(
+                temp_.path(), "m" + std::to_string(i), client_ports[i], peer_ports[i], initial));
+        }
+        for (auto& member : members_) {
+            member->launch();
+        }
+        for (auto& member : members_) {
+            member->wait_ready();
+        }
+    }
+
+    EtcdTestServer& member(size_t i) { return *members_.at(i); }
+    etcd::ClientOptions client_options() const {
+        etcd::ClientOptions options;
+        for (const auto& member : members_) {
+            options.endpoints.push_back(member->endpoint());
+        }
+        options.request_timeout = std::chrono::milliseconds(1000);
+        options.connect_timeout = std::chrono::milliseconds(300);
+        return options;
+    }
+
+  private:
+    TempDir temp_;
+    std::vector<std::unique_ptr<EtcdTestServer>> members_;
 };
 
 // Polls until predicate() is true or the timeout passes; returns the last result.
