@@ -12,7 +12,8 @@ namespace shuttle::etcd {
 
 struct PrefixSyncOptions {
     std::string prefix;
-    // Full re-list even when the watch looks healthy (guards against anything missed).
+    // Full re-list even when the watch looks healthy (guards against anything missed). An idle
+    // stream notices it at curl's next progress call, so the granularity is about a second.
     std::chrono::milliseconds resync_interval{std::chrono::minutes(5)};
     std::chrono::milliseconds backoff_min{500};
     std::chrono::milliseconds backoff_max{std::chrono::seconds(30)};
