@@ -30,7 +30,7 @@ TEST_CASE("subnet.env errors name the key") {
         "subnet.env has a bad FLANNEL_MTU: abc");
 }
 
-TEST_CASE("subnet.env is written atomically and read back; a missing file is nullopt") {
+TEST_CASE("subnet.env is written atomically and read back, a missing file is nullopt") {
     auto dir = std::filesystem::temp_directory_path() /
                ("shuttle-subnetenv-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);

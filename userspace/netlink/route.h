@@ -1,0 +1,49 @@
+#pragma once
+
+#include <linux/rtnetlink.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ip.h"
+#include "netlink/link.h"
+#include "netlink/socket.h"
+
+namespace shuttle::netlink {
+
+// A route to add / replace / delete, and as RTM_GETROUTE reports it.
+struct Route {
+    IpPrefix destination{};  // 0.0.0.0/0 or ::/0 for a default route
+    std::optional<IpAddress> gateway{};
+    std::optional<LinkRef> dev{};  // listed routes carry the index only
+    uint32_t table = RT_TABLE_MAIN;
+    // Unset when adding: RT_SCOPE_LINK without a gateway, RT_SCOPE_UNIVERSE with one
+    // (as `ip route` does). Always set in listed routes.
+    std::optional<uint8_t> scope{};
+    std::optional<uint32_t> priority{};  // the metric
+    bool onlink = false;                 // RTNH_F_ONLINK: gateway reachable on dev without a route
+    std::optional<IpAddress> source{};   // RTA_PREFSRC
+    uint8_t protocol = RTPROT_BOOT;
+    uint8_t type = RTN_UNICAST;
+
+    // "10.244.1.0/24 via 10.244.0.1 dev eth0 table 100 metric 5 onlink"
+    std::string str() const;
+};
+
+// Throws netlink::Error with EEXIST when the route exists.
+void add_route(Socket& socket, const Route& route);
+// Creates the route or replaces the one with the same destination / table / priority.
+void replace_route(Socket& socket, const Route& route);
+// Matches on destination, table and whatever else is set (gateway, dev, priority, scope);
+// protocol and type are ignored.
+void delete_route(Socket& socket, const Route& route);
+// family: AF_INET or AF_INET6 (AF_UNSPEC: both); table nullopt: every table.
+std::vector<Route> list_routes(Socket& socket, int family = AF_UNSPEC,
+                               std::optional<uint32_t> table = RT_TABLE_MAIN);
+
+// Parses one RTM_NEWROUTE message (exposed for tests).
+Route parse_route(const Message& message);
+
+}  // namespace shuttle::netlink
