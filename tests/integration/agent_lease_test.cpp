@@ -36,8 +36,9 @@ class RunningAgent {
   public:
     RunningAgent(const EtcdTestServer& server, const std::string& public_ip,
                  const std::string& subnet_file, std::chrono::seconds ttl = 60s,
-                 std::chrono::seconds margin = 10s)
-        : agent_(options(server, public_ip, subnet_file, ttl, margin),
+                 std::chrono::seconds margin = 10s, int on_lease_failures = 0)
+        : on_lease_failures_(on_lease_failures),
+          agent_(with_on_lease(options(server, public_ip, subnet_file, ttl, margin)),
                  [this](const PeerMap& peers) {
                      std::lock_guard lock(mutex_);
                      peers_ = peers;
@@ -69,6 +70,24 @@ class RunningAgent {
         return options;
     }
 
+    AgentOptions with_on_lease(AgentOptions options) {
+        options.on_lease = [this](const Lease& lease, const NetworkConfig& config) {
+            std::lock_guard lock(mutex_);
+            REQUIRE(config.vni == 1);
+            if (on_lease_failures_ > 0) {
+                --on_lease_failures_;
+                throw std::runtime_error("datapath not ready");
+            }
+            applied_.push_back(lease.subnet);
+        };
+        return options;
+    }
+
+    std::vector<IpPrefix> applied() {
+        std::lock_guard lock(mutex_);
+        return applied_;
+    }
+
     Agent& agent() { return agent_; }
     bool ready() { return agent_.readiness().first; }
     std::optional<IpPrefix> subnet() { return agent_.status().subnet; }
@@ -81,6 +100,8 @@ class RunningAgent {
     std::mutex mutex_;
     PeerMap peers_;
     int deliveries_ = 0;
+    int on_lease_failures_ = 0;
+    std::vector<IpPrefix> applied_;
     std::atomic<bool> stop_{false};
     Agent agent_;
     std::thread thread_;
@@ -102,6 +123,7 @@ TEST_CASE("agent: two nodes get distinct leases, subnet.env in flannel's format"
     RunningAgent b(server, "192.0.2.2", dir.path() + "/b.env");
     REQUIRE(eventually([&] { return a.ready() && b.ready(); }));
     auto subnet_a = *a.subnet(), subnet_b = *b.subnet();
+    REQUIRE(a.applied() == std::vector<IpPrefix>{subnet_a});
     REQUIRE(subnet_a != subnet_b);
     REQUIRE(subnet_a.length == 24);
     REQUIRE(prefix("10.244.0.0/16").contains(subnet_a));
@@ -175,7 +197,8 @@ TEST_CASE("agent: a lease deleted or revoked from outside is re-acquired") {
         auto kv = client.get(key);
         return kv && kv->create_revision > before->create_revision;
     }));
-    REQUIRE(*a.subnet() == subnet);  // subnet.env's subnet was still free
+    REQUIRE(*a.subnet() == subnet);                         // subnet.env's subnet was still free
+    REQUIRE(a.applied() == std::vector<IpPrefix>{subnet});  // same subnet and MAC: no re-apply
     auto attrs = parse_lease_value(client.get(key)->value);
     REQUIRE(attrs->vtep_mac == parse_lease_value(before->value)->vtep_mac);
 
@@ -305,4 +328,18 @@ TEST_CASE("agent lease manager: flannel's order and compatibility rules") {
         REQUIRE_FALSE(manager.still_held(renewed));
         REQUIRE_THROWS_AS(manager.renew(renewed), LeaseLost);
     }
+}
+
+TEST_CASE("agent: a failing on_lease keeps it unready and is retried") {
+    EtcdTestServer server;
+    TempDir dir("agent");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kConfig);
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env", 60s, 10s, /*failures=*/2);
+    REQUIRE(eventually([&] {
+        return a.agent().status().last_error.find("datapath not ready") != std::string::npos;
+    }));
+    REQUIRE_FALSE(a.ready());
+    REQUIRE(eventually([&] { return a.ready(); }));
+    REQUIRE(a.applied().size() == 1);
 }

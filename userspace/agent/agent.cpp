@@ -54,7 +54,10 @@ std::pair<bool, std::string> Agent::readiness() const {
     text += std::string("etcd: ") +
             (s.etcd_reachable ? "reachable" : "unreachable: " + s.etcd_detail) + "\n";
     text += "peers: " + std::to_string(s.peers) + "\n";
-    bool ready = s.lease_held && s.subnet_env_written && s.etcd_reachable;
+    if (options_.on_lease) {
+        text += std::string("lease applied: ") + (s.lease_applied ? "yes" : "no") + "\n";
+    }
+    bool ready = s.lease_held && s.subnet_env_written && s.lease_applied && s.etcd_reachable;
     if (options_.extra_readiness) {
         auto [ok, line] = options_.extra_readiness();
         text += line + "\n";
@@ -110,6 +113,10 @@ void Agent::load_config() {
 
 void Agent::write_subnet_env(const Lease& lease) {
     const auto& config = manager_->config();
+    {
+        std::lock_guard lock(mutex_);
+        status_.subnet_env_written = false;
+    }
     flannel::SubnetEnv env;
     env.network = config.network;
     env.subnet = {IpAddress::v4(lease.subnet.address.v4_host_order() + 1), lease.subnet.length};
@@ -146,6 +153,7 @@ void Agent::start_peer_watcher(const std::atomic<bool>& stop) {
 
 bool Agent::step(std::chrono::steady_clock::time_point& next_check, bool check_now) {
     auto now = std::chrono::steady_clock::now();
+    bool talked = true;
     if (!lease_) {
         lease_ = manager_->acquire();
         manager_->set_previous_subnet(lease_->subnet);
@@ -161,17 +169,37 @@ bool Agent::step(std::chrono::steady_clock::time_point& next_check, bool check_n
                             " was revoked or taken from outside; re-acquiring");
         }
     } else {
-        return false;
+        talked = false;
     }
-    next_check = std::chrono::steady_clock::now() + options_.check_interval;
+    if (talked) {
+        next_check = std::chrono::steady_clock::now() + options_.check_interval;
+        peers_->set_own_subnet(lease_->subnet);
+        std::lock_guard lock(mutex_);
+        status_.lease_held = true;
+        status_.subnet = lease_->subnet;
+        status_.vtep_mac = lease_->vtep_mac;
+        status_.last_error.clear();
+    }
+    apply_lease();
+    return talked;
+}
+
+void Agent::apply_lease() {
+    auto current = std::pair{lease_->subnet, lease_->vtep_mac};
+    if (applied_ == current) {
+        return;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        status_.lease_applied = false;
+    }
     write_subnet_env(*lease_);
-    peers_->set_own_subnet(lease_->subnet);
+    if (options_.on_lease) {
+        options_.on_lease(*lease_, manager_->config());
+    }
+    applied_ = current;
     std::lock_guard lock(mutex_);
-    status_.lease_held = true;
-    status_.subnet = lease_->subnet;
-    status_.vtep_mac = lease_->vtep_mac;
-    status_.last_error.clear();
-    return true;
+    status_.lease_applied = true;
 }
 
 void Agent::record_error(const std::string& text) {

@@ -33,6 +33,10 @@ struct AgentOptions {
     std::chrono::milliseconds backoff_max{std::chrono::seconds(30)};
     // Part of /readyz for what the agent does not own itself (the datapath): ok + one line.
     std::function<std::pair<bool, std::string>()> extra_readiness;
+    // Called on the agent's thread once a new lease (subnet or VtepMAC) is in place and
+    // subnet.env is written, e.g. to put <subnet>.0/32 on the VXLAN device. When it throws, the
+    // error is logged and it is called again after a backoff.
+    std::function<void(const Lease&, const NetworkConfig&)> on_lease;
 };
 
 struct AgentStatus {
@@ -41,6 +45,7 @@ struct AgentStatus {
     MacAddress vtep_mac;
     bool lease_held = false;
     bool subnet_env_written = false;
+    bool lease_applied = false;  // subnet.env and on_lease done for the current lease
     bool etcd_reachable = false;
     std::string etcd_detail;  // the last etcd error, when unreachable
     std::string last_error;
@@ -60,7 +65,8 @@ class Agent {
     void wake();
 
     AgentStatus status() const;
-    // For /readyz: ready = lease held, subnet.env written, etcd reachable; the text says why not.
+    // For /readyz: ready = lease held, subnet.env written, on_lease done, etcd reachable (and
+    // extra_readiness); the text says why not.
     std::pair<bool, std::string> readiness() const;
 
   private:
@@ -68,6 +74,8 @@ class Agent {
     // One pass of the lease loop; true when it talked to etcd successfully.
     bool step(std::chrono::steady_clock::time_point& next_check, bool check_now);
     void record_error(const std::string& text);
+    // subnet.env and on_lease for a lease not applied yet.
+    void apply_lease();
     void write_subnet_env(const Lease& lease);
     void start_peer_watcher(const std::atomic<bool>& stop);
     void set_etcd(bool reachable, const std::string& detail);
@@ -80,6 +88,7 @@ class Agent {
     etcd::Client watch_client_;
     std::optional<LeaseManager> manager_;
     std::optional<Lease> lease_;
+    std::optional<std::pair<IpPrefix, MacAddress>> applied_;
     std::unique_ptr<PeerWatcher> peers_;
     std::thread peer_thread_;
 
