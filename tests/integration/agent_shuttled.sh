@@ -80,4 +80,21 @@ set +e
 "$bin/shuttled" --subnet-lease-ttl 5x --iface lo 2>"$WORK/err"; rc=$?
 set -e
 ((rc == 2)) && grep -q -- '--subnet-lease-ttl' "$WORK/err" || fail "bad duration accepted"
+# Static nodes (no etcd): this node's entry by PublicIP, the others are peers.
+cat >"$WORK/nodes.json" <<'JSON'
+[{"subnet":"10.70.1.0/24","PublicIP":"192.0.2.30","VtepMAC":"02:00:00:00:00:30","VNI":1},
+ {"subnet":"10.70.2.0/24","PublicIP":"192.0.2.31","VtepMAC":"02:00:00:00:00:31","VNI":1}]
+JSON
+port_s=$(free_port)
+"$bin/shuttled" --static-nodes "$WORK/nodes.json" --etcd-endpoints http://127.0.0.1:1 \
+    --iface lo --public-ip 192.0.2.30 --subnet-file "$WORK/static.env" \
+    --healthz-addr "127.0.0.1:$port_s" >>"$WORK/static.log" 2>&1 &
+static_pid=$!
+track_pid $static_pid
+wait_for "static node ready" curl -sf "http://127.0.0.1:$port_s/readyz"
+grep -qx 'FLANNEL_SUBNET=10.70.1.1/24' "$WORK/static.env"
+grep -qx 'FLANNEL_NETWORK=10.70.0.0/22' "$WORK/static.env"
+grep -q '1 peer(s): 10.70.2.0/24->192.0.2.31' "$WORK/static.log"
+kill -TERM $static_pid
+wait $static_pid || fail "static shuttled exited with $?"
 echo "agent_shuttled: ok"

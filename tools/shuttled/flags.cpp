@@ -27,7 +27,8 @@ const std::vector<FlagSpec>& flag_specs() {
         {"subnet-lease-renew-margin", "60", false,
          "renew this long before the lease expires (a bare number is minutes, as flannel)"},
         {"static-nodes", "", false,
-         "JSON file [{subnet,PublicIP,VtepMAC,VNI}] instead of etcd (not implemented yet)"},
+         "JSON file [{subnet,PublicIP,VtepMAC,VNI}] instead of etcd; this node is the entry "
+         "with its PublicIP, re-read when it changes"},
         {"healthz-addr", "127.0.0.1:9465", false, "address of /healthz and /readyz"},
     };
     return specs;

@@ -9,6 +9,7 @@
 #include "agent/health_server.h"
 #include "agent/log.h"
 #include "agent/node_interface.h"
+#include "agent/static_nodes.h"
 #include "etcd/client.h"
 #include "flags.h"
 #include "shuttle/version.h"
@@ -48,9 +49,6 @@ void refuse_unimplemented(const std::map<std::string, std::string>& flags) {
             "--ip-masq: masquerading is not implemented yet in shuttled; leave it off (subnet.env "
             "then says FLANNEL_IPMASQ=false and the plugin's ipMasq may masquerade)");
     }
-    if (!flags.at("static-nodes").empty()) {
-        throw UsageError("--static-nodes: a cluster without etcd is not implemented yet");
-    }
 }
 
 agent::AgentOptions agent_options(const std::map<std::string, std::string>& flags) {
@@ -85,7 +83,7 @@ agent::AgentOptions agent_options(const std::map<std::string, std::string>& flag
 }
 
 // SIGTERM / SIGINT set stop; the signals are blocked in every thread and taken here.
-std::thread signal_waiter(std::atomic<bool>& stop, agent::Agent& agent) {
+std::thread signal_waiter(std::atomic<bool>& stop, agent::NodeAgent& agent) {
     return std::thread([&stop, &agent] {
         sigset_t set;
         sigemptyset(&set);
@@ -106,8 +104,11 @@ std::thread signal_waiter(std::atomic<bool>& stop, agent::Agent& agent) {
 int run(const std::map<std::string, std::string>& flags) {
     refuse_unimplemented(flags);
     auto options = agent_options(flags);
-    agent::log_info("shuttled " + std::string(kVersion) + ": etcd " + flags.at("etcd-endpoints") +
-                    ", prefix " + options.prefix +
+    const auto& static_nodes = flags.at("static-nodes");
+    agent::log_info("shuttled " + std::string(kVersion) + ": " +
+                    (static_nodes.empty()
+                         ? "etcd " + flags.at("etcd-endpoints") + ", prefix " + options.prefix
+                         : "static nodes from " + static_nodes) +
                     "; datapath (VXLAN device, BPF programs, routes map) not implemented yet, "
                     "peers are only logged");
     sigset_t set;
@@ -116,21 +117,28 @@ int run(const std::map<std::string, std::string>& flags) {
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-    agent::Agent agent(options, [](const agent::PeerMap& peers) {
+    auto log_peers = [](const agent::PeerMap& peers) {
         std::string text = std::to_string(peers.size()) + " peer(s):";
         for (const auto& [subnet, peer] : peers) {
             text += " " + subnet.str() + "->" + peer.public_ip.str();
         }
         agent::log_info(text);
-    });
-    agent::HealthServer health(flags.at("healthz-addr"), [&agent] { return agent.readiness(); });
+    };
+    std::unique_ptr<agent::NodeAgent> node;
+    if (static_nodes.empty()) {
+        node = std::make_unique<agent::Agent>(options, log_peers);
+    } else {
+        node = std::make_unique<agent::StaticAgent>(options, static_nodes, log_peers);
+    }
+    agent::HealthServer health(flags.at("healthz-addr"), [&node] { return node->readiness(); });
     agent::log_info("/healthz and /readyz on " + flags.at("healthz-addr"));
     std::atomic<bool> stop{false};
-    auto waiter = signal_waiter(stop, agent);
-    agent.run(stop);
+    auto waiter = signal_waiter(stop, *node);
+    node->run(stop);
     stop = true;
     waiter.join();
-    agent::log_info("stopped; the lease stays until its TTL ends");
+    agent::log_info(static_nodes.empty() ? "stopped; the lease stays until its TTL ends"
+                                         : "stopped");
     return 0;
 }
 

@@ -22,6 +22,22 @@ std::optional<IpPrefix> subnet_from_env_file(const std::string& path) {
 
 }  // namespace
 
+bool update_subnet_env(const std::string& path, const IpPrefix& network, const IpPrefix& subnet,
+                       int underlay_mtu, bool ip_masq) {
+    flannel::SubnetEnv env;
+    env.network = network;
+    env.subnet = {IpAddress::v4(subnet.address.v4_host_order() + 1), subnet.length};
+    env.mtu = underlay_mtu - kEncapOverhead;
+    env.ip_masq = ip_masq;
+    auto current = flannel::read_subnet_env(path);
+    if (current && flannel::format_subnet_env(*current) == flannel::format_subnet_env(env)) {
+        return false;
+    }
+    flannel::write_subnet_env(path, env);
+    log_info("wrote " + path + " (FLANNEL_SUBNET=" + env.subnet.str() + ")");
+    return true;
+}
+
 Agent::Agent(AgentOptions options, PeerWatcher::OnPeers on_peers)
     : options_(std::move(options)),
       on_peers_(std::move(on_peers)),
@@ -112,22 +128,12 @@ void Agent::load_config() {
 }
 
 void Agent::write_subnet_env(const Lease& lease) {
-    const auto& config = manager_->config();
     {
         std::lock_guard lock(mutex_);
         status_.subnet_env_written = false;
     }
-    flannel::SubnetEnv env;
-    env.network = config.network;
-    env.subnet = {IpAddress::v4(lease.subnet.address.v4_host_order() + 1), lease.subnet.length};
-    env.mtu = options_.underlay_mtu - kEncapOverhead;
-    env.ip_masq = options_.ip_masq;
-    auto current = flannel::read_subnet_env(options_.subnet_file);
-    bool same = current && flannel::format_subnet_env(*current) == flannel::format_subnet_env(env);
-    if (!same) {
-        flannel::write_subnet_env(options_.subnet_file, env);
-        log_info("wrote " + options_.subnet_file + " (FLANNEL_SUBNET=" + env.subnet.str() + ")");
-    }
+    update_subnet_env(options_.subnet_file, manager_->config().network, lease.subnet,
+                      options_.underlay_mtu, options_.ip_masq);
     std::lock_guard lock(mutex_);
     status_.subnet_env_written = true;
 }

@@ -52,22 +52,38 @@ struct AgentStatus {
     size_t peers = 0;
 };
 
+// Writes flannel's subnet.env (FLANNEL_SUBNET = subnet + 1, FLANNEL_MTU = underlay − 50)
+// atomically unless it already says exactly that; returns whether it wrote.
+bool update_subnet_env(const std::string& path, const IpPrefix& network, const IpPrefix& subnet,
+                       int underlay_mtu, bool ip_masq);
+
+// What shuttled runs: the etcd Agent or the StaticAgent.
+class NodeAgent {
+  public:
+    virtual ~NodeAgent() = default;
+    // Blocks until stop is set (then call wake() to return within 200 ms at most).
+    virtual void run(const std::atomic<bool>& stop) = 0;
+    virtual void wake() = 0;
+    // For /readyz: ok + the reasons, one per line.
+    virtual std::pair<bool, std::string> readiness() const = 0;
+};
+
 // The node agent's control loop without the datapath: network config, the subnet lease
 // (acquire, renew, re-acquire when revoked from outside), subnet.env, and the peer watch.
 // etcd trouble never ends it: it keeps its last state, logs, and retries with backoff.
-class Agent {
+class Agent : public NodeAgent {
   public:
     Agent(AgentOptions options, PeerWatcher::OnPeers on_peers);
-    ~Agent();
+    ~Agent() override;
 
     // Blocks until stop is set (and wake() is called or the next tick comes, within 200 ms).
-    void run(const std::atomic<bool>& stop);
-    void wake();
+    void run(const std::atomic<bool>& stop) override;
+    void wake() override;
 
     AgentStatus status() const;
     // For /readyz: ready = lease held, subnet.env written, on_lease done, etcd reachable (and
     // extra_readiness); the text says why not.
-    std::pair<bool, std::string> readiness() const;
+    std::pair<bool, std::string> readiness() const override;
 
   private:
     void load_config();
