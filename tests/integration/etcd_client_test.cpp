@@ -391,3 +391,18 @@ TEST_CASE("etcd prefix sync: re-lists every resync interval") {
     CHECK(sync.relists() <= 12);
     CHECK(deliveries == sync.relists());
 }
+
+TEST_CASE("etcd cluster: a watch on a member that lost quorum ends instead of stalling") {
+    test::EtcdTestCluster cluster;
+    auto options = cluster.client_options();
+    options.endpoints = {cluster.member(0).endpoint()};
+    etcd::Client client(options);
+    WatchRecorder recorder(client, {"/q", "", 0});
+    REQUIRE(eventually([&] { return recorder.created(); }));
+    cluster.member(1).stop(SIGKILL);
+    cluster.member(2).stop(SIGKILL);
+    // Grpc-Metadata-hasleader: true makes etcd end the stream with "no leader" (~4 s).
+    REQUIRE(eventually([&] { return recorder.done(); }, 15s));
+    REQUIRE(recorder.end().reason == etcd::WatchEnd::closed);
+    REQUIRE(recorder.end().detail.find("no leader") != std::string::npos);
+}
