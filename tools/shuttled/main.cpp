@@ -6,12 +6,12 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/flags.h"
 #include "agent/health_server.h"
 #include "agent/log.h"
 #include "agent/node_interface.h"
 #include "agent/static_nodes.h"
 #include "etcd/client.h"
-#include "agent/flags.h"
 #include "shuttle/version.h"
 
 using namespace shuttle;
@@ -48,6 +48,10 @@ void refuse_unimplemented(const std::map<std::string, std::string>& flags) {
         throw UsageError(
             "--ip-masq: masquerading is not implemented yet in shuttled; leave it off (subnet.env "
             "then says FLANNEL_IPMASQ=false and the plugin's ipMasq may masquerade)");
+    }
+    if (flags.at("bpffs-root") != "/sys/fs/bpf/shuttle") {
+        agent::log_info("--bpffs-root " + flags.at("bpffs-root") +
+                        ": noted, but the datapath is not implemented yet in shuttled");
     }
 }
 
@@ -130,7 +134,9 @@ int run(const std::map<std::string, std::string>& flags) {
         node = std::make_unique<agent::StaticAgent>(options, static_nodes, log_peers);
     }
     agent::HealthServer health(flags.at("healthz-addr"), [&node] { return node->readiness(); });
-    agent::log_info("/healthz and /readyz on " + flags.at("healthz-addr"));
+    const auto& address = flags.at("healthz-addr");
+    agent::log_info("/healthz and /readyz on " + address.substr(0, address.rfind(':')) + ":" +
+                    std::to_string(health.port()));
     std::atomic<bool> stop{false};
     auto waiter = signal_waiter(stop, *node);
     node->run(stop);
