@@ -598,4 +598,16 @@ std::vector<Attachment> Node::attachments() const {
     return out;
 }
 
+void Node::attach_overlay(int, const std::string&) {}
+
+void Node::detach_overlay(const std::string&) {}
+
+void Node::set_routes(const std::vector<RemoteRoute>&) {}
+
+std::vector<RemoteRoute> Node::routes() const {
+    return {};
+}
+
+void Node::uninstall(const Options&) {}
+
 }  // namespace shuttle::datapath

@@ -54,6 +54,16 @@ struct NodeConfig {
     IpAddress underlay_ip;
 };
 
+// One other node's lease: where pods of its subnet are reached through the overlay.
+struct RemoteRoute {
+    IpPrefix subnet;        // its pod subnet, e.g. 10.244.2.0/24 (all leases share one length)
+    IpAddress underlay_ip;  // its PublicIP: the VXLAN outer destination
+    MacAddress vtep_mac;    // its VtepMAC: the inner Ethernet destination
+    uint32_t vni = 1;
+
+    bool operator==(const RemoteRoute&) const = default;
+};
+
 // One veth with the program, as the maps and the kernel see it (shuttlectl status).
 struct Attachment {
     int ifindex = 0;
@@ -94,6 +104,19 @@ class Node {
     // The agent's part (VXLAN device, VNI, VtepMAC, public IP), keeping the pod fields.
     void set_overlay(int vxlan_ifindex, uint32_t vni, const MacAddress& vtep_mac,
                      const IpAddress& underlay_ip);
+
+    // Attaches from_overlay (tc ingress) and to_overlay (tc egress) to the node's collect_md
+    // VXLAN device; idempotent; replaces programs of an older build. Same attach mode rules
+    // as pods (auto = tc).
+    void attach_overlay(int vxlan_ifindex, const std::string& vxlan_ifname);
+    // Removes both programs from the device. Missing pieces are not an error.
+    void detach_overlay(const std::string& vxlan_ifname);
+    // Makes the routes map hold exactly this set (adds, updates, deletes); under the node lock.
+    void set_routes(const std::vector<RemoteRoute>& routes);
+    std::vector<RemoteRoute> routes() const;
+    // Detaches every program (pods and overlay) and removes every pin under the bpffs root.
+    // Missing pieces are not an error; a second call does nothing.
+    static void uninstall(const Options& options);
 
     // True when this ensure() created the maps (first start, or the pins were lost): the
     // caller re-attaches the node's existing endpoints from its IP store.
