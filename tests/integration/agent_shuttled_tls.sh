@@ -4,6 +4,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/etcd_lib.sh"
 bin=${SHUTTLE_BIN_DIR:-$here/../../build/bin}
+# Control plane only: these run in the root namespace without root (the datapath is tested in
+# tests/cluster/agent_*.sh, inside kit nodes).
+export SHUTTLED_DATAPATH=false
 
 ETCD_SCHEME=https etcd_setup shuttled-tls
 make_certs "$WORK"

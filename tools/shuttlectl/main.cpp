@@ -6,6 +6,7 @@
 #include <string>
 #include <system_error>
 
+#include "agent_commands.h"
 #include "datapath/datapath.h"
 #include "datapath/inspect.h"
 #include "shuttle/version.h"
@@ -26,6 +27,8 @@ const char* const kUsage =
     "  config      the node config the programs read\n"
     "  status      pins, program build, and what is attached to each veth (TCX or tc)\n"
     "  monitor     drop events as they happen, with their reason (Ctrl-C ends)\n"
+    "  uninstall   remove shuttle's datapath from the node (see shuttlectl uninstall --help)\n"
+    "  nodes       the leases in etcd and whether this node routes to them\n"
     "\n"
     "options:\n"
     "  --bpffs-root DIR   pin root (default /sys/fs/bpf/shuttle)\n"
@@ -74,6 +77,9 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (auto rc = run_agent_command(argc, argv)) {
+        return *rc;
+    }
     Args args;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];

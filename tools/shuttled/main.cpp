@@ -9,9 +9,12 @@
 #include "agent/flags.h"
 #include "agent/health_server.h"
 #include "agent/log.h"
+#include "agent/node_datapath.h"
 #include "agent/node_interface.h"
 #include "agent/static_nodes.h"
+#include "agent/uninstall.h"
 #include "etcd/client.h"
+#include "overlay/vxlan_device.h"
 #include "shuttle/version.h"
 
 using namespace shuttle;
@@ -43,19 +46,8 @@ agent::NodeInterface find_underlay(const std::map<std::string, std::string>& fla
     return agent::default_route_interface();
 }
 
-void refuse_unimplemented(const std::map<std::string, std::string>& flags) {
-    if (agent::parse_bool("ip-masq", flags.at("ip-masq"))) {
-        throw UsageError(
-            "--ip-masq: masquerading is not implemented yet in shuttled; leave it off (subnet.env "
-            "then says FLANNEL_IPMASQ=false and the plugin's ipMasq may masquerade)");
-    }
-    if (flags.at("bpffs-root") != "/sys/fs/bpf/shuttle") {
-        agent::log_info("--bpffs-root " + flags.at("bpffs-root") +
-                        ": noted, but the datapath is not implemented yet in shuttled");
-    }
-}
-
-agent::AgentOptions agent_options(const std::map<std::string, std::string>& flags) {
+agent::AgentOptions agent_options(const std::map<std::string, std::string>& flags,
+                                  agent::NodeInterface& underlay) {
     agent::AgentOptions options;
     options.etcd.endpoints = etcd::split_endpoints(flags.at("etcd-endpoints"));
     if (options.etcd.endpoints.empty()) {
@@ -77,9 +69,12 @@ agent::AgentOptions agent_options(const std::map<std::string, std::string>& flag
         throw UsageError("--subnet-lease-ttl: etcd's shortest lease is 2s");
     }
     std::optional<IpAddress> public_ip;
-    auto underlay = find_underlay(flags, public_ip);
+    underlay = find_underlay(flags, public_ip);
     options.public_ip = public_ip.value_or(underlay.ipv4);
     options.underlay_mtu = underlay.mtu;
+    // The lease's VtepMAC is the device's MAC (the datapath sets the device to it); derived
+    // from the public IP so that it survives restarts, reboots and lost leases.
+    options.vtep_mac = overlay::derive_vtep_mac(options.public_ip, overlay::kDefaultVni);
     agent::log_info("public IP " + options.public_ip.str() + ", underlay " + underlay.name +
                     " (MTU " + std::to_string(underlay.mtu) + ")");
     return options;
@@ -104,34 +99,88 @@ std::thread signal_waiter(std::atomic<bool>& stop, agent::NodeAgent& agent) {
     });
 }
 
+agent::NodeDatapathOptions datapath_options(const std::map<std::string, std::string>& flags,
+                                            const agent::AgentOptions& options,
+                                            const agent::NodeInterface& underlay) {
+    agent::NodeDatapathOptions result;
+    result.bpffs_root = flags.at("bpffs-root");
+    result.underlay_ifname = underlay.name;
+    result.public_ip = options.public_ip;
+    result.underlay_mtu = options.underlay_mtu;
+    result.ip_masq = options.ip_masq;
+    result.subnet_file = options.subnet_file;
+    result.cni_conf_dir = flags.at("cni-conf-dir");
+    return result;
+}
+
+// Puts back what went missing behind shuttled's back (device deleted, table flushed).
+std::thread maintainer(std::atomic<bool>& stop, agent::NodeDatapath& datapath) {
+    return std::thread([&stop, &datapath] {
+        auto next = std::chrono::steady_clock::now();
+        while (!stop) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            if (std::chrono::steady_clock::now() >= next) {
+                datapath.maintain();
+                next = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            }
+        }
+    });
+}
+
+int cleanup(const std::map<std::string, std::string>& flags) {
+    auto done = agent::uninstall_node(flags.at("bpffs-root"));
+    for (const auto& line : done) {
+        agent::log_info("cleanup: " + line);
+    }
+    agent::log_info("cleanup done; the lease, " + flags.at("subnet-file") +
+                    " and the IP store are kept");
+    return 0;
+}
+
 int run(const std::map<std::string, std::string>& flags) {
-    refuse_unimplemented(flags);
-    auto options = agent_options(flags);
+    if (agent::parse_bool("cleanup", flags.at("cleanup"))) {
+        return cleanup(flags);
+    }
+    agent::NodeInterface underlay;
+    auto options = agent_options(flags, underlay);
     const auto& static_nodes = flags.at("static-nodes");
     agent::log_info("shuttled " + std::string(kVersion) + ": " +
                     (static_nodes.empty()
                          ? "etcd " + flags.at("etcd-endpoints") + ", prefix " + options.prefix
-                         : "static nodes from " + static_nodes) +
-                    "; datapath (VXLAN device, BPF programs, routes map) not implemented yet, "
-                    "peers are only logged");
+                         : "static nodes from " + static_nodes));
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-    auto log_peers = [](const agent::PeerMap& peers) {
+    std::unique_ptr<agent::NodeDatapath> datapath;
+    if (agent::parse_bool("datapath", flags.at("datapath"))) {
+        datapath =
+            std::make_unique<agent::NodeDatapath>(datapath_options(flags, options, underlay));
+        options.on_lease = [&datapath](const agent::Lease& lease,
+                                       const agent::NetworkConfig& config) {
+            datapath->apply_lease(lease.subnet, lease.vtep_mac, config);
+        };
+        options.extra_readiness = [&datapath] { return datapath->readiness(); };
+    } else {
+        agent::log_info("--datapath=false: lease, subnet.env and peers only");
+    }
+    auto on_peers = [&datapath](const agent::PeerMap& peers) {
         std::string text = std::to_string(peers.size()) + " peer(s):";
         for (const auto& [subnet, peer] : peers) {
             text += " " + subnet.str() + "->" + peer.public_ip.str();
         }
         agent::log_info(text);
+        if (datapath) {
+            datapath->set_peers(peers);
+        }
     };
     std::unique_ptr<agent::NodeAgent> node;
     if (static_nodes.empty()) {
-        node = std::make_unique<agent::Agent>(options, log_peers);
+        node = std::make_unique<agent::Agent>(options, on_peers);
     } else {
-        node = std::make_unique<agent::StaticAgent>(options, static_nodes, log_peers);
+        node = std::make_unique<agent::StaticAgent>(options, static_nodes, on_peers);
     }
     agent::HealthServer health(flags.at("healthz-addr"), [&node] { return node->readiness(); });
     const auto& address = flags.at("healthz-addr");
@@ -139,11 +188,19 @@ int run(const std::map<std::string, std::string>& flags) {
                     std::to_string(health.port()));
     std::atomic<bool> stop{false};
     auto waiter = signal_waiter(stop, *node);
+    std::thread repairs;
+    if (datapath) {
+        repairs = maintainer(stop, *datapath);
+    }
     node->run(stop);
     stop = true;
     waiter.join();
-    agent::log_info(static_nodes.empty() ? "stopped; the lease stays until its TTL ends"
-                                         : "stopped");
+    if (repairs.joinable()) {
+        repairs.join();
+    }
+    agent::log_info(std::string(static_nodes.empty() ? "stopped; the lease stays until its TTL ends"
+                                                     : "stopped") +
+                    "; the datapath keeps forwarding");
     return 0;
 }
 

@@ -21,8 +21,15 @@ const std::vector<FlagSpec>& flag_specs() {
          "underlay interface (its IPv4 address and MTU); default: the default route's"},
         {"subnet-file", "/run/flannel/subnet.env", false, "where to write flannel's subnet.env"},
         {"ip-masq", "false", true,
-         "masquerade pod traffic leaving the network (not implemented yet)"},
-        {"bpffs-root", "/sys/fs/bpf/shuttle", false, "pin root of the datapath (not used yet)"},
+         "masquerade pod traffic leaving the network (nftables table ip shuttle; "
+         "subnet.env then says FLANNEL_IPMASQ=true)"},
+        {"bpffs-root", "/sys/fs/bpf/shuttle", false, "pin root of the datapath"},
+        {"datapath", "true", true,
+         "own the datapath (programs, VXLAN device, routes, masquerade, conflist); false = "
+         "lease, subnet.env and peer watch only"},
+        {"cni-conf-dir", "/etc/cni/net.d", false,
+         "where the CNI conflist 10-shuttle.conflist is written once the node is ready "
+         "(\"\" = do not write it)"},
         {"subnet-lease-ttl", "24h", false, "TTL of the subnet lease (a bare number is seconds)"},
         {"subnet-lease-renew-margin", "60", false,
          "renew this long before the lease expires (a bare number is minutes, as flannel)"},
@@ -30,6 +37,9 @@ const std::vector<FlagSpec>& flag_specs() {
          "JSON file [{subnet,PublicIP,VtepMAC,VNI}] instead of etcd; this node is the entry "
          "with its PublicIP, re-read when it changes"},
         {"healthz-addr", "127.0.0.1:9465", false, "address of /healthz and /readyz"},
+        {"cleanup", "false", true,
+         "uninstall and exit: detach and unpin the datapath, delete the VXLAN device and the "
+         "nftables table; the lease, subnet.env and the IP store stay (back to flannel)"},
     };
     return specs;
 }

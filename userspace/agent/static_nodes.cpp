@@ -129,8 +129,19 @@ void StaticAgent::wake() {
 }
 
 std::pair<bool, std::string> StaticAgent::readiness() const {
-    std::lock_guard lock(mutex_);
-    return {ready_, "static nodes " + path_ + ": " + state_ + "\n"};
+    bool ready = false;
+    std::string text;
+    {
+        std::lock_guard lock(mutex_);
+        ready = ready_;
+        text = "static nodes " + path_ + ": " + state_ + "\n";
+    }
+    if (options_.extra_readiness) {
+        auto [ok, line] = options_.extra_readiness();
+        text += line + "\n";
+        ready = ready && ok;
+    }
+    return {ready, text};
 }
 
 void StaticAgent::reload() {

@@ -1,0 +1,247 @@
+#include "agent/node_datapath.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+#include "agent/log.h"
+#include "common/system_error.h"
+#include "common/unique_fd.h"
+#include "masquerade/masquerade.h"
+#include "overlay/vxlan_device.h"
+
+namespace shuttle::agent {
+
+namespace {
+
+std::optional<std::string> read_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        return std::nullopt;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+void make_directories(const std::string& dir) {
+    for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+        auto part = dir.substr(0, slash);
+        if (!part.empty() && mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
+            throw_errno("mkdir " + part);
+        }
+        if (slash == std::string::npos) {
+            return;
+        }
+    }
+}
+
+uint16_t vxlan_port(const NetworkConfig& config) {
+    return config.port == 0 ? overlay::kDefaultPort : static_cast<uint16_t>(config.port);
+}
+
+}  // namespace
+
+std::string cni_conflist_text(const std::string& subnet_file, const std::string& bpffs_root) {
+    nlohmann::ordered_json shuttle = {
+        {"type", "shuttle"},
+        {"subnetFile", subnet_file},
+        {"ipMasq", false},
+    };
+    if (bpffs_root != datapath::Options{}.bpffs_root) {
+        shuttle["bpffsRoot"] = bpffs_root;
+    }
+    nlohmann::ordered_json conflist = {
+        {"cniVersion", "1.0.0"},
+        {"name", "cbr0"},
+        {"plugins", {shuttle, {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}},
+    };
+    return conflist.dump(2) + "\n";
+}
+
+bool write_file_if_different(const std::string& path, const std::string& text) {
+    if (read_file(path) == text) {
+        return false;
+    }
+    auto slash = path.rfind('/');
+    if (slash != std::string::npos && slash > 0) {
+        make_directories(path.substr(0, slash));
+    }
+    auto temporary = path + ".tmp." + std::to_string(getpid());
+    {
+        UniqueFd fd(open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        if (!fd) {
+            throw_errno("create " + temporary);
+        }
+        size_t done = 0;
+        while (done < text.size()) {
+            auto n = write(fd.get(), text.data() + done, text.size() - done);
+            if (n < 0) {
+                int saved = errno;
+                unlink(temporary.c_str());
+                errno = saved;
+                throw_errno("write " + temporary);
+            }
+            done += static_cast<size_t>(n);
+        }
+        fsync(fd.get());
+    }
+    if (rename(temporary.c_str(), path.c_str()) != 0) {
+        int saved = errno;
+        unlink(temporary.c_str());
+        errno = saved;
+        throw_errno("rename " + temporary + " to " + path);
+    }
+    return true;
+}
+
+NodeDatapath::NodeDatapath(NodeDatapathOptions options)
+    : options_(std::move(options)),
+      node_(datapath::Node::ensure({options_.bpffs_root, datapath::AttachMode::Auto})) {
+    log_info("datapath " + node_.pin_dir() + (node_.programs_loaded() ? ": programs loaded" : "") +
+             (node_.maps_created() ? ", maps created" : ", maps reused"));
+}
+
+void NodeDatapath::apply_lease(const IpPrefix& subnet, const MacAddress& vtep_mac,
+                               const NetworkConfig& config) {
+    std::lock_guard lock(mutex_);
+    wanted_ = Applied{subnet, vtep_mac, config, 0, ""};
+    try {
+        apply_locked(subnet, vtep_mac, config);
+    } catch (const std::exception& e) {
+        problem_ = std::string("datapath: ") + e.what();
+        throw;
+    }
+}
+
+void NodeDatapath::apply_locked(const IpPrefix& subnet, const MacAddress& vtep_mac,
+                                const NetworkConfig& config) {
+    overlay::VxlanDeviceSpec spec;
+    spec.vni = static_cast<uint32_t>(config.vni);
+    spec.port = vxlan_port(config);
+    spec.underlay = netlink::LinkRef(options_.underlay_ifname);
+    spec.public_ip = options_.public_ip;
+    spec.node_subnet = subnet;
+    spec.cluster_network = config.network;
+    spec.mtu = overlay::overlay_mtu(static_cast<uint32_t>(options_.underlay_mtu));
+    // The lease's VtepMAC is the one source of truth: peers address us by it.
+    spec.vtep_mac = vtep_mac;
+    auto device = overlay::ensure_vxlan_device(netlink_, spec);
+    if (device.action != overlay::VxlanDevice::Action::unchanged) {
+        log_info("VXLAN device " + device.name + " (ifindex " + std::to_string(device.index) +
+                 ", MAC " + device.mac.str() + ", MTU " + std::to_string(device.mtu) + ", " +
+                 device.address.str() + "): " +
+                 (device.action == overlay::VxlanDevice::Action::created     ? "created"
+                  : device.action == overlay::VxlanDevice::Action::recreated ? "recreated"
+                                                                             : "updated"));
+    }
+    auto gateway = IpAddress::v4(subnet.network().address.v4_host_order() + 1);
+    node_.set_pod_network(subnet.network(), gateway, config.network);
+    node_.set_overlay(device.index, spec.vni, device.mac, options_.public_ip);
+    node_.attach_overlay(device.index, device.name);
+    if (options_.ip_masq) {
+        masquerade::ensure({config.network, subnet.network()});
+    }
+    applied_ = Applied{subnet, vtep_mac, config, device.index, device.name};
+    problem_.clear();
+    if (!options_.cni_conf_dir.empty()) {
+        auto path = options_.cni_conf_dir + "/" + options_.cni_conf_name;
+        if (write_file_if_different(path,
+                                    cni_conflist_text(options_.subnet_file, options_.bpffs_root))) {
+            log_info("wrote " + path);
+        }
+    }
+}
+
+void NodeDatapath::set_peers(const PeerMap& peers) {
+    std::vector<datapath::RemoteRoute> routes;
+    routes.reserve(peers.size());
+    for (const auto& [subnet, peer] : peers) {
+        datapath::RemoteRoute route;
+        route.subnet = subnet;
+        route.underlay_ip = peer.public_ip;
+        route.vtep_mac = peer.vtep_mac;
+        route.vni = static_cast<uint32_t>(peer.vni);
+        routes.push_back(route);
+    }
+    std::lock_guard lock(mutex_);
+    node_.set_routes(routes);
+    peers_ = peers;
+}
+
+std::string NodeDatapath::drift_locked() {
+    if (!applied_) {
+        return "";
+    }
+    auto device = overlay::find_vxlan_device(netlink_, static_cast<uint32_t>(applied_->config.vni));
+    if (!device) {
+        return "VXLAN device " + applied_->ifname + " is gone";
+    }
+    if (device->index != applied_->ifindex) {
+        return "VXLAN device " + applied_->ifname + " was recreated (ifindex " +
+               std::to_string(device->index) + ")";
+    }
+    if (device->mac != applied_->vtep_mac) {
+        return "VXLAN device MAC changed to " + device->mac.str();
+    }
+    if (options_.ip_masq &&
+        !masquerade::is_installed({applied_->config.network, applied_->subnet.network()})) {
+        return "masquerade table missing or changed";
+    }
+    return "";
+}
+
+void NodeDatapath::maintain() {
+    std::lock_guard lock(mutex_);
+    std::string drift;
+    if (!applied_ && wanted_) {
+        drift = "lease not applied yet";
+    } else {
+        try {
+            drift = drift_locked();
+        } catch (const std::exception& e) {
+            drift = std::string("check failed: ") + e.what();
+        }
+    }
+    if (drift.empty() || !wanted_) {
+        return;
+    }
+    log_info("datapath drift: " + drift + "; repairing");
+    try {
+        apply_locked(wanted_->subnet, wanted_->vtep_mac, wanted_->config);
+        if (peers_) {
+            std::vector<datapath::RemoteRoute> routes;
+            for (const auto& [subnet, peer] : *peers_) {
+                routes.push_back(
+                    {subnet, peer.public_ip, peer.vtep_mac, static_cast<uint32_t>(peer.vni)});
+            }
+            node_.set_routes(routes);
+        }
+    } catch (const std::exception& e) {
+        applied_.reset();
+        problem_ = std::string("datapath: ") + e.what();
+        log_error("datapath repair failed: " + std::string(e.what()));
+    }
+}
+
+std::pair<bool, std::string> NodeDatapath::readiness() const {
+    std::lock_guard lock(mutex_);
+    if (!applied_) {
+        return {false, problem_.empty() ? "datapath: lease not applied" : problem_};
+    }
+    std::string text = "datapath: " + applied_->ifname + " (ifindex " +
+                       std::to_string(applied_->ifindex) + ") with overlay programs, " +
+                       std::to_string(peers_ ? peers_->size() : 0) + " route(s)";
+    if (options_.ip_masq) {
+        text += ", masquerade on";
+    }
+    return {true, text};
+}
+
+}  // namespace shuttle::agent

@@ -1,0 +1,85 @@
+#pragma once
+
+// shuttled's datapath side: what a lease and the peer set turn into on the node.
+//
+//   start:     datapath::Node::ensure (load / pin the programs once per node)
+//   on_lease:  VXLAN device shuttle.<VNI> (MAC = the lease's VtepMAC), node_config
+//              (set_pod_network + set_overlay), from/to-overlay programs on the device,
+//              masquerade (--ip-masq), then the CNI conflist
+//   on_peers:  the routes map = exactly the other nodes' leases
+//   maintain:  every few seconds, put back what went missing (device deleted, table flushed)
+//
+// Nothing is torn down on exit: pinned maps and attached programs keep forwarding while
+// shuttled is stopped, restarting or crashed.
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "agent/network_config.h"
+#include "agent/peer_watcher.h"
+#include "common/ip.h"
+#include "datapath/datapath.h"
+#include "netlink/socket.h"
+
+namespace shuttle::agent {
+
+struct NodeDatapathOptions {
+    std::string bpffs_root = "/sys/fs/bpf/shuttle";
+    std::string underlay_ifname;  // the interface holding public_ip
+    IpAddress public_ip;
+    int underlay_mtu = 1500;
+    bool ip_masq = false;
+    std::string subnet_file = "/run/flannel/subnet.env";  // named in the conflist
+    std::string cni_conf_dir = "/etc/cni/net.d";          // "" = write no conflist
+    std::string cni_conf_name = "10-shuttle.conflist";
+};
+
+// The conflist shuttled writes once the node is ready (as kube-flannel's install container
+// writes 10-flannel.conflist): network "cbr0", the shuttle plugin reading subnet.env, portmap.
+std::string cni_conflist_text(const std::string& subnet_file, const std::string& bpffs_root);
+
+// Writes `text` to `path` atomically unless the file already holds exactly that; true when
+// it wrote.
+bool write_file_if_different(const std::string& path, const std::string& text);
+
+class NodeDatapath {
+  public:
+    // Runs datapath::Node::ensure (throws when the programs cannot be loaded).
+    explicit NodeDatapath(NodeDatapathOptions options);
+
+    // on_lease: device, node config, overlay programs, masquerade, conflist. Throws on failure
+    // (the agent retries with backoff and keeps /readyz at 503).
+    void apply_lease(const IpPrefix& subnet, const MacAddress& vtep_mac,
+                     const NetworkConfig& config);
+    // on_peers: the routes map holds exactly these.
+    void set_peers(const PeerMap& peers);
+    // Periodic: re-applies the lease when the device or the masquerade table drifted.
+    void maintain();
+    // For /readyz (extra_readiness): device and programs in place.
+    std::pair<bool, std::string> readiness() const;
+
+  private:
+    struct Applied {
+        IpPrefix subnet;
+        MacAddress vtep_mac;
+        NetworkConfig config;
+        int ifindex = 0;
+        std::string ifname;
+    };
+    void apply_locked(const IpPrefix& subnet, const MacAddress& vtep_mac,
+                      const NetworkConfig& config);
+    std::string drift_locked();
+
+    NodeDatapathOptions options_;
+    mutable std::mutex mutex_;
+    datapath::Node node_;
+    netlink::Socket netlink_;
+    std::optional<Applied> applied_;
+    std::optional<Applied> wanted_;  // the last lease asked for (applied or not)
+    std::optional<PeerMap> peers_;
+    std::string problem_ = "no lease applied yet";
+};
+
+}  // namespace shuttle::agent
