@@ -26,7 +26,8 @@ const char* const kAgentUsage =
     "             nftables table ip shuttle; keeps the etcd lease, subnet.env and the IP store\n"
     "             so that flanneld can take the node back (stop shuttled first)\n"
     "  nodes      every lease in etcd (subnet, PublicIP, VtepMAC, VNI) and whether this node's\n"
-    "             routes map holds it; the etcd flags default to SHUTTLED_ETCD_* or flannel's\n";
+    "             routes map holds it (yes, no, stale, this node; \"no lease\": a route\n"
+    "             without a lease); the etcd flags default to SHUTTLED_ETCD_* or flannel's\n";
 
 std::string env_or(const char* name, const std::string& fallback) {
     const char* value = std::getenv(name);
@@ -148,6 +149,20 @@ int nodes(const AgentArgs& args) {
         }
         row["routed"] = routed;
         out.push_back(row);
+        if (subnet) {
+            routes.erase(*subnet);
+        }
+    }
+    // Routes without a lease: a node whose lease went while this shuttled was not watching.
+    for (const auto& [subnet, route] : routes) {
+        out.push_back({{"key", ""},
+                       {"subnet", subnet.str()},
+                       {"PublicIP", route.underlay_ip.str()},
+                       {"BackendType", "vxlan"},
+                       {"VNI", route.vni},
+                       {"VtepMAC", route.vtep_mac.str()},
+                       {"reservation", false},
+                       {"routed", "no lease"}});
     }
     if (args.json) {
         std::cout << out.dump(2) << "\n";
@@ -160,7 +175,9 @@ int nodes(const AgentArgs& args) {
                     row.value("PublicIP", "?").c_str(), row.value("VtepMAC", "?").c_str(),
                     std::to_string(row.value("VNI", 0)).c_str(),
                     row["routed"].get<std::string>().c_str(),
-                    row["reservation"].get<bool>() ? "reservation (no TTL)" : "");
+                    row["reservation"].get<bool>()          ? "reservation (no TTL)"
+                    : row["key"].get<std::string>().empty() ? "in the routes map only"
+                                                            : "");
     }
     return 0;
 }

@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <filesystem>
+
 #include "agent/lease_value.h"
 #include "agent/log.h"
 #include "flannel/subnet_env.h"
@@ -37,6 +39,11 @@ bool update_subnet_env(const std::string& path, const IpPrefix& network, const I
     }
     if (current && flannel::format_subnet_env(*current) == flannel::format_subnet_env(env)) {
         return false;
+    }
+    // flanneld creates /run/flannel too (a fresh tmpfs /run has none).
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) {
+        std::filesystem::create_directories(parent);
     }
     flannel::write_subnet_env(path, env);
     log_info("wrote " + path + " (FLANNEL_SUBNET=" + env.subnet.str() + ")");

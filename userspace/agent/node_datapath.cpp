@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -28,18 +29,6 @@ std::optional<std::string> read_file(const std::string& path) {
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
-}
-
-void make_directories(const std::string& dir) {
-    for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
-        auto part = dir.substr(0, slash);
-        if (!part.empty() && mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
-            throw_errno("mkdir " + part);
-        }
-        if (slash == std::string::npos) {
-            return;
-        }
-    }
 }
 
 uint16_t vxlan_port(const NetworkConfig& config) {
@@ -71,7 +60,7 @@ bool write_file_if_different(const std::string& path, const std::string& text) {
     }
     auto slash = path.rfind('/');
     if (slash != std::string::npos && slash > 0) {
-        make_directories(path.substr(0, slash));
+        std::filesystem::create_directories(path.substr(0, slash));
     }
     auto temporary = path + ".tmp." + std::to_string(getpid());
     {

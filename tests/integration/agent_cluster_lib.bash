@@ -1,0 +1,104 @@
+# shellcheck shell=bash
+# Shared by tests/cluster/agent_*.sh: a kit cluster with etcd in the underlay, shuttled in
+# each node (default paths inside the node: /run/flannel/subnet.env, /sys/fs/bpf/shuttle,
+# /etc/cni/net.d), pods added by the real plugin through kit_cni.
+set -euo pipefail
+source_dir=${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+bin=${SHUTTLE_BIN_DIR:-$source_dir/build/bin}
+source "$source_dir/tools/cluster/kit.sh"
+source "$source_dir/tools/cluster/assert.sh"
+
+CLUSTER_NETWORK=10.244.0.0/16
+declare -A SHUTTLED_PID=()
+
+# agent_cluster_up N [network config JSON]: nodes n1..nN, etcd, flannel's config key.
+agent_cluster_up() {
+  local n=$1 config=${2:-'{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'}
+  kit_cluster_up "$n"
+  kit_etcd_start
+  kit_etcdctl put /coreos.com/network/config "$config" >/dev/null
+  POD_CONF=$(kit_run_dir)/pod.conf
+  cat >"$POD_CONF" <<'JSON'
+{"cniVersion": "1.0.0", "name": "cbr0", "type": "shuttle",
+ "subnetFile": "/run/flannel/subnet.env"}
+JSON
+}
+
+# start_shuttled <node> [flags...]: in the background, log in the run dir.
+start_shuttled() {
+  local node=$1
+  shift
+  kit_node_spawn "$node" "$(kit_run_dir)/shuttled-$node.log" \
+    "$bin/shuttled" --etcd-endpoints "$(kit_etcd_endpoint)" --iface eth0 "$@"
+  SHUTTLED_PID[$node]=$KIT_LAST_PID
+}
+
+shuttled_log() { cat "$(kit_run_dir)/shuttled-$1.log"; }
+
+readyz() { kit_node_exec "$1" curl -s --max-time 2 http://127.0.0.1:9465/readyz; }
+
+# wait_until <seconds> <what> <command...>
+wait_until() {
+  local seconds=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || fail "timed out after ${seconds}s: $what"
+    sleep 0.2
+  done
+}
+
+wait_ready() {
+  local node=$1 seconds=${2:-20}
+  if ! wait_until_quiet "$seconds" kit_node_exec "$node" curl -sf --max-time 2 \
+    http://127.0.0.1:9465/readyz; then
+    echo "--- /readyz of $node:" >&2
+    readyz "$node" >&2 || true
+    echo "--- shuttled log of $node:" >&2
+    shuttled_log "$node" | tail -20 >&2
+    fail "$node not ready after ${seconds}s"
+  fi
+}
+
+wait_until_quiet() {
+  local seconds=$1
+  shift
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# The node's lease as etcd names it: 10.244.3.0-24 (from its subnet.env).
+node_subnet_key() {
+  kit_node_exec "$1" sed -n 's/^FLANNEL_SUBNET=\(.*\)\.1\/\([0-9]*\)$/\1.0-\2/p' \
+    /run/flannel/subnet.env
+}
+
+# add_pod <node> <pod>: prints the pod's IPv4 address.
+add_pod() {
+  local node=$1 pod=$2 out
+  kit_pod_add "$pod"
+  out=$(kit_cni "$node" ADD "ctr-$pod" "$pod" eth0 "$POD_CONF") || fail "ADD $pod on $node: $out"
+  jq -r '.ips[0].address' <<<"$out" | cut -d/ -f1
+}
+
+pod_ping() { kit_pod_exec "$1" ping -c "${3:-2}" -i 0.2 -W 2 "$2"; }
+
+nodes_json() {
+  kit_node_exec "$1" "$bin/shuttlectl" --json --etcd-endpoints "$(kit_etcd_endpoint)" nodes
+}
+
+# What <node>'s routes map holds (sorted subnets, one per line; "stale" and "no lease"
+# entries included, so a test comparing with the leases it expects sees them).
+routed_subnets() {
+  nodes_json "$1" | jq -r '.[] | select(.routed == "yes" or .routed == "stale" or .routed == "no lease") | .subnet' | sort
+}
+
+# routes_are <node> <subnet>...: its routes map holds exactly these (any order).
+routes_are() {
+  local node=$1
+  shift
+  [[ "$(routed_subnets "$node")" == "$(printf '%s\n' "$@" | sed '/^$/d' | sort)" ]]
+}
