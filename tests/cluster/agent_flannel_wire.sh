@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Wire compatibility with flannel: node n1 is configured exactly as flanneld's vxlan backend
+# configures a node (flannel.1 VNI 1 port 8472 nolearning, <subnet>.0/32, per peer a
+# permanent neighbour + FDB entry + onlink route; pods on Debian's bridge plugin +
+# host-local as flannel's CNI plugin delegates; its lease written to etcd in flannel's
+# format), n2 runs shuttled. Pods exchange ICMP and TCP both ways, host -> remote pod works,
+# and each node sees the other's lease.
+source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
+
+agent_cluster_up 2
+n1_ip=$(kit_node_ip n1)
+n2_ip=$(kit_node_ip n2)
+
+# --- n1: what flanneld does, step by step ---------------------------------------------
+f_subnet=10.244.50.0/24
+f_mac=0e:66:6c:00:00:50
+kit_node_exec n1 ip link add flannel.1 type vxlan id 1 local "$n1_ip" dev eth0 dstport 8472 nolearning
+kit_node_exec n1 ip link set flannel.1 address "$f_mac" mtu 1450
+kit_node_exec n1 sysctl -qw net.ipv6.conf.flannel/1.accept_ra=0 2>/dev/null || true
+kit_node_exec n1 ip addr add 10.244.50.0/32 dev flannel.1
+kit_node_exec n1 ip link set flannel.1 up
+kit_node_exec n1 sh -c 'mkdir -p /run/flannel && printf "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.50.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n" >/run/flannel/subnet.env'
+grant=$(kit_etcdctl lease grant 600 | awk '{print $2}')
+kit_etcdctl put --lease="$grant" /coreos.com/network/subnets/10.244.50.0-24 \
+  "{\"PublicIP\":\"$n1_ip\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"$f_mac\"}}" >/dev/null
+bridge_conf=$(kit_run_dir)/flannel-bridge.conf
+cat >"$bridge_conf" <<'JSON'
+{"cniVersion": "0.3.1", "name": "cbr0", "type": "bridge", "bridge": "cni0", "mtu": 1450,
+ "hairpinMode": true, "ipMasq": false, "isGateway": true, "isDefaultGateway": true,
+ "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.50.0/24"}]],
+          "routes": [{"dst": "10.244.0.0/16"}]}}
+JSON
+kit_pod_add f1
+out=$(kit_cni n1 ADD ctr-f1 f1 eth0 "$bridge_conf") || fail "bridge ADD: $out"
+ip_f=$(jq -r '.ips[0].address' <<<"$out" | cut -d/ -f1)
+assert_eq 10.244.50.2 "$ip_f" "flannel-style pod address"
+
+# --- n2: shuttled -------------------------------------------------------------------------
+start_shuttled n2
+wait_ready n2
+key2=$(node_subnet_key n2)
+sub2=${key2/-//}
+lease2=$(kit_etcdctl get --print-value-only "/coreos.com/network/subnets/$key2")
+# What flanneld parses from the lease (pkg/lease: PublicIP, BackendType, BackendData.VtepMAC).
+assert_eq "$n2_ip" "$(jq -r .PublicIP <<<"$lease2")" "n1 sees n2's lease: PublicIP"
+assert_eq vxlan "$(jq -r .BackendType <<<"$lease2")" "n1 sees n2's lease: BackendType"
+assert_eq 1 "$(jq -r .BackendData.VNI <<<"$lease2")" "n1 sees n2's lease: VNI"
+mac2=$(jq -r .BackendData.VtepMAC <<<"$lease2")
+assert_eq "$(kit_node_exec n2 cat /sys/class/net/shuttle.1/address)" "$mac2" "advertised VtepMAC is the device's"
+wait_until 10 "n2 sees n1's flannel lease" routes_are n2 10.244.50.0/24
+
+# flanneld's EventAdded for n2: neighbour, FDB, then the onlink route (flannel's order).
+kit_node_exec n1 ip neigh add "${key2%-24}" lladdr "$mac2" dev flannel.1 nud permanent
+kit_node_exec n1 bridge fdb add "$mac2" dev flannel.1 dst "$n2_ip" self permanent
+kit_node_exec n1 ip route add "$sub2" via "${key2%-24}" dev flannel.1 onlink
+pass "each node sees the other's lease"
+
+ip_s=$(add_pod n2 s2)
+assert_ok "flannel pod -> shuttle pod" pod_ping f1 "$ip_s" 3
+assert_ok "shuttle pod -> flannel pod" pod_ping s2 "$ip_f" 3
+assert_ok "flannel node -> shuttle pod" kit_node_exec n1 ping -c 2 -i 0.2 -W 2 "$ip_s"
+assert_ok "shuttle node -> flannel pod" kit_node_exec n2 ping -c 2 -i 0.2 -W 2 "$ip_f"
+kit_pod_spawn s2 "$(kit_run_dir)/iperf-s2.log" iperf3 -s -1 -B "$ip_s"
+sleep 0.5
+assert_ok "TCP flannel pod -> shuttle pod" kit_pod_exec f1 iperf3 -c "$ip_s" -t 2 -b 50M
+kit_pod_spawn f1 "$(kit_run_dir)/iperf-f1.log" iperf3 -s -1 -B "$ip_f"
+sleep 0.5
+assert_ok "TCP shuttle pod -> flannel pod" kit_pod_exec s2 iperf3 -c "$ip_f" -t 2 -b 50M
+pass "a flannel vxlan node and a shuttle node exchange pod traffic both ways"
