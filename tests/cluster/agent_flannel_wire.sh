@@ -11,27 +11,10 @@ agent_cluster_up 2
 n1_ip=$(kit_node_ip n1)
 n2_ip=$(kit_node_ip n2)
 
-# --- n1: what flanneld does, step by step ---------------------------------------------
-f_subnet=10.244.50.0/24
-f_mac=0e:66:6c:00:00:50
-kit_node_exec n1 ip link add flannel.1 type vxlan id 1 local "$n1_ip" dev eth0 dstport 8472 nolearning
-kit_node_exec n1 ip link set flannel.1 address "$f_mac" mtu 1450
-kit_node_exec n1 sysctl -qw net.ipv6.conf.flannel/1.accept_ra=0 2>/dev/null || true
-kit_node_exec n1 ip addr add 10.244.50.0/32 dev flannel.1
-kit_node_exec n1 ip link set flannel.1 up
-kit_node_exec n1 sh -c 'mkdir -p /run/flannel && printf "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.50.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n" >/run/flannel/subnet.env'
-grant=$(kit_etcdctl lease grant 600 | awk '{print $2}')
-kit_etcdctl put --lease="$grant" /coreos.com/network/subnets/10.244.50.0-24 \
-  "{\"PublicIP\":\"$n1_ip\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"$f_mac\"}}" >/dev/null
-bridge_conf=$(kit_run_dir)/flannel-bridge.conf
-cat >"$bridge_conf" <<'JSON'
-{"cniVersion": "0.3.1", "name": "cbr0", "type": "bridge", "bridge": "cni0", "mtu": 1450,
- "hairpinMode": true, "ipMasq": false, "isGateway": true, "isDefaultGateway": true,
- "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.50.0/24"}]],
-          "routes": [{"dst": "10.244.0.0/16"}]}}
-JSON
+# --- n1: what flanneld does, step by step (agent_cluster_lib.bash) ------------------------
+flannel_node_setup n1 50 0e:66:6c:00:00:50
 kit_pod_add f1
-out=$(kit_cni n1 ADD ctr-f1 f1 eth0 "$bridge_conf") || fail "bridge ADD: $out"
+out=$(kit_cni n1 ADD ctr-f1 f1 eth0 "$FLANNEL_BRIDGE_CONF") || fail "bridge ADD: $out"
 ip_f=$(jq -r '.ips[0].address' <<<"$out" | cut -d/ -f1)
 assert_eq 10.244.50.2 "$ip_f" "flannel-style pod address"
 
@@ -50,9 +33,7 @@ assert_eq "$(kit_node_exec n2 cat /sys/class/net/shuttle.1/address)" "$mac2" "ad
 wait_until 10 "n2 sees n1's flannel lease" routes_are n2 10.244.50.0/24
 
 # flanneld's EventAdded for n2: neighbour, FDB, then the onlink route (flannel's order).
-kit_node_exec n1 ip neigh add "${key2%-24}" lladdr "$mac2" dev flannel.1 nud permanent
-kit_node_exec n1 bridge fdb add "$mac2" dev flannel.1 dst "$n2_ip" self permanent
-kit_node_exec n1 ip route add "$sub2" via "${key2%-24}" dev flannel.1 onlink
+flannel_add_peer n1 "$key2" "$mac2" "$n2_ip"
 pass "each node sees the other's lease"
 
 ip_s=$(add_pod n2 s2)

@@ -102,3 +102,36 @@ routes_are() {
   shift
   [[ "$(routed_subnets "$node")" == "$(printf '%s\n' "$@" | sed '/^$/d' | sort)" ]]
 }
+
+# flannel_node_setup <node> <third octet> <VtepMAC>: the node as flanneld's vxlan backend
+# leaves it (flannel.1 VNI 1 port 8472 nolearning, MTU 1450, 10.244.<o>.0/32, subnet.env,
+# its lease in etcd in flannel's format with a 600 s etcd lease). FLANNEL_BRIDGE_CONF: the
+# bridge + host-local config flannel's CNI plugin delegates (cbr0).
+flannel_node_setup() {
+  local node=$1 octet=$2 mac=$3 ip grant
+  ip=$(kit_node_ip "$node")
+  kit_node_exec "$node" ip link add flannel.1 type vxlan id 1 local "$ip" dev eth0 dstport 8472 nolearning
+  kit_node_exec "$node" ip link set flannel.1 address "$mac" mtu 1450
+  kit_node_exec "$node" ip addr add "10.244.$octet.0/32" dev flannel.1
+  kit_node_exec "$node" ip link set flannel.1 up
+  kit_node_exec "$node" sh -c "mkdir -p /run/flannel && printf 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.$octet.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n' >/run/flannel/subnet.env"
+  grant=$(kit_etcdctl lease grant 600 | awk '{print $2}')
+  kit_etcdctl put --lease="$grant" "/coreos.com/network/subnets/10.244.$octet.0-24" \
+    "{\"PublicIP\":\"$ip\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"$mac\"}}" >/dev/null
+  FLANNEL_BRIDGE_CONF=$(kit_run_dir)/flannel-bridge-$node.conf
+  cat >"$FLANNEL_BRIDGE_CONF" <<JSON
+{"cniVersion": "0.3.1", "name": "cbr0", "type": "bridge", "bridge": "cni0", "mtu": 1450,
+ "hairpinMode": true, "ipMasq": false, "isGateway": true, "isDefaultGateway": true,
+ "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.$octet.0/24"}]],
+          "routes": [{"dst": "10.244.0.0/16"}]}}
+JSON
+}
+
+# flannel_add_peer <node> <peer key 10.244.x.0-24> <peer VtepMAC> <peer PublicIP>: flanneld's
+# EventAdded, in its order: neighbour, FDB, then the onlink route.
+flannel_add_peer() {
+  local node=$1 key=$2 mac=$3 ip=$4
+  kit_node_exec "$node" ip neigh add "${key%-*}" lladdr "$mac" dev flannel.1 nud permanent
+  kit_node_exec "$node" bridge fdb add "$mac" dev flannel.1 dst "$ip" self permanent
+  kit_node_exec "$node" ip route add "${key/-//}" via "${key%-*}" dev flannel.1 onlink
+}

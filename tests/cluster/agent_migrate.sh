@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Migration of an etcd-mode flannel node (the README's steps): n1 ran flannel (flannel.1,
+# cni0 + bridge/host-local pods in store cbr0, subnet.env, its lease), n2 runs shuttled.
+# shuttled on n1 refuses to start the device while flannel.1 holds port 8472 and says so;
+# once flannel.1 and cni0 are gone it takes over flannel's lease (same key and subnet, its
+# own VtepMAC advertised), writes the conflist under flannel's network name cbr0, a new
+# pod skips the address a flannel pod still holds, and pods on n1 and n2 talk.
+source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
+
+agent_cluster_up 2
+start_shuttled n2
+wait_ready n2
+flannel_node_setup n1 60 0e:66:6c:00:00:60
+kit_pod_add old1
+out=$(kit_cni n1 ADD ctr-old1 old1 eth0 "$FLANNEL_BRIDGE_CONF") || fail "bridge ADD: $out"
+assert_eq 10.244.60.2/24 "$(jq -r '.ips[0].address' <<<"$out")" "flannel pod's address"
+wait_until 10 "n2 routes flannel's n1" routes_are n2 10.244.60.0/24
+
+# Switch: flanneld stopped (none runs here); shuttled started while flannel.1 is still up.
+start_shuttled n1
+wait_until 15 "n1 reports the port conflict" eval 'readyz n1 | grep -q "flannel.1"'
+assert_fails "n1 not ready while flannel.1 holds the port" kit_node_exec n1 curl -sf http://127.0.0.1:9465/readyz
+kit_node_exec n1 ip link del flannel.1
+kit_node_exec n1 ip link del cni0
+wait_ready n1 40
+pass "shuttled waits for flannel.1 to go, then comes up"
+
+assert_eq 10.244.60.0-24 "$(node_subnet_key n1)" "flannel's subnet kept (subnet.env)"
+mac=$(kit_node_exec n1 cat /sys/class/net/shuttle.1/address)
+assert_eq "{\"PublicIP\":\"$(kit_node_ip n1)\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"$mac\"}}" \
+  "$(kit_etcdctl get --print-value-only /coreos.com/network/subnets/10.244.60.0-24)" \
+  "flannel's lease taken over, now naming shuttle's VtepMAC"
+assert_eq 1 "$(kit_etcdctl get --prefix --keys-only /coreos.com/network/subnets/ | grep -c "^/coreos.com/network/subnets/10.244.60")" \
+  "no second lease for n1"
+assert_eq cbr0 "$(kit_node_exec n1 jq -r .name /etc/cni/net.d/10-shuttle.conflist)" "conflist keeps flannel's network name"
+wait_until 10 "n2 follows n1's new VtepMAC" eval \
+  "nodes_json n2 | jq -e '.[] | select(.subnet == \"10.244.60.0/24\" and .routed == \"yes\" and .VtepMAC == \"$mac\")'"
+pass "same lease and subnet, conflist cbr0, peers follow the new VtepMAC"
+
+new_ip=$(add_pod n1 new1)
+assert_eq 10.244.60.3 "$new_ip" "a new pod skips the flannel pod's reservation 10.244.60.2"
+assert_eq ctr-old1 "$(kit_node_exec n1 head -n1 /var/lib/cni/networks/cbr0/10.244.60.2 | tr -d '\r')" \
+  "the flannel pod's reservation is still there"
+ip2=$(add_pod n2 s2)
+assert_ok "migrated node's pod -> shuttle pod on n2" pod_ping new1 "$ip2" 3
+assert_ok "n2's pod -> migrated node's pod" pod_ping s2 "$new_ip" 3
+pass "pods on the migrated node talk across nodes"
