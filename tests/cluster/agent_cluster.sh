@@ -55,7 +55,7 @@ pass "pods on different nodes ping and move TCP"
 
 # Masquerade owned by shuttled on n1, repaired when removed behind its back.
 assert_ok "n1 has table ip shuttle" kit_node_exec n1 nft list table ip shuttle
-assert_fails "n2 has none" kit_node_exec n2 nft list table ip shuttle
+assert_fails "n2 has none (no --ip-masq, the conflist says ipMasq false)" kit_node_exec n2 nft list table ip shuttle
 kit_node_exec n1 nft delete table ip shuttle
 wait_until 12 "n1 repairs its masquerade table" kit_node_exec n1 nft list table ip shuttle
 # A deleted device comes back too (new ifindex, programs re-attached).

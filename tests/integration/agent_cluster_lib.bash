@@ -20,7 +20,7 @@ agent_cluster_up() {
   POD_CONF=$(kit_run_dir)/pod.conf
   cat >"$POD_CONF" <<'JSON'
 {"cniVersion": "1.0.0", "name": "cbr0", "type": "shuttle",
- "subnetFile": "/run/flannel/subnet.env"}
+ "subnetFile": "/run/flannel/subnet.env", "ipMasq": false}
 JSON
 }
 
@@ -43,7 +43,7 @@ wait_until() {
   shift 2
   local deadline=$((SECONDS + seconds))
   until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || fail "timed out after ${seconds}s: $what"
+    ((SECONDS < deadline)) || { [[ -z ${WAIT_DEBUG:-} ]] || eval "$WAIT_DEBUG" >&2; fail "timed out after ${seconds}s: $what"; }
     sleep 0.2
   done
 }
