@@ -13,6 +13,7 @@
 // to_pod at tc egress.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -131,8 +132,13 @@ class Node {
     uint64_t pinned_build_hash() const;
     const std::string& pin_dir() const { return pin_dir_; }
     int map_fd(const std::string& name) const;
-    int program_fd() const { return from_pod_.get(); }  // from_pod (ingress)
-    int to_pod_program_fd() const { return to_pod_.get(); }
+    int program_fd() const { return program_fd("from_pod"); }  // from_pod (ingress)
+    int to_pod_program_fd() const { return program_fd("to_pod"); }
+    // from_pod, to_pod, from_overlay or to_overlay.
+    int program_fd(const std::string& name) const;
+    // The VXLAN device's programs as the kernel sees them (shuttlectl status): nullopt when
+    // node_config names no device.
+    std::optional<Attachment> overlay_attachment() const;
 
     Node(Node&&) = default;
     Node& operator=(Node&&) = default;
@@ -141,14 +147,14 @@ class Node {
     Node() = default;
     void open_pins();
     EndpointTable table() const;
-    AttachMode attach_programs(const Endpoint& endpoint);
-    std::string attach_check(int ifindex, const std::string& ifname, uint32_t mode) const;
-    std::string link_pin(const std::string& host_ifname, bool ingress) const;
+    AttachMode attach_programs(int ifindex, const std::string& ifname, bool overlay);
+    void detach_programs(int ifindex, const std::string& ifname, bool maybe_tc, bool overlay);
+    std::string attach_check(int ifindex, const std::string& ifname, uint32_t mode,
+                             bool overlay = false) const;
 
     Options options_;
     std::string pin_dir_;
-    UniqueFd from_pod_;
-    UniqueFd to_pod_;
+    std::vector<std::pair<std::string, UniqueFd>> programs_;
     std::vector<std::pair<std::string, UniqueFd>> maps_;
     bool maps_created_ = false;
     bool programs_loaded_ = false;
