@@ -26,6 +26,7 @@ client=$KIT_LAST_PID
 sleep 2
 for n in n1 n2; do
   kill -KILL "${SHUTTLED_PID[$n]}"
+  wait "${SHUTTLED_PID[$n]}" 2>/dev/null || true
   sleep 1
   start_shuttled "$n"
 done

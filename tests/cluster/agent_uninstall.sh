@@ -12,7 +12,7 @@ wait_ready n1
 wait_ready n2
 key=$(node_subnet_key n1)
 ip=$(add_pod n1 u1)
-veth=$(kit_node_exec n1 ip -o link show type veth | awk -F': ' '{print $2}' | cut -d@ -f1)
+veth=$(kit_node_exec n1 ip -o link show type veth | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^sh')
 [[ -n $veth ]] || fail "no host veth for u1"
 assert_contains "$(kit_node_exec n1 tc filter show dev "$veth" ingress)" "bpf" "program on the pod's veth"
 assert_contains "$(kit_node_exec n1 tc filter show dev shuttle.1 ingress)" "bpf" "program on shuttle.1"
@@ -20,7 +20,7 @@ assert_contains "$(kit_node_exec n1 tc filter show dev shuttle.1 ingress)" "bpf"
 expect_uninstalled() {  # <what>
   assert_fails "$1: shuttle.1 gone" kit_node_exec n1 ip link show shuttle.1
   assert_fails "$1: table ip shuttle gone" kit_node_exec n1 nft list table ip shuttle
-  assert_eq "" "$(kit_node_exec n1 find /sys/fs/bpf/shuttle -mindepth 1 -not -type d)" "$1: no pins left"
+  assert_eq "" "$(kit_node_exec n1 sh -c 'find /sys/fs/bpf/shuttle -mindepth 1 -not -type d 2>/dev/null')" "$1: no pins left"
   assert_not_contains "$(kit_node_exec n1 tc filter show dev "$veth" ingress)" "bpf" "$1: pod veth ingress clean"
   assert_not_contains "$(kit_node_exec n1 tc filter show dev "$veth" egress)" "bpf" "$1: pod veth egress clean"
   assert_contains "$(kit_etcdctl get --print-value-only "/coreos.com/network/subnets/$key")" \

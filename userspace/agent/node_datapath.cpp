@@ -148,7 +148,9 @@ void NodeDatapath::apply_locked(const IpPrefix& subnet, const MacAddress& vtep_m
     }
 }
 
-void NodeDatapath::set_peers(const PeerMap& peers) {
+namespace {
+
+std::vector<datapath::RemoteRoute> remote_routes(const PeerMap& peers) {
     std::vector<datapath::RemoteRoute> routes;
     routes.reserve(peers.size());
     for (const auto& [subnet, peer] : peers) {
@@ -159,9 +161,31 @@ void NodeDatapath::set_peers(const PeerMap& peers) {
         route.vni = static_cast<uint32_t>(peer.vni);
         routes.push_back(route);
     }
+    return routes;
+}
+
+}  // namespace
+
+void NodeDatapath::set_peers(const PeerMap& peers) {
     std::lock_guard lock(mutex_);
-    node_.set_routes(routes);
     peers_ = peers;
+    routes_pending_ = true;
+    write_routes_locked();
+}
+
+// A failure is logged and retried by maintain(): the watch only calls again on a change.
+void NodeDatapath::write_routes_locked() {
+    if (!peers_ || !routes_pending_) {
+        return;
+    }
+    try {
+        node_.set_routes(remote_routes(*peers_));
+        routes_pending_ = false;
+        routes_error_.clear();
+    } catch (const std::exception& e) {
+        routes_error_ = std::string("routes map: ") + e.what();
+        log_error(routes_error_ + " (retried in 5 s)");
+    }
 }
 
 std::string NodeDatapath::drift_locked() {
@@ -199,19 +223,14 @@ void NodeDatapath::maintain() {
         }
     }
     if (drift.empty() || !wanted_) {
+        write_routes_locked();
         return;
     }
     log_info("datapath drift: " + drift + "; repairing");
     try {
         apply_locked(wanted_->subnet, wanted_->vtep_mac, wanted_->config);
-        if (peers_) {
-            std::vector<datapath::RemoteRoute> routes;
-            for (const auto& [subnet, peer] : *peers_) {
-                routes.push_back(
-                    {subnet, peer.public_ip, peer.vtep_mac, static_cast<uint32_t>(peer.vni)});
-            }
-            node_.set_routes(routes);
-        }
+        routes_pending_ = true;
+        write_routes_locked();
     } catch (const std::exception& e) {
         applied_.reset();
         problem_ = std::string("datapath: ") + e.what();
@@ -229,6 +248,9 @@ std::pair<bool, std::string> NodeDatapath::readiness() const {
                        std::to_string(peers_ ? peers_->size() : 0) + " route(s)";
     if (options_.ip_masq) {
         text += ", masquerade on";
+    }
+    if (!routes_error_.empty()) {
+        return {false, "datapath: " + routes_error_};
     }
     return {true, text};
 }

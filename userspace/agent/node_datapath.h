@@ -71,6 +71,7 @@ class NodeDatapath {
     void apply_locked(const IpPrefix& subnet, const MacAddress& vtep_mac,
                       const NetworkConfig& config);
     std::string drift_locked();
+    void write_routes_locked();
 
     NodeDatapathOptions options_;
     mutable std::mutex mutex_;
@@ -79,6 +80,8 @@ class NodeDatapath {
     std::optional<Applied> applied_;
     std::optional<Applied> wanted_;  // the last lease asked for (applied or not)
     std::optional<PeerMap> peers_;
+    bool routes_pending_ = false;
+    std::string routes_error_;
     std::string problem_ = "no lease applied yet";
 };
 
