@@ -110,6 +110,8 @@ agent::NodeDatapathOptions datapath_options(const std::map<std::string, std::str
     result.ip_masq = options.ip_masq;
     result.subnet_file = options.subnet_file;
     result.cni_conf_dir = flags.at("cni-conf-dir");
+    result.adopt_flannel_pods =
+        agent::parse_bool("adopt-flannel-pods", flags.at("adopt-flannel-pods"));
     return result;
 }
 

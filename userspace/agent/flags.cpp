@@ -27,6 +27,9 @@ const std::vector<FlagSpec>& flag_specs() {
         {"datapath", "true", true,
          "own the datapath (programs, VXLAN device, routes, masquerade, conflist); false = "
          "lease, subnet.env and peer watch only"},
+        {"adopt-flannel-pods", "true", true,
+         "migration: move pods that flannel's bridge plugin wired to cni0 onto the datapath "
+         "(their veths leave cni0, which is deleted once empty)"},
         {"cni-conf-dir", "/etc/cni/net.d", false,
          "where the CNI conflist 10-shuttle.conflist is written once the node is ready "
          "(\"\" = do not write it)"},

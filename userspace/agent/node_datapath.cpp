@@ -11,6 +11,7 @@
 #include <sstream>
 #include <vector>
 
+#include "agent/flannel_adopt.h"
 #include "agent/log.h"
 #include "common/system_error.h"
 #include "common/unique_fd.h"
@@ -136,6 +137,13 @@ void NodeDatapath::apply_locked(const IpPrefix& subnet, const MacAddress& vtep_m
     node_.attach_overlay(device.index, device.name);
     if (options_.ip_masq) {
         masquerade::ensure({config.network, subnet.network()});
+    }
+    if (options_.adopt_flannel_pods) {
+        AdoptOptions adopt;
+        adopt.node_subnet = subnet.network();
+        for (const auto& line : adopt_flannel_pods(netlink_, node_, adopt)) {
+            log_info("migration from flannel: " + line);
+        }
     }
     applied_ = Applied{subnet, vtep_mac, config, device.index, device.name};
     problem_.clear();

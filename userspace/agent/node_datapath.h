@@ -34,6 +34,8 @@ struct NodeDatapathOptions {
     std::string subnet_file = "/run/flannel/subnet.env";  // named in the conflist
     std::string cni_conf_dir = "/etc/cni/net.d";          // "" = write no conflist
     std::string cni_conf_name = "10-shuttle.conflist";
+    // Migration: move pods flannel's bridge plugin wired to cni0 onto the datapath.
+    bool adopt_flannel_pods = true;
 };
 
 // The conflist shuttled writes once the node is ready (as kube-flannel's install container

@@ -1,0 +1,184 @@
+#include "agent/flannel_adopt.h"
+
+#include <arpa/inet.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "common/unique_fd.h"
+#include "netlink/address.h"
+#include "netlink/error.h"
+#include "netlink/fdb.h"
+#include "netlink/link.h"
+#include "netlink/neighbour.h"
+#include "netlink/route.h"
+#include "netns/sysctl.h"
+#include "plugin/attachment.h"
+
+namespace shuttle::agent {
+
+namespace {
+
+struct Reservation {
+    IpAddress ip;
+    std::string container_id;
+    std::string ifname;
+};
+
+// host-local's files: <dir>/<ip> holding "<container id>\r\n<ifname>".
+std::vector<Reservation> read_reservations(const std::string& dir, const IpPrefix& subnet) {
+    std::vector<Reservation> out;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+        auto ip = IpAddress::parse(entry.path().filename().string());
+        if (!ip || !ip->is_v4() || !subnet.contains(*ip)) {
+            continue;
+        }
+        std::ifstream in(entry.path());
+        std::string id, ifname;
+        std::getline(in, id);
+        std::getline(in, ifname);
+        for (auto* text : {&id, &ifname}) {
+            while (!text->empty() && (text->back() == '\r' || text->back() == ' ')) {
+                text->pop_back();
+            }
+        }
+        out.push_back({*ip, id, ifname.empty() ? "eth0" : ifname});
+    }
+    return out;
+}
+
+// A datagram to each address makes the kernel resolve it on cni0.
+void provoke_arp(const std::vector<Reservation>& pods) {
+    UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) {
+        return;
+    }
+    for (const auto& pod : pods) {
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(9);  // discard
+        to.sin_addr.s_addr = htonl(pod.ip.v4_host_order());
+        sendto(fd.get(), "", 0, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    }
+}
+
+std::map<IpAddress, MacAddress> resolved_neighbours(netlink::Socket& socket, int bridge) {
+    std::map<IpAddress, MacAddress> out;
+    for (const auto& n : netlink::list_neighbours(socket, AF_INET, bridge)) {
+        if (n.mac && (n.state & (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE))) {
+            out[n.address] = *n.mac;
+        }
+    }
+    return out;
+}
+
+void adopt_one(netlink::Socket& socket, datapath::Node& node, const AdoptOptions& options,
+               const Reservation& pod, const MacAddress& pod_mac, const netlink::Link& veth,
+               const MacAddress& bridge_mac, const IpAddress& gateway) {
+    netlink::set_link_nomaster(socket, veth.index);
+    // The pod's ARP cache names cni0's MAC for the gateway: the host veth takes it over.
+    netlink::set_link_mac(socket, netlink::LinkRef(veth.index, veth.name), bridge_mac);
+    netns::write_interface_sysctl("ipv4", veth.name, "proxy_arp", "1");
+    netns::write_sysctl("net/ipv4/neigh/" + veth.name + "/proxy_delay", "0");
+    try {
+        netlink::add_address(socket, netlink::LinkRef(veth.index, veth.name),
+                             IpPrefix{gateway, 32});
+    } catch (const netlink::Error& e) {
+        if (e.errno_value() != EEXIST) {
+            throw;
+        }
+    }
+    netlink::Route route;
+    route.destination = IpPrefix{pod.ip, 32};
+    route.dev = netlink::LinkRef(veth.index, veth.name);
+    route.scope = RT_SCOPE_LINK;
+    netlink::replace_route(socket, route);
+
+    datapath::Endpoint endpoint;
+    endpoint.ip = pod.ip;
+    endpoint.pod_mac = pod_mac;
+    endpoint.host_mac = bridge_mac;
+    endpoint.host_ifindex = veth.index;
+    endpoint.host_ifname = veth.name;
+    endpoint.container_id = pod.container_id;
+    endpoint.ifname = pod.ifname;
+    node.attach(endpoint);
+
+    plugin::AttachmentRecord record;
+    record.container_id = pod.container_id;
+    record.ifname = pod.ifname;
+    record.host_ifname = veth.name;
+    record.pod_mac = pod_mac.str();
+    record.host_mac = bridge_mac.str();
+    record.addresses.push_back(IpPrefix{pod.ip, options.node_subnet.length});
+    record.gateway = gateway;
+    record.ipam_type = "host-local";
+    std::filesystem::create_directories(options.state_dir);
+    plugin::AttachmentStore(options.state_dir).save(record);
+    // flannel's CNI plugin kept the delegate config for its DEL; DEL now goes through shuttle.
+    std::error_code ignored;
+    std::filesystem::remove(options.flannel_delegate_dir + "/" + pod.container_id, ignored);
+}
+
+}  // namespace
+
+std::vector<std::string> adopt_flannel_pods(netlink::Socket& socket, datapath::Node& node,
+                                            const AdoptOptions& options) {
+    std::vector<std::string> done;
+    auto bridge = netlink::find_link(socket, netlink::LinkRef(options.bridge));
+    if (!bridge || bridge->kind != "bridge" || !bridge->mac) {
+        return done;
+    }
+    auto pods = read_reservations(options.ipam_dir + "/" + options.network, options.node_subnet);
+    auto gateway = IpAddress::v4(options.node_subnet.network().address.v4_host_order() + 1);
+    auto neighbours = resolved_neighbours(socket, bridge->index);
+    for (int attempt = 0; attempt < 10 && neighbours.size() < pods.size(); ++attempt) {
+        provoke_arp(pods);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        neighbours = resolved_neighbours(socket, bridge->index);
+    }
+    std::map<MacAddress, int> port_of;  // learned pod MACs -> bridge port
+    for (const auto& entry : netlink::list_fdb(socket)) {
+        if (entry.master == bridge->index && entry.dev.index != bridge->index &&
+            !(entry.state & NUD_PERMANENT)) {
+            port_of[entry.mac] = entry.dev.index;
+        }
+    }
+    for (const auto& pod : pods) {
+        if (pod.ip == gateway) {
+            continue;
+        }
+        auto mac = neighbours.find(pod.ip);
+        auto port = mac == neighbours.end() ? port_of.end() : port_of.find(mac->second);
+        if (port == port_of.end()) {
+            done.push_back("left on " + options.bridge + ": " + pod.ip.str() + " (" +
+                           pod.container_id + "): no ARP answer or no bridge port");
+            continue;
+        }
+        auto veth = netlink::get_link(socket, netlink::LinkRef(port->second));
+        adopt_one(socket, node, options, pod, mac->second, veth, *bridge->mac, gateway);
+        done.push_back("adopted " + pod.ip.str() + " (" + pod.container_id + ") on " + veth.name);
+    }
+    bool ports_left = false;
+    for (const auto& link : netlink::list_links(socket)) {
+        ports_left = ports_left || link.master == bridge->index;
+    }
+    if (!ports_left) {
+        netlink::delete_link(socket, netlink::LinkRef(bridge->index, bridge->name));
+        done.push_back("deleted " + bridge->name);
+    }
+    return done;
+}
+
+}  // namespace shuttle::agent
