@@ -27,8 +27,11 @@ assert_ok "before: flannel pod -> n2's pod" pod_ping old1 "$ip2"
 start_shuttled n1
 wait_until 15 "n1 reports the port conflict" eval 'readyz n1 | grep -q "flannel.1"'
 assert_fails "n1 not ready while flannel.1 holds the port" kit_node_exec n1 curl -sf http://127.0.0.1:9465/readyz
+t0=$(date +%s.%N)
 kit_node_exec n1 ip link del flannel.1
-wait_ready n1 40
+wait_until 40 "n2's pod reaches the flannel pod again" pod_ping s2 10.244.60.2 1
+echo "pod traffic n2 -> n1's flannel pod resumed $(awk -v a="$t0" -v b="$(date +%s.%N)" "BEGIN {printf \"%.1f\", b - a}") s after flannel.1 was deleted"
+wait_ready n1 10
 pass "shuttled waits for flannel.1 to go, then comes up"
 
 assert_eq 10.244.60.0-24 "$(node_subnet_key n1)" "flannel's subnet kept (subnet.env)"

@@ -4,7 +4,8 @@
 # /etc/cni/net.d), pods added by the real plugin through kit_cni.
 set -euo pipefail
 source_dir=${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-bin=${SHUTTLE_BIN_DIR:-$source_dir/build/bin}
+export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$source_dir/build/bin}
+bin=$SHUTTLE_BIN_DIR
 source "$source_dir/tools/cluster/kit.sh"
 source "$source_dir/tools/cluster/assert.sh"
 
