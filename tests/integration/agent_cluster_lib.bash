@@ -136,3 +136,11 @@ flannel_add_peer() {
   kit_node_exec "$node" bridge fdb add "$mac" dev flannel.1 dst "$ip" self permanent
   kit_node_exec "$node" ip route add "${key/-//}" via "${key%-*}" dev flannel.1 onlink
 }
+
+# The routes map itself (no etcd needed): sorted subnets.
+map_subnets() { kit_node_exec "$1" "$bin/shuttlectl" --json routes | jq -r '.[].subnet' | sort; }
+map_is() {
+  local node=$1
+  shift
+  [[ "$(map_subnets "$node")" == "$(printf '%s\n' "$@" | sed '/^$/d' | sort)" ]]
+}
