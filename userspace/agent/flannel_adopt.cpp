@@ -141,6 +141,11 @@ std::vector<std::string> adopt_flannel_pods(netlink::Socket& socket, datapath::N
         return done;
     }
     auto pods = read_reservations(options.ipam_dir + "/" + options.network, options.node_subnet);
+    // The store is shared with shuttle's own pods: those already have a record.
+    plugin::AttachmentStore records(options.state_dir);
+    std::erase_if(pods, [&records](const Reservation& pod) {
+        return records.load(pod.container_id, pod.ifname).has_value();
+    });
     auto gateway = IpAddress::v4(options.node_subnet.network().address.v4_host_order() + 1);
     auto neighbours = resolved_neighbours(socket, bridge->index);
     for (int attempt = 0; attempt < 10 && neighbours.size() < pods.size(); ++attempt) {
