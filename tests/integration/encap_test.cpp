@@ -3,6 +3,7 @@
 // pods added by the real CNI plugin (build/bin/shuttle, flannel-style subnet.env) and the
 // routes set through the datapath API: the eBPF overlay path proves itself with forwarding
 // off in both nodes. Root; nothing touches the root network namespace.
+#include <bpf/bpf.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -112,9 +113,23 @@ struct SimPod {
     }
 };
 
+// Programs attached at a hook of a device, TCX links and shuttle's cls_bpf filter together.
+int programs_at(int ifindex, dp::Hook hook) {
+    constexpr uint32_t kTcxIngress = 46, kTcxEgress = 47;  // Debian 12's headers predate TCX
+    uint32_t ids[8] = {};
+    uint32_t count = 8;
+    uint32_t flags = 0;
+    auto type = static_cast<bpf_attach_type>(hook == dp::Hook::Ingress ? kTcxIngress : kTcxEgress);
+    if (bpf_prog_query(ifindex, type, 0, &flags, ids, &count) != 0) {
+        count = 0;
+    }
+    return static_cast<int>(count) + (dp::tc_prog_id(ifindex, hook) ? 1 : 0);
+}
+
 class TwoNodes {
   public:
-    TwoNodes() : run_(run_id()) {
+    dp::AttachMode mode() const { return mode_; }
+    explicit TwoNodes(dp::AttachMode mode = dp::AttachMode::Auto) : run_(run_id()), mode_(mode) {
         enter_private_mount_namespace();
         char tmpl[] = "/tmp/shuttle-encap-XXXXXX";
         REQUIRE(mkdtemp(tmpl));
@@ -208,7 +223,7 @@ class TwoNodes {
         spec.cluster_network = kCluster;
         n.device = shuttle::overlay::ensure_vxlan_device(nl, spec);
         shuttle::netns::Guard inside(fd.get());
-        n.datapath.emplace(dp::Node::ensure({n.bpffs_root(), dp::AttachMode::Auto}));
+        n.datapath.emplace(dp::Node::ensure({n.bpffs_root(), mode_}));
         n.datapath->set_pod_network(n.subnet.network(),
                                     IpAddress::v4(n.subnet.address.v4_host_order() + 1), kCluster);
         n.datapath->set_overlay(n.device.index, 1, n.device.mac, n.underlay);
@@ -223,6 +238,7 @@ class TwoNodes {
                             {"bpffsRoot", node.bpffs_root()},
                             {"dataDir", node.work + "/shuttle"},
                             {"ipMasq", false},
+                            {"attach", dp::to_string(mode_)},
                             {"ipam", {{"dataDir", node.work + "/networks"}}}};
         return c.dump();
     }
@@ -239,6 +255,7 @@ class TwoNodes {
     }
 
     std::string run_;
+    dp::AttachMode mode_;
     std::string work_;
     std::array<SimNode, 2> nodes_;
     std::vector<std::string> namespaces_;
@@ -360,7 +377,9 @@ TEST_CASE("a Service DNATed on the client's node reaches a backend on the other 
 
 TEST_CASE("an upgrade replaces the overlay programs in place; uninstall removes everything",
           "[encap]") {
-    TwoNodes cluster;
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    INFO("attach " << dp::to_string(mode));
+    TwoNodes cluster(mode);
     SimPod a1 = cluster.add_pod(cluster.a(), "a1");
     SimPod b1 = cluster.add_pod(cluster.b(), "b1");
     SimNode& a = cluster.a();
@@ -370,9 +389,12 @@ TEST_CASE("an upgrade replaces the overlay programs in place; uninstall removes 
     auto overlay = a.datapath->overlay_attachment();
     REQUIRE(overlay);
     CHECK(overlay->attached);
+    CHECK(overlay->mode == mode);
     CHECK(overlay->ifname == a.device.name);
     a.datapath->attach_overlay(a.device.index, a.device.name);  // idempotent
     CHECK(a.datapath->overlay_attachment()->attached);
+    CHECK(programs_at(a.device.index, dp::Hook::Ingress) == 1);
+    CHECK(programs_at(a.device.index, dp::Hook::Egress) == 1);
 
     // Another build: every program, the overlay's included, is swapped where it runs.
     shuttle_loader_state stale{};
@@ -380,30 +402,33 @@ TEST_CASE("an upgrade replaces the overlay programs in place; uninstall removes 
     stale.layout_version = SHUTTLE_LAYOUT_VERSION;
     dp::update(a.datapath->map_fd("loader"), uint32_t{0}, stale);
     uint32_t old_from_overlay = dp::prog_id(a.datapath->program_fd("from_overlay"));
-    dp::Node upgraded = dp::Node::ensure({a.bpffs_root(), dp::AttachMode::Auto});
+    dp::Node upgraded = dp::Node::ensure({a.bpffs_root(), mode});
     CHECK(upgraded.programs_loaded());
-    uint32_t new_from_overlay = dp::prog_id(upgraded.program_fd("from_overlay"));
-    CHECK(new_from_overlay != old_from_overlay);
-    CHECK(dp::tc_prog_id(a.device.index, dp::Hook::Ingress) == new_from_overlay);
-    CHECK(upgraded.overlay_attachment()->attached);
+    CHECK(dp::prog_id(upgraded.program_fd("from_overlay")) != old_from_overlay);
+    CHECK(upgraded.overlay_attachment()->attached);  // runs the new programs
+    CHECK(programs_at(a.device.index, dp::Hook::Ingress) == 1);
     CHECK(upgraded.routes().size() == 1);  // state survives
     CHECK(pings(a1, b1.ip, 2));
+    CHECK(pings(a, b1.ip, 2));
 
     int pod_veth = 0;
     for (const auto& att : upgraded.attachments()) {
+        CHECK(att.attached);
         pod_veth = att.ifindex;
     }
     REQUIRE(pod_veth > 0);
+    REQUIRE(programs_at(pod_veth, dp::Hook::Ingress) == 1);
     a.datapath.reset();
-    dp::Node::uninstall({a.bpffs_root(), dp::AttachMode::Auto});
-    CHECK_FALSE(dp::tc_prog_id(a.device.index, dp::Hook::Ingress));
-    CHECK_FALSE(dp::tc_prog_id(a.device.index, dp::Hook::Egress));
-    CHECK_FALSE(dp::tc_prog_id(pod_veth, dp::Hook::Ingress));
-    CHECK_FALSE(dp::tc_prog_id(pod_veth, dp::Hook::Egress));
+    dp::Node::uninstall({a.bpffs_root(), mode});
+    for (int ifindex : {a.device.index, pod_veth}) {
+        CHECK(programs_at(ifindex, dp::Hook::Ingress) == 0);
+        CHECK(programs_at(ifindex, dp::Hook::Egress) == 0);
+    }
     CHECK_FALSE(dp::path_exists(a.bpffs_root()));
-    dp::Node::uninstall({a.bpffs_root(), dp::AttachMode::Auto});  // again: nothing to do
+    CHECK_FALSE(pings(a1, b1.ip, 1));             // forwarding is on, but nothing encapsulates now
+    dp::Node::uninstall({a.bpffs_root(), mode});  // again: nothing to do
     // And the node can start over.
-    dp::Node fresh = dp::Node::ensure({a.bpffs_root(), dp::AttachMode::Auto});
+    dp::Node fresh = dp::Node::ensure({a.bpffs_root(), mode});
     CHECK(fresh.maps_created());
 }
 

@@ -436,9 +436,7 @@ void Node::attach(const Endpoint& endpoint) {
 }
 
 AttachMode Node::attach_programs(int ifindex, const std::string& ifname, bool overlay) {
-    // auto means tc: a TCX link create or detach waits for an RCU grace period (~10 ms per
-    // hook on 6.18), which would triple ADD latency; a cls_bpf replace is just as atomic.
-    const bool use_tcx = options_.attach == AttachMode::Tcx;
+    bool use_tcx = options_.attach != AttachMode::Tc;
     for (const HookSpec& spec : hooks_of(overlay)) {
         const int prog = program_fd(spec.program);
         const std::string path = link_pin_of(pin_dir_, spec, ifname);
@@ -457,11 +455,16 @@ AttachMode Node::attach_programs(int ifindex, const std::string& ifname, bool ov
         }
         if (use_tcx) {
             UniqueFd link = tcx_attach(prog, ifindex, spec.hook);
-            if (!link) {
-                throw_errno("attach TCX on " + ifname);
+            if (link) {
+                pin(link.get(), path);
+                continue;
             }
-            pin(link.get(), path);
-            continue;
+            int err = errno;
+            if (options_.attach == AttachMode::Tcx || spec.hook != Hook::Ingress ||
+                !means_no_tcx(err)) {
+                throw system_error(err, "attach TCX on " + ifname);
+            }
+            use_tcx = false;  // auto, and this kernel has no TCX: tc for both hooks
         }
         tc_attach(prog, ifindex, spec.hook);
     }
