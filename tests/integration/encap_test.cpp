@@ -334,6 +334,29 @@ TEST_CASE("pods on two nodes talk through the eBPF overlay with forwarding off",
     cluster.del_pod(b1);
 }
 
+TEST_CASE("shuttlectl routes and status show the overlay", "[encap]") {
+    TwoNodes cluster;
+    SimNode& a = cluster.a();
+    std::string ctl = a.exec(SHUTTLE_BIN_DIR "/shuttlectl --bpffs-root " + a.bpffs_root());
+    auto routes = nlohmann::json::parse(output_of(ctl + " --json routes"));
+    REQUIRE(routes.size() == 1);
+    CHECK(routes[0]["subnet"] == "10.244.2.0/24");
+    CHECK(routes[0]["underlay_ip"] == "192.168.0.2");
+    CHECK(routes[0]["vtep_mac"] == cluster.b().device.mac.str());
+    CHECK(routes[0]["vni"] == 1);
+    std::string table = output_of(ctl + " routes");
+    CHECK(table.find("SUBNET") != std::string::npos);
+    CHECK(table.find("10.244.2.0/24  192.168.0.2") != std::string::npos);
+
+    auto status = nlohmann::json::parse(output_of(ctl + " --json status"));
+    CHECK(status["overlay"]["ifname"] == a.device.name);
+    CHECK(status["overlay"]["attached"] == true);
+    CHECK(output_of(ctl + " status").find("overlay  " + a.device.name) != std::string::npos);
+
+    a.datapath->set_routes({});
+    CHECK(nlohmann::json::parse(output_of(ctl + " --json routes")).empty());
+}
+
 TEST_CASE("routes follow set_routes: a withdrawn node is unreachable, then back", "[encap]") {
     TwoNodes cluster;
     SimPod a1 = cluster.add_pod(cluster.a(), "a1");
