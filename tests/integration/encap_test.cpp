@@ -129,7 +129,11 @@ int programs_at(int ifindex, dp::Hook hook) {
 class TwoNodes {
   public:
     dp::AttachMode mode() const { return mode_; }
-    explicit TwoNodes(dp::AttachMode mode = dp::AttachMode::Auto) : run_(run_id()), mode_(mode) {
+    enum class Peer { Shuttle, Flannel };
+    // `peer` Flannel: node b is configured as flanneld's vxlan backend configures a node
+    // (flannel_peer below) instead of running shuttle.
+    explicit TwoNodes(dp::AttachMode mode = dp::AttachMode::Auto, Peer peer = Peer::Shuttle)
+        : run_(run_id()), mode_(mode) {
         enter_private_mount_namespace();
         char tmpl[] = "/tmp/shuttle-encap-XXXXXX";
         REQUIRE(mkdtemp(tmpl));
@@ -144,9 +148,13 @@ class TwoNodes {
             must("ip -n " + n->netns + " addr add " + n->underlay.str() + "/24 dev eth0");
             must("ip -n " + n->netns + " link set eth0 up");
         }
-        for (SimNode* n : {&a(), &b()}) {
-            start_overlay(*n);
+        start_overlay(a());
+        if (peer == Peer::Flannel) {
+            flannel_peer(b(), a());
+            a().datapath->set_routes({b().route()});
+            return;
         }
+        start_overlay(b());
         a().datapath->set_routes({b().route()});
         b().datapath->set_routes({a().route()});
     }
@@ -185,6 +193,14 @@ class TwoNodes {
 
     void del_pod(const SimPod& pod) { cni(*pod.node, "DEL", pod); }
 
+    // A namespace of this run, removed with it.
+    std::string extra_netns(const std::string& name) {
+        std::string ns = run_ + name;
+        must("ip netns add " + ns);
+        namespaces_.push_back(ns);
+        return ns;
+    }
+
     // Both nodes forward nothing: only the eBPF path can move pod traffic between them.
     void forwarding_off() {
         for (const SimNode* n : {&a(), &b()}) {
@@ -210,6 +226,26 @@ class TwoNodes {
             << "\nFLANNEL_SUBNET=" << IpAddress::v4(n.subnet.address.v4_host_order() + 1).str()
             << "/" << n.subnet.length << "\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n";
         return n;
+    }
+
+    // flanneld's vxlan backend (anchors §3.3): flannel.1 with VNI 1, port 8472, nolearning,
+    // <subnet>.0/32; per peer a permanent neighbour, an FDB entry and an onlink route.
+    void flannel_peer(SimNode& n, const SimNode& peer) {
+        const std::string vtep = "0e:fa:00:00:00:02";
+        n.device.name = "flannel.1";
+        n.device.mac = *shuttle::MacAddress::parse(vtep);
+        std::string ip = "ip -n " + n.netns + " ";
+        must(ip + "link add flannel.1 address " + vtep +
+             " type vxlan id 1 dstport 8472 nolearning local " + n.underlay.str() + " dev eth0");
+        must(ip + "link set flannel.1 mtu 1450 up");
+        must(ip + "addr add " + n.device_address().str() + "/32 dev flannel.1");
+        std::string peer_gw = peer.device_address().str();
+        must(ip + "neigh add " + peer_gw + " lladdr " + peer.device.mac.str() +
+             " dev flannel.1 nud permanent");
+        must("bridge -n " + n.netns + " fdb add " + peer.device.mac.str() + " dev flannel.1 dst " +
+             peer.underlay.str() + " self permanent");
+        must(ip + "route add " + peer.subnet.str() + " via " + peer_gw + " dev flannel.1 onlink");
+        must(n.exec("sysctl -qw net.ipv4.ip_forward=1"));
     }
 
     // What shuttled does at start: the device, then the datapath's node config and programs.
@@ -355,6 +391,39 @@ TEST_CASE("shuttlectl routes and status show the overlay", "[encap]") {
 
     a.datapath->set_routes({});
     CHECK(nlohmann::json::parse(output_of(ctl + " --json routes")).empty());
+}
+
+TEST_CASE("a flannel vxlan node and a shuttle node exchange pod traffic both ways", "[encap]") {
+    TwoNodes cluster(dp::AttachMode::Auto, TwoNodes::Peer::Flannel);
+    SimNode& shuttle_node = cluster.a();
+    SimNode& flannel_node = cluster.b();
+    SimPod a1 = cluster.add_pod(shuttle_node, "a1");
+    // A pod behind flannel's bridge, as the bridge plugin wires it: cni0 with the gateway.
+    std::string fl = "ip -n " + flannel_node.netns + " ";
+    std::string pod_ns = cluster.extra_netns("fp");
+    must(fl + "link add cni0 type bridge");
+    must(fl + "addr add 10.244.2.1/24 dev cni0");
+    must(fl + "link set cni0 up");
+    must(fl + "link add vethfp type veth peer name eth0 netns " + pod_ns);
+    must(fl + "link set vethfp master cni0 up");
+    must("ip -n " + pod_ns + " addr add 10.244.2.7/24 dev eth0");
+    must("ip -n " + pod_ns + " link set eth0 mtu 1450 up");
+    must("ip -n " + pod_ns + " link set lo up");
+    must("ip -n " + pod_ns + " route add default via 10.244.2.1");
+
+    must(shuttle_node.exec("sysctl -qw net.ipv4.ip_forward=0"));
+    uint64_t remote_before =
+        shuttle_node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE);
+    CHECK(pings(a1, "10.244.2.7"));
+    CHECK(pings("ip netns exec " + pod_ns + " ", a1.ip));
+    CHECK(tcp_transfer(a1.netns, pod_ns, "10.244.2.7", "10M"));
+    CHECK(tcp_transfer(pod_ns, a1.netns, a1.ip, "10M"));
+    CHECK(shuttle_node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE) - remote_before >=
+          6);
+    CHECK(shuttle_node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP) >= 6);
+    // The hosts too: flannel's <subnet>.0 and ours.
+    CHECK(pings(flannel_node, a1.ip));
+    CHECK(pings(shuttle_node, "10.244.2.7"));
 }
 
 TEST_CASE("routes follow set_routes: a withdrawn node is unreachable, then back", "[encap]") {
