@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -555,4 +556,44 @@ TEST_CASE("set_routes keeps exactly the given set and refuses what cannot match"
 
     node.set_routes({});
     CHECK(node.routes().empty());
+}
+
+// Not a pass/fail test: what keeping the routes map costs the agent. Run with
+//   shuttle_integration_tests "[encap-bench]"
+TEST_CASE("set_routes with 5,000 leases: first, unchanged, one changed", "[.][encap-bench]") {
+    enter_private_mount_namespace();
+    char tmpl[] = "/tmp/shuttle-encap-bench-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    std::string dir = tmpl;
+    REQUIRE(mount("bpf", dir.c_str(), "bpf", 0, nullptr) == 0);
+    {
+        dp::Node node = dp::Node::ensure({dir + "/shuttle", dp::AttachMode::Auto});
+        dp::NodeConfig cfg;
+        cfg.node_subnet = *IpPrefix::parse("10.0.1.0/24");
+        cfg.gateway = *IpAddress::parse("10.0.1.1");
+        cfg.cluster_network = *IpPrefix::parse("10.0.0.0/8");
+        node.set_config(cfg);
+        std::vector<dp::RemoteRoute> routes;
+        for (uint32_t i = 0; i < 5'000; ++i) {
+            uint32_t subnet = (10u << 24) + ((i + 2) << 8);
+            routes.push_back({IpPrefix{IpAddress::v4(subnet), 24}, IpAddress::v4(0xc0a80000 + i),
+                              *shuttle::MacAddress::parse("0e:00:00:00:00:01"), 1});
+        }
+        auto timed = [&](const char* what) {
+            auto start = std::chrono::steady_clock::now();
+            node.set_routes(routes);
+            auto ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                    .count();
+            std::printf("| set_routes, 5,000 leases, %s | %.1f ms |\n", what, ms);
+        };
+        std::printf("| call | time |\n|---|---|\n");
+        timed("first");
+        timed("unchanged");
+        routes[42].underlay_ip = IpAddress::v4(0xc0a8ffff);
+        timed("one changed");
+        CHECK(node.routes().size() == 5'000);
+    }
+    umount2(dir.c_str(), MNT_DETACH);
+    rmdir(dir.c_str());
 }
