@@ -90,6 +90,17 @@ struct shuttle_route {
     __u32 flags; /* SHUTTLE_ROUTE_F_* */
 };
 
+/* ---- route_slots: the routes map as an array, for the packet path -----------------------
+ * Index = the offset of the destination's subnet in the cluster network,
+ * (ntohl(dst) - ntohl(cluster_network)) >> (32 - node_subnet_len), usable when
+ * node_subnet_len - cluster_len <= SHUTTLE_ROUTE_SLOT_BITS (flannel's default /16 network
+ * of /24 leases needs 256 slots). Values as in `routes`; underlay_ip 0 = no node there.
+ * An inlined array access (~2 ns) where a hash lookup costs ~25-30 ns per packet. Userspace
+ * keeps it equal to `routes` (set_routes, every node_config change, every load); `routes`
+ * stays the record userspace reads, and the lookup of the wider layouts. */
+#define SHUTTLE_ROUTE_SLOT_BITS 16
+#define SHUTTLE_MAX_ROUTE_SLOTS (1u << SHUTTLE_ROUTE_SLOT_BITS)
+
 /* ---- node_config: one entry (key 0), written by userspace ------------------------------------ */
 struct shuttle_config {
     __u32 layout_version;  /* SHUTTLE_LAYOUT_VERSION of the writer */

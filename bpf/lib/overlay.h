@@ -11,14 +11,26 @@
 #define SHUTTLE_TUNNEL_TTL 64 /* the kernel's IPDEFTTL, as a flannel.1 device sends */
 
 /* The node whose subnet holds `addr` (network order), or NULL. Every lease has the node
- * subnet's length, so one hash lookup on the masked address finds it. */
+ * subnet's length: the subnet's slot in the cluster network indexes route_slots, or, for
+ * layouts with more than 2^16 subnets, one hash lookup on the masked address finds it. */
 static __always_inline struct shuttle_route* route_of(__be32 addr,
                                                       const struct shuttle_config* cfg) {
+    __u32 len = cfg->node_subnet_len, cluster_len = cfg->cluster_len;
     struct shuttle_route_key key;
-    __u32 len = cfg->node_subnet_len;
+    struct shuttle_route* route;
+    __u32 slot;
 
-    if (len == 0 || len > 32)
+    if (len == 0 || len > 32 || cluster_len == 0 || cluster_len > len)
         return NULL;
+    if (len - cluster_len <= SHUTTLE_ROUTE_SLOT_BITS) {
+        if (!in_prefix(addr, cfg->cluster_network, cluster_len))
+            return NULL;
+        slot = (bpf_ntohl(addr) - bpf_ntohl(cfg->cluster_network)) >> (32 - len);
+        if (slot >= SHUTTLE_MAX_ROUTE_SLOTS)
+            return NULL;
+        route = bpf_map_lookup_elem(&route_slots, &slot);
+        return route && route->underlay_ip ? route : NULL;
+    }
     key.subnet = addr & bpf_htonl(0xFFFFFFFFu << (32 - len));
     key.prefix_len = len;
     return bpf_map_lookup_elem(&routes, &key);

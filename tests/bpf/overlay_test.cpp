@@ -86,7 +86,7 @@ shuttle_config overlay_config() {
 // The bench/probe object (it holds every datapath program) with this node's maps.
 class OverlayNode : public Loaded<from_pod_bench_bpf> {
   public:
-    explicit OverlayNode(const shuttle_config& cfg = overlay_config()) {
+    explicit OverlayNode(const shuttle_config& cfg = overlay_config()) : cfg_(cfg) {
         set_config(cfg);
         add_endpoint(ip("10.244.1.2"), kSenderIfindex, kPodAMac, kHostAMac);
         add_endpoint(ip("10.244.1.3"), kPeerIfindex, kPodBMac, kHostBMac);
@@ -94,6 +94,8 @@ class OverlayNode : public Loaded<from_pod_bench_bpf> {
         skel()->bss->probe_vni = 1;
     }
 
+    // As set_routes writes a lease: into `routes`, and into its slot of `route_slots` when
+    // the config has the slot layout (subnet length - cluster length <= 16).
     void add_route(const char* subnet, uint32_t len, uint32_t underlay, const char* vtep,
                    uint32_t vni = 1) {
         shuttle_route_key key{};
@@ -104,6 +106,13 @@ class OverlayNode : public Loaded<from_pod_bench_bpf> {
         set_mac(value.vtep_mac, vtep);
         value.vni = vni;
         REQUIRE(bpf_map_update_elem(bpf_map__fd(skel()->maps.routes), &key, &value, 0) == 0);
+        if (cfg_.node_subnet_len - cfg_.cluster_len <= SHUTTLE_ROUTE_SLOT_BITS) {
+            uint32_t slot =
+                (ntohl(key.subnet) - ntohl(cfg_.cluster_network)) >> (32 - cfg_.node_subnet_len);
+            REQUIRE(slot < SHUTTLE_MAX_ROUTE_SLOTS);
+            REQUIRE(bpf_map_update_elem(bpf_map__fd(skel()->maps.route_slots), &slot, &value, 0) ==
+                    0);
+        }
     }
 
     RunResult run_named(bpf_program* program, const Bytes& in) {
@@ -125,6 +134,9 @@ class OverlayNode : public Loaded<from_pod_bench_bpf> {
         return {key.local_ipv4, key.remote_ipv4, key.tunnel_id, key.tunnel_ttl};
     }
     bool has_tunnel_key() { return skel()->data->probe_key_rc == 0; }
+
+  private:
+    shuttle_config cfg_;
 };
 
 }  // namespace
@@ -158,6 +170,26 @@ TEST_CASE("from_pod uses the route's VNI and node", "[bpf]") {
     auto tunnel = node.tunnel();
     CHECK(tunnel.outer_dst == 0xc0a80063);
     CHECK(tunnel.vni == 7);
+}
+
+TEST_CASE("with more than 2^16 possible subnets the hash finds the route", "[bpf]") {
+    shuttle_config cfg = overlay_config();
+    cfg.cluster_network = ip("8.0.0.0");  // a /5 of /24 leases: 2^19 slots would be needed
+    cfg.cluster_len = 5;
+    OverlayNode node(cfg);
+    RunResult r = node.run_named(node.skel()->progs.from_pod_then_read_key, kPingAToRemote);
+    CHECK(r.retval == kTcActRedirect);
+    CHECK(r.out == kPingAToRemoteEncapsulated);
+    CHECK(node.tunnel().outer_dst == kNode2Underlay);
+}
+
+TEST_CASE("the packet path reads route_slots, not the hash, in the slot layout", "[bpf]") {
+    OverlayNode node;
+    uint32_t slot = 2;  // 10.244.2.0/24 in 10.244.0.0/16
+    shuttle_route empty{};
+    REQUIRE(bpf_map_update_elem(bpf_map__fd(node.skel()->maps.route_slots), &slot, &empty, 0) == 0);
+    CHECK(node.run_named(node.skel()->progs.from_pod, kPingAToRemote).retval == kTcActOk);
+    CHECK(node.run_named(node.skel()->progs.to_overlay, kHostToRemote).retval == kTcActShot);
 }
 
 TEST_CASE("from_pod passes cluster traffic without a route to the stack, unchanged", "[bpf]") {
@@ -312,57 +344,65 @@ TEST_CASE("the host's own packets into the tunnel mark no pod pair", "[bpf]") {
 // Not a pass/fail test: prints each overlay path's cost per packet. Run with
 //   shuttle_bpf_tests "[bench]"
 // As in from_pod_test.cpp, every repetition restores the packet and the restore's cost is
-// subtracted. Cluster 10.0.0.0/8 so that 5,000 /24 leases fit.
+// subtracted. Cluster 10.0.0.0/8 so that 5,000 /24 leases fit (the route_slots array), or
+// 8.0.0.0/5, too wide for the array, so the hash map is the lookup.
 TEST_CASE("ns per packet for the overlay paths at 10 and 5,000 routes", "[.][bench]") {
     constexpr int kRepeat = 1'000'000;
+    using Program = bpf_program* (*)(from_pod_bench_bpf*);
+    struct Path {
+        const char* name;
+        Program program;
+        const Bytes* packet;
+        int expected;
+    } paths[] = {
+        {"from_pod: encap to a remote pod", [](auto* s) { return s->progs.restore_then_from_pod; },
+         &kPingAToRemote, kTcActRedirect},
+        {"from_overlay: decap into a local pod",
+         [](auto* s) { return s->progs.restore_then_from_overlay; }, &kPingRemoteToB,
+         kTcActRedirect},
+        {"to_overlay: host packet, route + key (without the key check)",
+         [](auto* s) { return s->progs.restore_then_to_overlay_verdict; }, &kHostToRemote,
+         kTcActOk},
+        {"to_overlay: the key check on a packet without one",
+         [](auto* s) { return s->progs.piece_no_tunnel_key; }, &kHostToRemote, kTcActOk},
+        {"to_overlay: packet from_pod encapsulated (the key check, found)",
+         [](auto* s) { return s->progs.restore_then_to_overlay; }, &kPingAToRemoteEncapsulated,
+         kTcActOk},
+        {"route lookup alone", [](auto* s) { return s->progs.piece_route_lookup; }, &kPingAToRemote,
+         kTcActOk},
+        {"bpf_skb_set_tunnel_key alone", [](auto* s) { return s->progs.piece_set_tunnel_key; },
+         &kPingAToRemote, kTcActOk},
+        {"from_pod: local redirect (for comparison)",
+         [](auto* s) { return s->progs.restore_then_from_pod; }, &kPingAToB, kTcActRedirect},
+    };
     std::printf("| path | routes | ns/packet | ns incl. restore |\n|---|---|---|---|\n");
-    for (int routes : {10, 5'000}) {
+    for (auto [routes, slots] : {std::pair{10, true}, std::pair{5'000, true}, std::pair{10, false},
+                                 std::pair{5'000, false}}) {
         shuttle_config cfg = overlay_config();
-        cfg.cluster_network = ip("10.0.0.0");
-        cfg.cluster_len = 8;
-        OverlayNode node(cfg);
-        for (int i = 1; i < routes; ++i) {  // 10.100.0.0/24 onwards
-            char subnet[32];
-            std::snprintf(subnet, sizeof subnet, "10.%d.%d.0", 100 + i / 256, i % 256);
-            node.add_route(subnet, 24, htonl(0xc0a80000 + static_cast<uint32_t>(i)), kNode2Vtep);
-        }
-        auto* skel = node.skel();
-        auto ns_of = [&](bpf_program* program, const Bytes& packet, int expected) {
-            std::memcpy(skel->bss->bench_packet, packet.data(), packet.size());
-            skel->bss->bench_len = static_cast<uint32_t>(packet.size());
+        cfg.cluster_network = ip(slots ? "10.0.0.0" : "8.0.0.0");  // /5: the hash lookup
+        cfg.cluster_len = slots ? 8 : 5;
+        for (const Path& path : paths) {
+            // A fresh node per path: a path may leave state (a NAT pair) that changes another.
+            OverlayNode node(cfg);
+            for (int i = 1; i < routes; ++i) {  // 10.100.0.0/24 onwards
+                char subnet[32];
+                std::snprintf(subnet, sizeof subnet, "10.%d.%d.0", 100 + i / 256, i % 256);
+                node.add_route(subnet, 24, htonl(0xc0a80000 + static_cast<uint32_t>(i)),
+                               kNode2Vtep);
+            }
+            auto* skel = node.skel();
+            std::memcpy(skel->bss->bench_packet, path.packet->data(), path.packet->size());
+            skel->bss->bench_len = static_cast<uint32_t>(path.packet->size());
             uint32_t total = 0;
             uint32_t restore = 0;
-            REQUIRE(node.run_prog(bpf_program__fd(program), packet, kRepeat, &total).retval ==
-                    expected);
-            node.run_prog(bpf_program__fd(skel->progs.restore_only), packet, kRepeat, &restore);
-            return std::make_pair(static_cast<int>(total) - static_cast<int>(restore), total);
-        };
-        struct Path {
-            const char* name;
-            bpf_program* program;
-            const Bytes* packet;
-            int expected;
-        } paths[] = {
-            {"from_pod: encap to a remote pod", skel->progs.restore_then_from_pod, &kPingAToRemote,
-             kTcActRedirect},
-            {"from_overlay: decap into a local pod", skel->progs.restore_then_from_overlay,
-             &kPingRemoteToB, kTcActRedirect},
-            {"to_overlay: host packet, route + key (without the key check)",
-             skel->progs.restore_then_to_overlay_verdict, &kHostToRemote, kTcActOk},
-            {"to_overlay: the key check on a packet without one", skel->progs.piece_no_tunnel_key,
-             &kHostToRemote, kTcActOk},
-            {"to_overlay: packet from_pod encapsulated (the key check, found)",
-             skel->progs.restore_then_to_overlay, &kPingAToRemoteEncapsulated, kTcActOk},
-            {"routes lookup alone (hash)", skel->progs.piece_route_lookup, &kPingAToRemote,
-             kTcActOk},
-            {"bpf_skb_set_tunnel_key alone", skel->progs.piece_set_tunnel_key, &kPingAToRemote,
-             kTcActOk},
-            {"from_pod: local redirect (for comparison)", skel->progs.restore_then_from_pod,
-             &kPingAToB, kTcActRedirect},
-        };
-        for (const Path& path : paths) {
-            auto [ns, total] = ns_of(path.program, *path.packet, path.expected);
-            std::printf("| %s | %d | %d | %u |\n", path.name, routes, ns, total);
+            REQUIRE(
+                node.run_prog(bpf_program__fd(path.program(skel)), *path.packet, kRepeat, &total)
+                    .retval == path.expected);
+            node.run_prog(bpf_program__fd(skel->progs.restore_only), *path.packet, kRepeat,
+                          &restore);
+            std::printf("| %s | %d (%s) | %d | %u |\n", path.name, routes,
+                        slots ? "route_slots" : "hash",
+                        static_cast<int>(total) - static_cast<int>(restore), total);
         }
     }
 }

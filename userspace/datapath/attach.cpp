@@ -43,6 +43,11 @@ UniqueFd tcx_attach(int prog_fd, int ifindex, Hook hook) {
     return UniqueFd(fd < 0 ? -1 : static_cast<int>(fd));
 }
 
+bool means_no_tcx(int err) {
+    constexpr int kKernelEnotsupp = 524;  // internal ENOTSUPP, seen by userspace at times
+    return err == EINVAL || err == EOPNOTSUPP || err == kKernelEnotsupp;
+}
+
 TcxLinkInfo tcx_link_info(int link_fd) {
     bpf_link_info info;
     std::memset(&info, 0, sizeof info);

@@ -23,6 +23,9 @@ enum class Hook { Ingress, Egress };
 UniqueFd tcx_attach(int prog_fd, int ifindex, Hook hook);
 TcxLinkInfo tcx_link_info(int link_fd);
 void link_update(int link_fd, int new_prog_fd);
+// errno of a failed tcx_attach_ingress that means "this kernel has no TCX".
+bool means_no_tcx(int err);
+
 // The cls_bpf filter shuttle owns: handle 1, priority 1 on a clsact hook.
 void tc_attach(int prog_fd, int ifindex, Hook hook);  // creates clsact if missing; replaces
 void tc_detach(int ifindex, Hook hook);               // missing filter or device is fine

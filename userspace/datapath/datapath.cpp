@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 
 #include <algorithm>
@@ -27,8 +28,9 @@ namespace shuttle::datapath {
 namespace {
 
 // Every map of from_pod.bpf.c (tests/integration/datapath_test.cpp keeps this list true).
-const char* const kMapNames[] = {"endpoints",   "endpoint_meta", "nat_pairs", "routes",
-                                 "node_config", "loader",        "stats",     "events"};
+const char* const kMapNames[] = {"endpoints", "endpoint_meta", "nat_pairs",
+                                 "routes",    "route_slots",   "node_config",
+                                 "loader",    "stats",         "events"};
 
 // Which program runs at which hook of a device, and where its TCX links are pinned.
 struct HookSpec {
@@ -341,6 +343,9 @@ Node Node::ensure(const Options& options) {
         node.programs_loaded_ = true;
     }
     node.open_pins();
+    if (node.programs_loaded_) {
+        node.sync_route_slots();  // e.g. route_slots new next to routes of an older build
+    }
     return node;
 }
 
@@ -436,9 +441,7 @@ void Node::attach(const Endpoint& endpoint) {
 }
 
 AttachMode Node::attach_programs(int ifindex, const std::string& ifname, bool overlay) {
-    // auto means tc: a TCX link create or detach waits for an RCU grace period (~10 ms per
-    // hook on 6.18), which would triple ADD latency; a cls_bpf replace is just as atomic.
-    const bool use_tcx = options_.attach == AttachMode::Tcx;
+    bool use_tcx = options_.attach != AttachMode::Tc;
     for (const HookSpec& spec : hooks_of(overlay)) {
         const int prog = program_fd(spec.program);
         const std::string path = link_pin_of(pin_dir_, spec, ifname);
@@ -457,11 +460,16 @@ AttachMode Node::attach_programs(int ifindex, const std::string& ifname, bool ov
         }
         if (use_tcx) {
             UniqueFd link = tcx_attach(prog, ifindex, spec.hook);
-            if (!link) {
-                throw_errno("attach TCX on " + ifname);
+            if (link) {
+                pin(link.get(), path);
+                continue;
             }
-            pin(link.get(), path);
-            continue;
+            int err = errno;
+            if (options_.attach == AttachMode::Tcx || spec.hook != Hook::Ingress ||
+                !means_no_tcx(err)) {
+                throw system_error(err, "attach TCX on " + ifname);
+            }
+            use_tcx = false;  // auto, and this kernel has no TCX: tc for both hooks
         }
         tc_attach(prog, ifindex, spec.hook);
     }
@@ -588,6 +596,7 @@ void Node::set_config(const NodeConfig& config) {
         cfg.underlay_ip = ipv4_of(config.underlay_ip);
     }
     update(map_fd("node_config"), uint32_t{0}, cfg);
+    sync_route_slots();  // the slots depend on the cluster network and the subnet length
 }
 
 void Node::set_pod_network(const IpPrefix& node_subnet, const IpAddress& gateway,
@@ -720,6 +729,10 @@ RouteEntries route_entries(const std::vector<RemoteRoute>& routes, const NodeCon
                 throw std::invalid_argument(what + "is this node's own subnet");
             }
         }
+        if (!cfg.cluster_network.address.empty() && !cfg.cluster_network.contains(r.subnet)) {
+            throw std::invalid_argument(what + "is outside the cluster network " +
+                                        cfg.cluster_network.str());
+        }
         if (r.vni == 0 || r.vni > 0xFFFFFF) {
             throw std::invalid_argument(what + "VNI " + std::to_string(r.vni) +
                                         " is not 1..16777215");
@@ -745,7 +758,70 @@ bool same_route(const shuttle_route& a, const shuttle_route& b) {
     return std::memcmp(&a, &b, sizeof a) == 0;
 }
 
+// The index of the lease `subnet`/`len` (network order) in route_slots, nullopt when this
+// config has no slot layout (see shuttle_abi.h) or the subnet is outside the cluster.
+std::optional<uint32_t> route_slot(uint32_t subnet, uint32_t len, const shuttle_config& cfg) {
+    const uint32_t node_len = cfg.node_subnet_len, cluster_len = cfg.cluster_len;
+    if (node_len == 0 || node_len > 32 || cluster_len == 0 || cluster_len > node_len ||
+        node_len - cluster_len > SHUTTLE_ROUTE_SLOT_BITS || len != node_len) {
+        return std::nullopt;
+    }
+    uint32_t offset = ntohl(subnet) - ntohl(cfg.cluster_network);
+    if (cluster_len < 32 && (offset >> (32 - cluster_len)) != 0) {
+        return std::nullopt;
+    }
+    return offset >> (32 - node_len);
+}
+
+// Every slot of the route_slots array, in index order (one batch read of the array).
+std::vector<shuttle_route> read_slots(int slots_fd) {
+    std::vector<shuttle_route> out(SHUTTLE_MAX_ROUTE_SLOTS);
+    std::vector<uint32_t> keys(SHUTTLE_MAX_ROUTE_SLOTS);
+    std::vector<shuttle_route> values(SHUTTLE_MAX_ROUTE_SLOTS);
+    uint32_t batch = 0;
+    bool first = true;
+    for (;;) {
+        uint32_t count = SHUTTLE_MAX_ROUTE_SLOTS;
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+        int rc = bpf_map_lookup_batch(slots_fd, first ? nullptr : &batch, &batch, keys.data(),
+                                      values.data(), &count, &opts);
+        if (rc != 0 && errno != ENOENT) {
+            throw_errno("batch read of route_slots");
+        }
+        for (uint32_t i = 0; i < count; ++i) {
+            if (keys[i] < out.size()) {
+                out[keys[i]] = values[i];
+            }
+        }
+        if (rc != 0 || count == 0) {
+            return out;
+        }
+        first = false;
+    }
+}
+
 }  // namespace
+
+void Node::sync_route_slots() const {
+    auto cfg =
+        lookup<shuttle_config>(map_fd("node_config"), uint32_t{0}).value_or(shuttle_config{});
+    const int routes_fd = map_fd("routes");
+    const int slots_fd = map_fd("route_slots");
+    std::vector<shuttle_route> wanted(SHUTTLE_MAX_ROUTE_SLOTS);
+    for (const shuttle_route_key& k : keys<shuttle_route_key>(routes_fd)) {
+        auto value = lookup<shuttle_route>(routes_fd, k);
+        auto slot = route_slot(k.subnet, k.prefix_len, cfg);
+        if (value && slot) {
+            wanted[*slot] = *value;
+        }
+    }
+    std::vector<shuttle_route> current = read_slots(slots_fd);
+    for (uint32_t i = 0; i < SHUTTLE_MAX_ROUTE_SLOTS; ++i) {
+        if (!same_route(current[i], wanted[i])) {
+            update(slots_fd, i, wanted[i]);
+        }
+    }
+}
 
 void Node::set_routes(const std::vector<RemoteRoute>& routes) {
     DirLock lock(options_.bpffs_root);
@@ -764,6 +840,7 @@ void Node::set_routes(const std::vector<RemoteRoute>& routes) {
             erase(fd, k);
         }
     }
+    sync_route_slots();
 }
 
 std::vector<RemoteRoute> Node::routes() const {

@@ -147,6 +147,8 @@ class Node {
     Node() = default;
     void open_pins();
     EndpointTable table() const;
+    // Makes route_slots equal to `routes` under the current node_config (see shuttle_abi.h).
+    void sync_route_slots() const;
     AttachMode attach_programs(int ifindex, const std::string& ifname, bool overlay);
     void detach_programs(int ifindex, const std::string& ifname, bool maybe_tc, bool overlay);
     std::string attach_check(int ifindex, const std::string& ifname, uint32_t mode,
