@@ -14,13 +14,16 @@ key=$(node_subnet_key n1)
 ip=$(add_pod n1 u1)
 veth=$(kit_node_exec n1 ip -o link show type veth | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^sh')
 [[ -n $veth ]] || fail "no host veth for u1"
-assert_contains "$(kit_node_exec n1 tc filter show dev "$veth" ingress)" "bpf" "program on the pod's veth"
-assert_contains "$(kit_node_exec n1 tc filter show dev shuttle.1 ingress)" "bpf" "program on shuttle.1"
+status=$(kit_node_exec n1 "$bin/shuttlectl" --json status)
+assert_eq true "$(jq -r '.attachments[0].attached' <<<"$status")" "programs on the pod's veth"
+assert_eq true "$(jq -r '.overlay.attached' <<<"$status")" "programs on shuttle.1"
 
 expect_uninstalled() {  # <what>
   assert_fails "$1: shuttle.1 gone" kit_node_exec n1 ip link show shuttle.1
   assert_fails "$1: table ip shuttle gone" kit_node_exec n1 nft list table ip shuttle
+  # No pins left: TCX links (auto mode) live only while pinned, so they are detached too.
   assert_eq "" "$(kit_node_exec n1 sh -c 'find /sys/fs/bpf/shuttle -mindepth 1 -not -type d 2>/dev/null')" "$1: no pins left"
+  assert_fails "$1: shuttlectl finds no datapath" kit_node_exec n1 "$bin/shuttlectl" status
   assert_not_contains "$(kit_node_exec n1 tc filter show dev "$veth" ingress)" "bpf" "$1: pod veth ingress clean"
   assert_not_contains "$(kit_node_exec n1 tc filter show dev "$veth" egress)" "bpf" "$1: pod veth egress clean"
   assert_contains "$(kit_etcdctl get --print-value-only "/coreos.com/network/subnets/$key")" \
