@@ -1,6 +1,7 @@
 #include "agent/node_datapath.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 
 #include "agent/flannel_adopt.h"
 #include "agent/log.h"
+#include "plugin/attachment.h"
 #include "common/system_error.h"
 #include "common/unique_fd.h"
 #include "masquerade/masquerade.h"
@@ -134,6 +136,10 @@ void NodeDatapath::apply_locked(const IpPrefix& subnet, const MacAddress& vtep_m
     auto gateway = IpAddress::v4(subnet.network().address.v4_host_order() + 1);
     node_.set_pod_network(subnet.network(), gateway, config.network);
     node_.set_overlay(device.index, spec.vni, device.mac, options_.public_ip);
+    if (node_.maps_created() && !pods_reattached_) {
+        reattach_recorded_pods();
+        pods_reattached_ = true;
+    }
     node_.attach_overlay(device.index, device.name);
     if (options_.ip_masq) {
         masquerade::ensure({config.network, subnet.network()});
@@ -173,6 +179,43 @@ std::vector<datapath::RemoteRoute> remote_routes(const PeerMap& peers) {
 }
 
 }  // namespace
+
+void NodeDatapath::reattach_recorded_pods() {
+    std::error_code error;
+    int count = 0;
+    for (const auto& network :
+         std::filesystem::directory_iterator(options_.plugin_state_root, error)) {
+        for (const auto& record : plugin::AttachmentStore(network.path().string()).list()) {
+            int index = static_cast<int>(if_nametoindex(record.host_ifname.c_str()));
+            auto pod_mac = MacAddress::parse(record.pod_mac);
+            auto host_mac = MacAddress::parse(record.host_mac);
+            if (record.addresses.empty() || index == 0 || !pod_mac || !host_mac) {
+                continue;
+            }
+            datapath::Endpoint endpoint;
+            endpoint.ip = record.addresses.front().address;
+            endpoint.pod_mac = *pod_mac;
+            endpoint.host_mac = *host_mac;
+            endpoint.host_ifindex = index;
+            endpoint.host_ifname = record.host_ifname;
+            endpoint.container_id = record.container_id;
+            endpoint.ifname = record.ifname;
+            endpoint.pod_namespace = record.pod_namespace;
+            endpoint.pod_name = record.pod_name;
+            try {
+                node_.attach(endpoint);
+                ++count;
+            } catch (const std::exception& e) {
+                log_error("re-attaching " + record.container_id + " (" + record.host_ifname +
+                          "): " + e.what());
+            }
+        }
+    }
+    if (count > 0) {
+        log_info("fresh maps: re-attached " + std::to_string(count) + " pod(s) from " +
+                 options_.plugin_state_root);
+    }
+}
 
 void NodeDatapath::set_peers(const PeerMap& peers) {
     std::lock_guard lock(mutex_);

@@ -36,6 +36,10 @@ struct NodeDatapathOptions {
     std::string cni_conf_name = "10-shuttle.conflist";
     // Migration: move pods flannel's bridge plugin wired to cni0 onto the datapath.
     bool adopt_flannel_pods = true;
+    // The CNI plugin's attachment records (<root>/<network>/*.json): when shuttled's ensure()
+    // created the maps (reboot, lost pins), it re-attaches those pods, since the plugin's
+    // next ADD then finds the maps present and would not.
+    std::string plugin_state_root = "/var/lib/cni/shuttle";
 };
 
 // The conflist shuttled writes once the node is ready (as kube-flannel's install container
@@ -73,6 +77,7 @@ class NodeDatapath {
     void apply_locked(const IpPrefix& subnet, const MacAddress& vtep_mac,
                       const NetworkConfig& config);
     std::string drift_locked();
+    void reattach_recorded_pods();
     void write_routes_locked();
 
     NodeDatapathOptions options_;
@@ -83,6 +88,7 @@ class NodeDatapath {
     std::optional<Applied> wanted_;  // the last lease asked for (applied or not)
     std::optional<PeerMap> peers_;
     bool routes_pending_ = false;
+    bool pods_reattached_ = false;
     std::string routes_error_;
     std::string problem_ = "no lease applied yet";
 };
