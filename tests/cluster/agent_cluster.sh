@@ -62,7 +62,13 @@ wait_until 12 "n1 repairs its masquerade table" kit_node_exec n1 nft list table 
 kit_node_exec n3 ip link del shuttle.1
 wait_until 12 "n3 recreates shuttle.1" kit_node_exec n3 ip link show shuttle.1
 wait_until 10 "n1 -> n3 pod again" pod_ping a1 "$ip3"
-pass "drift repaired: masquerade table, deleted VXLAN device"
+# Overlay programs detached behind its back (TCX: the link pins removed; tc: the filters).
+kit_node_exec n2 sh -c 'rm -f /sys/fs/bpf/shuttle/v1/links/overlay-*/shuttle-1; tc filter del dev shuttle.1 ingress 2>/dev/null; tc filter del dev shuttle.1 egress 2>/dev/null; true'
+wait_until 12 "n2 re-attaches its overlay programs" eval \
+  "kit_node_exec n2 '$bin/shuttlectl' --json status | jq -e '.overlay.attached'"
+wait_until 10 "n1 -> n2 pod again" pod_ping a1 "$ip2"
+assert_contains "$(shuttled_log n2)" "datapath drift: overlay programs not attached" "n2 logged the repair"
+pass "drift repaired: masquerade table, deleted VXLAN device, detached overlay programs"
 
 # n3's shuttled stopped and its lease deleted: the others drop its route.
 kit_stop "${SHUTTLED_PID[n3]}"

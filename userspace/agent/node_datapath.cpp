@@ -254,6 +254,11 @@ std::string NodeDatapath::drift_locked() {
     if (device->mac != applied_->vtep_mac) {
         return "VXLAN device MAC changed to " + device->mac.str();
     }
+    auto overlay = node_.overlay_attachment();
+    if (!overlay || !overlay->attached) {
+        return "overlay programs not attached to " + applied_->ifname +
+               (overlay && !overlay->detail.empty() ? " (" + overlay->detail + ")" : "");
+    }
     if (options_.ip_masq &&
         !masquerade::is_installed({applied_->config.network, applied_->subnet.network()})) {
         return "masquerade table missing or changed";
