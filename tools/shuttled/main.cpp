@@ -167,6 +167,11 @@ int run(const std::map<std::string, std::string>& flags) {
         options.extra_readiness = [&datapath] { return datapath->readiness(); };
     } else {
         agent::log_info("--datapath=false: lease, subnet.env and peers only");
+        if (options.ip_masq) {
+            agent::log_error(
+                "--ip-masq with --datapath=false: subnet.env says FLANNEL_IPMASQ=true "
+                "but nothing installs the masquerade rules");
+        }
     }
     auto on_peers = [&datapath](const agent::PeerMap& peers) {
         std::string text = std::to_string(peers.size()) + " peer(s):";
