@@ -1,21 +1,115 @@
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
+#include <string>
+#include <system_error>
 
+#include "datapath/datapath.h"
+#include "datapath/inspect.h"
 #include "shuttle/version.h"
 
+namespace {
+
+namespace dp = shuttle::datapath;
+
+const char* const kUsage =
+    "usage: shuttlectl [--bpffs-root DIR] [--json] COMMAND\n"
+    "       shuttlectl --help | --version\n"
+    "\n"
+    "Reads the node's pinned shuttle datapath (needs root).\n"
+    "\n"
+    "commands:\n"
+    "  endpoints   pods on this node: IP, pod name, host veth, MACs\n"
+    "  stats       packet counters by verdict and reason (non-zero only)\n"
+    "  config      the node config the programs read\n"
+    "  status      pins, program build, and what is attached to each veth (TCX or tc)\n"
+    "\n"
+    "options:\n"
+    "  --bpffs-root DIR   pin root (default /sys/fs/bpf/shuttle)\n"
+    "  --json             machine-readable output\n";
+
+struct Args {
+    std::string command;
+    std::string bpffs_root = dp::Options{}.bpffs_root;
+    bool json = false;
+};
+
+int usage_error(const std::string& what) {
+    std::fprintf(stderr, "shuttlectl: %s\n\n%s", what.c_str(), kUsage);
+    return 2;
+}
+
+int run(const Args& args) {
+    dp::Node node = dp::Node::open_existing({args.bpffs_root, dp::AttachMode::Auto});
+    nlohmann::json out;
+    std::string text;
+    if (args.command == "endpoints") {
+        out = dp::endpoints_json(node);
+        text = args.json ? "" : dp::endpoints_table(out);
+    } else if (args.command == "stats") {
+        out = dp::stats_json(node);
+        text = args.json ? "" : dp::stats_table(out);
+    } else if (args.command == "config") {
+        out = dp::config_json(node);
+        text = args.json ? "" : dp::config_table(out);
+    } else {
+        out = dp::status_json(node);
+        text = args.json ? "" : dp::status_table(out);
+    }
+    std::cout << (args.json ? out.dump(2) + "\n" : text);
+    return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+    Args args;
     for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--version")) {
+        std::string arg = argv[i];
+        if (arg == "--version") {
             std::printf("shuttlectl %s\n", shuttle::kVersion);
             return 0;
         }
-        if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-            std::printf(
-                "usage: shuttlectl [--help] [--version]\n\n"
-                "inspects shuttle's datapath. Not implemented yet.\n");
+        if (arg == "--help" || arg == "-h") {
+            std::printf("%s", kUsage);
             return 0;
         }
+        if (arg == "--json") {
+            args.json = true;
+        } else if (arg == "--bpffs-root") {
+            if (++i == argc) {
+                return usage_error("--bpffs-root needs a directory");
+            }
+            args.bpffs_root = argv[i];
+        } else if (arg.rfind("--bpffs-root=", 0) == 0) {
+            args.bpffs_root = arg.substr(std::strlen("--bpffs-root="));
+        } else if (!arg.empty() && arg[0] == '-') {
+            return usage_error("unknown option " + arg);
+        } else if (args.command.empty()) {
+            args.command = arg;
+        } else {
+            return usage_error("unexpected argument " + arg);
+        }
     }
-    std::fprintf(stderr, "shuttlectl: inspection is not implemented yet\n");
-    return 2;
+    if (args.command != "endpoints" && args.command != "stats" && args.command != "config" &&
+        args.command != "status") {
+        return usage_error(args.command.empty() ? "missing command"
+                                                : "unknown command " + args.command);
+    }
+    try {
+        return run(args);
+    } catch (const std::system_error& e) {
+        if (e.code().value() == EPERM || e.code().value() == EACCES) {
+            std::fprintf(stderr,
+                         "shuttlectl: %s\nshuttlectl: reading pinned BPF maps needs root "
+                         "(CAP_BPF and CAP_SYS_ADMIN)\n",
+                         e.what());
+        } else {
+            std::fprintf(stderr, "shuttlectl: %s\n", e.what());
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "shuttlectl: %s\n", e.what());
+    }
+    return 1;
 }

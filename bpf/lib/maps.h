@@ -1,0 +1,63 @@
+/* The BTF-defined maps of shuttle's datapath. Layouts: shuttle_abi.h. Userspace pins them
+ * under <bpffs root>/v<layout>/ and reuses the pins on every later load. */
+#ifndef SHUTTLE_LIB_MAPS_H
+#define SHUTTLE_LIB_MAPS_H
+
+#include "shuttle_abi.h"
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, SHUTTLE_MAX_ENDPOINTS);
+    __type(key, __u32);
+    __type(value, struct shuttle_endpoint);
+} endpoints SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, SHUTTLE_MAX_ENDPOINTS);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, __u32);
+    __type(value, struct shuttle_endpoint_meta);
+} endpoint_meta SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, SHUTTLE_MAX_NAT_PAIRS);
+    __type(key, struct shuttle_nat_pair);
+    __type(value, struct shuttle_nat_seen);
+} nat_pairs SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, SHUTTLE_MAX_ROUTES);
+    __type(key, struct shuttle_route_key);
+    __type(value, struct shuttle_route);
+} routes SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct shuttle_config);
+} node_config SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct shuttle_loader_state);
+} loader SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, SHUTTLE_STATS_ENTRIES);
+    __type(key, __u32);
+    __type(value, struct shuttle_stat);
+} stats SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, SHUTTLE_EVENTS_BYTES);
+} events SEC(".maps");
+
+#endif

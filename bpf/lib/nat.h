@@ -1,0 +1,29 @@
+/* Keeping NATed flows (kube-proxy Services) on the host stack path, so conntrack can reverse
+ * the NAT on replies. See struct shuttle_nat_pair in shuttle_abi.h for the reasoning. */
+#ifndef SHUTTLE_LIB_NAT_H
+#define SHUTTLE_LIB_NAT_H
+
+#include "lib/maps.h"
+#include "lib/parsing.h"
+
+/* Must `pod`'s packet to `peer` take the stack path? */
+static __always_inline int is_nat_pair(__be32 pod, __be32 peer) {
+    struct shuttle_nat_pair key = {.pod = pod, .peer = peer};
+
+    return bpf_map_lookup_elem(&nat_pairs, &key) != NULL;
+}
+
+/* The stack delivered a packet from `peer` to `pod`. */
+static __always_inline void remember_nat_pair(__be32 pod, __be32 peer) {
+    struct shuttle_nat_pair key = {.pod = pod, .peer = peer};
+    struct shuttle_nat_seen* seen = bpf_map_lookup_elem(&nat_pairs, &key);
+    struct shuttle_nat_seen fresh = {.last_seen_ns = bpf_ktime_get_ns()};
+
+    if (seen) {
+        seen->last_seen_ns = fresh.last_seen_ns;
+        return;
+    }
+    bpf_map_update_elem(&nat_pairs, &key, &fresh, BPF_ANY);
+}
+
+#endif

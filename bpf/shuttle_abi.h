@@ -1,0 +1,180 @@
+/* shuttle's BPF ABI: every struct and constant shared by the BPF programs and userspace.
+ *
+ * Included by BPF C (after vmlinux.h) and by C++ (which gets the __u32 family from
+ * <linux/types.h>). Addresses are stored in network byte order, MACs as 6 raw bytes.
+ *
+ * Layouts are fixed for SHUTTLE_LAYOUT_VERSION. A change to any struct below, to a map's
+ * type or to its max_entries needs a new layout version: pins live under
+ * <bpffs root>/v<version>/, so a build never reads a map pinned with another layout.
+ */
+#ifndef SHUTTLE_ABI_H
+#define SHUTTLE_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SHUTTLE_LAYOUT_VERSION 1
+
+#define SHUTTLE_MAX_ENDPOINTS 65536 /* node subnets up to a /16 */
+#define SHUTTLE_MAX_ROUTES 16384
+#define SHUTTLE_EVENTS_BYTES (256 * 1024)
+
+/* ---- endpoints: the pods of this node, by address --------------------------------------
+ * An ARRAY indexed by the pod address's offset in the node subnet (host order: address -
+ * node_config.node_subnet), so a lookup is an inlined array access instead of a hash. Every
+ * pod address comes from the node subnet (flannel's FLANNEL_SUBNET). The same entry serves
+ * the destination lookup (redirect) and the sender check (anti-spoofing: the packet's source
+ * address must name the ingress veth and the source MAC). ifindex 0 = empty slot.
+ * (IPv6 will get its own map, endpoints6.) */
+#define SHUTTLE_EP_F_NONE 0u
+#define SHUTTLE_EP_F_NAT_PEERS 1u /* to_pod saw the stack deliver cluster traffic to this pod */
+
+#define SHUTTLE_ATTACH_NONE 0u
+#define SHUTTLE_ATTACH_TCX 1u
+#define SHUTTLE_ATTACH_TC 2u
+
+struct shuttle_endpoint {
+    __u32 ifindex;     /* host-side veth: the sender's ingress, the target of bpf_redirect_peer */
+    __u32 pod_ip;      /* network order; node_subnet + index, checked on every lookup */
+    __u8 pod_mac[6];   /* the pod's eth0: the only source MAC it may use; dst MAC on rewrite */
+    __u8 host_mac[6];  /* the host veth: src MAC on rewrite, the answer to the pod's ARP */
+    __u32 flags;       /* SHUTTLE_EP_F_*, set by BPF */
+    __u32 attach_mode; /* SHUTTLE_ATTACH_*: how userspace attached the programs */
+    __u32 reserved;
+};
+
+/* ---- endpoint_meta: pod IPv4 -> names, for humans (never read by BPF) --------------------- */
+struct shuttle_endpoint_meta {
+    char container_id[72];
+    char ifname[16];      /* inside the pod */
+    char host_ifname[16]; /* host side */
+    char pod_namespace[64];
+    char pod_name[128];
+};
+
+/* ---- nat_pairs: pod pairs whose flows the host stack NATs (kube-proxy Services) ---------
+ * Written by to_pod (tc egress of the host veth) for every packet the stack delivers to a
+ * pod from another cluster address: plain pod-to-pod packets never take that path, so such a
+ * packet belongs to a NATed flow (or to the fallback path). from_pod sends replies of such
+ * pairs (key: {pod that received, address it came from}) to the stack, so conntrack can
+ * reverse the NAT. LRU: an evicted pair only costs a fast path for a non-NAT pair. */
+struct shuttle_nat_pair {
+    __u32 pod;  /* the local pod that received the stack-delivered packet, network order */
+    __u32 peer; /* its source address, network order */
+};
+
+struct shuttle_nat_seen {
+    __u64 last_seen_ns; /* bpf_ktime_get_ns() of the latest such packet */
+};
+
+#define SHUTTLE_MAX_NAT_PAIRS 65536
+
+/* ---- routes: remote pod subnet -> remote node (filled by the cluster agent) ------------
+ * A hash, not an LPM trie: flannel's subnets all have one length, so the lookup key is the
+ * destination masked with config.subnet_len. */
+struct shuttle_route_key {
+    __u32 subnet;     /* masked subnet address, network order */
+    __u32 prefix_len; /* host order */
+};
+
+#define SHUTTLE_ROUTE_F_NONE 0u
+#define SHUTTLE_ROUTE_F_DIRECT \
+    1u /* same L2 underlay: route without encap (flannel DirectRouting) */
+
+struct shuttle_route {
+    __u32 underlay_ip; /* remote node's public IP, network order: the VXLAN outer destination */
+    __u8 vtep_mac[6];  /* remote VTEP MAC: the inner Ethernet destination */
+    __u16 reserved0;
+    __u32 vni;   /* host order */
+    __u32 flags; /* SHUTTLE_ROUTE_F_* */
+};
+
+/* ---- node_config: one entry (key 0), written by userspace ------------------------------------ */
+struct shuttle_config {
+    __u32 layout_version;  /* SHUTTLE_LAYOUT_VERSION of the writer */
+    __u32 flags;           /* reserved */
+    __u32 node_subnet;     /* this node's pod subnet, network order */
+    __u32 node_subnet_len; /* host order; also the length of every routes key */
+    __u32 gateway;         /* the pods' gateway, network order */
+    __u32 cluster_network; /* the whole cluster network, network order */
+    __u32 cluster_len;     /* host order; 0 = unset (answer ARP only for the gateway) */
+    __u32 vxlan_ifindex;   /* collect-md VXLAN device, 0 = none */
+    __u32 vni;             /* host order */
+    __u8 vtep_mac[6];      /* this node's VTEP MAC (the inner source MAC) */
+    __u16 reserved0;
+    __u32 underlay_ip; /* this node's public IP, network order */
+    __u32 reserved1[3];
+};
+
+/* ---- loader: one entry (key 0), owned by the datapath module's ensure() ------------------ */
+struct shuttle_loader_state {
+    __u64 build_hash; /* hash of the BPF object the pinned programs came from */
+    __u32 layout_version;
+    __u32 reserved;
+};
+
+/* ---- stats: per-CPU array, key = verdict * SHUTTLE_REASONS_PER_VERDICT + reason --------- */
+#define SHUTTLE_REASONS_PER_VERDICT 16
+#define SHUTTLE_VERDICTS 4
+#define SHUTTLE_STATS_ENTRIES (SHUTTLE_VERDICTS * SHUTTLE_REASONS_PER_VERDICT)
+
+enum shuttle_verdict {
+    SHUTTLE_VERDICT_PASS = 0,     /* TC_ACT_OK: the host stack handles it */
+    SHUTTLE_VERDICT_REDIRECT = 1, /* forwarded by BPF */
+    SHUTTLE_VERDICT_DROP = 2,     /* TC_ACT_SHOT */
+    SHUTTLE_VERDICT_RESERVED = 3,
+};
+
+enum shuttle_pass_reason {
+    SHUTTLE_PASS_NOT_LOCAL = 0, /* IPv4 to a non-local destination (host, service, remote) */
+    SHUTTLE_PASS_NON_IP = 1,    /* neither IPv4 nor ARP (IPv6 included, for now) */
+    SHUTTLE_PASS_ARP_OTHER = 2, /* ARP we do not answer: replies, own address, outside */
+    SHUTTLE_PASS_NAT_FLOW = 3,  /* local destination, but a flow the stack must see (NAT) */
+    SHUTTLE_PASS_TO_SELF = 4,   /* reserved */
+};
+
+enum shuttle_redirect_reason {
+    SHUTTLE_REDIRECT_LOCAL = 0,     /* bpf_redirect_peer into a pod on this node */
+    SHUTTLE_REDIRECT_ARP_REPLY = 1, /* ARP answered back out of the ingress veth */
+    SHUTTLE_REDIRECT_REMOTE = 2,    /* VXLAN encap towards another node */
+};
+
+enum shuttle_drop_reason {
+    SHUTTLE_DROP_MALFORMED = 0,       /* truncated or invalid Ethernet/ARP/IPv4 header */
+    SHUTTLE_DROP_TTL_EXPIRED = 1,     /* TTL <= 1 on a packet we would forward */
+    SHUTTLE_DROP_SPOOFED_IP = 2,      /* source IP (ARP sender IP) is not a pod behind this veth */
+    SHUTTLE_DROP_SPOOFED_MAC = 3,     /* source MAC (or ARP sender MAC) is not the pod's */
+    SHUTTLE_DROP_NO_CONFIG = 4,       /* node_config never written: nothing can be checked */
+    SHUTTLE_DROP_REDIRECT_FAILED = 5, /* reserved */
+};
+
+#define SHUTTLE_STAT_KEY(verdict, reason) ((verdict)*SHUTTLE_REASONS_PER_VERDICT + (reason))
+
+struct shuttle_stat {
+    __u64 packets;
+    __u64 bytes;
+};
+
+/* ---- events: ring buffer records --------------------------------------------------------- */
+enum shuttle_event_type {
+    SHUTTLE_EVENT_DROP = 1,
+    SHUTTLE_EVENT_TRACE = 2, /* sampled traces, later */
+};
+
+struct shuttle_event {
+    __u64 timestamp_ns; /* bpf_ktime_get_ns() */
+    __u32 type;         /* shuttle_event_type */
+    __u32 stat_key;     /* SHUTTLE_STAT_KEY(verdict, reason) */
+    __u32 ifindex;      /* ingress device */
+    __u32 len;          /* skb->len */
+    __u32 saddr;        /* network order, 0 if not IPv4/ARP */
+    __u32 daddr;        /* network order */
+    __u8 smac[6];
+    __u8 dmac[6];
+    __u16 eth_proto; /* network order */
+    __u8 ip_proto;
+    __u8 ttl;
+};
+
+#endif /* SHUTTLE_ABI_H */

@@ -1,0 +1,616 @@
+// The datapath module on a simulated node (root): a private mount namespace with its own
+// bpffs, the test thread in a fresh network namespace as the node, and "pods" as named
+// network namespaces wired with veths by hand. Nothing touches the root namespace.
+#include <bpf/bpf.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <vector>
+#include <nlohmann/json.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "common/system_error.h"
+#include "common/unique_fd.h"
+#include "datapath/datapath.h"
+#include "datapath/map_access.h"
+#include "from_pod.skel.h"
+
+namespace dp = shuttle::datapath;
+using shuttle::IpAddress;
+using shuttle::IpPrefix;
+using shuttle::MacAddress;
+
+namespace {
+
+int sh(const std::string& command) {
+    int status = std::system((command + " >/dev/null 2>&1").c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void must(const std::string& command) {
+    INFO(command);
+    REQUIRE(sh(command) == 0);
+}
+
+std::string unique(const std::string& what) {
+    static int counter = 0;
+    return "shdp" + std::to_string(getpid() % 100000) + what + std::to_string(counter++);
+}
+
+// A bpffs of our own, in a mount namespace of our own (entered once per process), so no pin
+// ever lands under the host's /sys/fs/bpf.
+class PrivateBpffs {
+  public:
+    PrivateBpffs() {
+        static const bool entered = [] {
+            if (unshare(CLONE_NEWNS) != 0 ||
+                mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+                shuttle::throw_errno("private mount namespace");
+            }
+            return true;
+        }();
+        (void)entered;
+        char tmpl[] = "/tmp/shuttle-bpffs-XXXXXX";
+        REQUIRE(mkdtemp(tmpl));
+        dir_ = tmpl;
+        mount_bpffs();
+    }
+    ~PrivateBpffs() {
+        umount2(dir_.c_str(), MNT_DETACH);
+        rmdir(dir_.c_str());
+    }
+    // Loses every pin, as a remount of /sys/fs/bpf would.
+    void remount() {
+        REQUIRE(umount2(dir_.c_str(), MNT_DETACH) == 0);
+        mount_bpffs();
+    }
+    std::string root() const { return dir_ + "/shuttle"; }
+
+  private:
+    void mount_bpffs() { REQUIRE(mount("bpf", dir_.c_str(), "bpf", 0, nullptr) == 0); }
+    std::string dir_;
+};
+
+// The test thread moves into a fresh network namespace: the node. Restored on destruction.
+class NodeNetns {
+  public:
+    NodeNetns() : original_(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) {
+        REQUIRE(original_.valid());
+        REQUIRE(unshare(CLONE_NEWNET) == 0);
+        must("ip link set lo up");
+    }
+    ~NodeNetns() { setns(original_.get(), CLONE_NEWNET); }
+
+  private:
+    shuttle::UniqueFd original_;
+};
+
+MacAddress mac(const std::string& text) {
+    return *MacAddress::parse(text);
+}
+
+// A pod: a named netns whose eth0 is the peer of a host veth in the node, addressed the
+// way the CNI plugin does it (pod /24 with a default route via the gateway; host side has
+// the gateway as /32 and a /32 route to the pod, the fallback path).
+class Pod {
+  public:
+    Pod(int last_octet)
+        : netns_(unique("p")),
+          host_ifname_(unique("v")),
+          ip_("10.244.1." + std::to_string(last_octet)) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "02:00:00:00:01:%02x", last_octet);
+        pod_mac_ = buf;
+        std::snprintf(buf, sizeof buf, "02:00:00:00:0a:%02x", last_octet);
+        host_mac_ = buf;
+        must("ip netns add " + netns_);
+        must("ip link add " + host_ifname_ + " address " + host_mac_ +
+             " type veth peer name eth0 address " + pod_mac_ + " netns " + netns_);
+        must("ip -n " + netns_ + " link set lo up");
+        must("ip -n " + netns_ + " addr add " + ip_ + "/24 dev eth0");
+        must("ip -n " + netns_ + " link set eth0 up");
+        must("ip -n " + netns_ + " route add default via 10.244.1.1 dev eth0");
+        must("ip link set " + host_ifname_ + " up");
+        must("ip addr add 10.244.1.1/32 dev " + host_ifname_);
+        must("ip route add " + ip_ + "/32 dev " + host_ifname_);
+    }
+    ~Pod() { sh("ip netns del " + netns_); }
+
+    dp::Endpoint endpoint() const {
+        dp::Endpoint ep;
+        ep.ip = *IpAddress::parse(ip_);
+        ep.pod_mac = mac(pod_mac_);
+        ep.host_mac = mac(host_mac_);
+        ep.host_ifname = host_ifname_;
+        ep.host_ifindex = static_cast<int>(if_nametoindex(host_ifname_.c_str()));
+        ep.container_id = "c-" + netns_;
+        ep.ifname = "eth0";
+        ep.pod_namespace = "default";
+        ep.pod_name = "pod-" + netns_;
+        return ep;
+    }
+    std::string exec(const std::string& command) const {
+        return "ip netns exec " + netns_ + " " + command;
+    }
+    const std::string& ip() const { return ip_; }
+    const std::string& host_ifname() const { return host_ifname_; }
+
+  private:
+    std::string netns_, host_ifname_, ip_, pod_mac_, host_mac_;
+};
+
+dp::NodeConfig node_config() {
+    dp::NodeConfig cfg;
+    cfg.node_subnet = *IpPrefix::parse("10.244.1.0/24");
+    cfg.gateway = *IpAddress::parse("10.244.1.1");
+    cfg.cluster_network = *IpPrefix::parse("10.244.0.0/16");
+    return cfg;
+}
+
+uint64_t counted(const dp::Node& node, uint32_t verdict, uint32_t reason) {
+    for (const auto& c : dp::read_stats(node.map_fd("stats"))) {
+        if (c.verdict == verdict && c.reason == reason) {
+            return c.packets;
+        }
+    }
+    return 0;
+}
+
+bool pings(const Pod& from, const Pod& to, int count = 3) {
+    return sh(from.exec("ping -c " + std::to_string(count) + " -i 0.2 -W 1 " + to.ip())) == 0;
+}
+
+// A TCP transfer of `bytes` from `client` to a one-shot iperf3 server in `server`, listening
+// on `port`, reached at `address:port` (default: the server pod itself).
+bool tcp_transfer(const Pod& client, const Pod& server, const std::string& bytes,
+                  const std::string& port = "5201", std::string address = "",
+                  std::string client_port = "") {
+    if (address.empty()) {
+        address = server.ip();
+    }
+    if (client_port.empty()) {
+        client_port = port;
+    }
+    std::string pidfile = "/tmp/" + unique("iperf") + ".pid";
+    if (sh(server.exec("iperf3 -s -1 -D -B " + server.ip() + " -p " + port + " -I " + pidfile)) !=
+        0) {
+        return false;
+    }
+    usleep(300 * 1000);
+    bool ok = sh(client.exec("timeout 30 iperf3 -c " + address + " -p " + client_port + " -n " +
+                             bytes)) == 0;
+    sh("test -f " + pidfile + " && kill $(cat " + pidfile + ") ; rm -f " + pidfile);
+    return ok;
+}
+
+void disable_forwarding() {
+    must("sysctl -w net.ipv4.ip_forward=0");
+}
+
+}  // namespace
+
+TEST_CASE("pods on one node talk through the eBPF path, in both attach modes", "[datapath]") {
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    INFO("attach mode " << dp::to_string(mode));
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2), b(3);
+    disable_forwarding();
+    REQUIRE_FALSE(pings(a, b, 1));  // the host path is closed: no forwarding
+
+    dp::Node node = dp::Node::ensure({bpffs.root(), mode});
+    CHECK(node.programs_loaded());
+    CHECK(node.maps_created());
+    node.set_config(node_config());
+    node.attach(a.endpoint());
+    node.attach(b.endpoint());
+    CHECK(node.check(a.endpoint()) == "");
+    CHECK(node.check(b.endpoint()) == "");
+    for (const auto& att : node.attachments()) {
+        CHECK(att.attached);
+        CHECK(att.mode == mode);
+    }
+
+    const int pings_sent = 5;
+    REQUIRE(pings(a, b, pings_sent));
+    // Each echo and each reply went pod -> BPF -> pod.
+    CHECK(counted(node, SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_LOCAL) >= 2 * pings_sent);
+    CHECK(counted(node, SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_ARP_REPLY) >= 1);
+
+    uint64_t before = counted(node, SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_LOCAL);
+    REQUIRE(tcp_transfer(a, b, "4M"));
+    // 4 MiB needs at least ~90 segments of 64 KiB (GSO) one way plus ACKs back.
+    CHECK(counted(node, SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_LOCAL) - before >= 64);
+
+    // Detached, nothing carries the traffic any more: proof it was the eBPF path.
+    node.detach(a.host_ifname(), a.endpoint().ip);
+    CHECK(node.check(a.endpoint()) != "");
+    CHECK_FALSE(pings(a, b, 1));
+    node.detach(a.host_ifname(), a.endpoint().ip);  // idempotent
+    node.attach(a.endpoint());
+    CHECK(pings(a, b, 2));
+}
+
+TEST_CASE("ensure is cheap when current and replaces the program through every link",
+          "[datapath]") {
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    INFO("attach mode " << dp::to_string(mode));
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2), b(3);
+    disable_forwarding();
+    {
+        dp::Node first = dp::Node::ensure({bpffs.root(), mode});
+        first.set_config(node_config());
+        first.attach(a.endpoint());
+        first.attach(b.endpoint());
+    }
+    dp::Node again = dp::Node::ensure({bpffs.root(), mode});
+    CHECK_FALSE(again.programs_loaded());
+    CHECK_FALSE(again.maps_created());
+    CHECK(again.pinned_build_hash() == dp::Node::build_hash());
+    uint32_t old_prog = 0;
+    {
+        bpf_prog_info info{};
+        uint32_t len = sizeof info;
+        REQUIRE(bpf_obj_get_info_by_fd(again.program_fd(), &info, &len) == 0);
+        old_prog = info.id;
+    }
+
+    // Pretend the pins came from another build: the next ensure() must load and swap.
+    shuttle_loader_state stale{};
+    stale.build_hash = 42;
+    stale.layout_version = SHUTTLE_LAYOUT_VERSION;
+    dp::update(again.map_fd("loader"), uint32_t{0}, stale);
+    dp::Node upgraded = dp::Node::ensure({bpffs.root(), mode});
+    CHECK(upgraded.programs_loaded());
+    CHECK_FALSE(upgraded.maps_created());  // state survives an upgrade
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    REQUIRE(bpf_obj_get_info_by_fd(upgraded.program_fd(), &info, &len) == 0);
+    CHECK(info.id != old_prog);
+    // check() compares with the newly pinned program: every attachment was swapped.
+    CHECK(upgraded.check(a.endpoint()) == "");
+    CHECK(upgraded.check(b.endpoint()) == "");
+    CHECK(pings(a, b, 2));
+}
+
+TEST_CASE("lost pins: ensure rebuilds, re-attaching brings traffic back", "[datapath]") {
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2), b(3);
+    disable_forwarding();
+    {
+        dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Tcx});
+        node.set_config(node_config());
+        node.attach(a.endpoint());
+        node.attach(b.endpoint());
+        REQUIRE(pings(a, b, 1));
+    }
+    bpffs.remount();  // TCX links die with their pins (their release is deferred a little)
+    bool stopped = false;
+    for (int i = 0; i < 10 && !stopped; ++i) {
+        stopped = !pings(a, b, 1);
+    }
+    CHECK(stopped);
+    dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Tcx});
+    REQUIRE(node.maps_created());
+    node.set_config(node_config());
+    node.attach(a.endpoint());
+    node.attach(b.endpoint());
+    CHECK(pings(a, b, 1));
+}
+
+TEST_CASE("a pinned map with another layout is refused, not adopted", "[datapath]") {
+    PrivateBpffs bpffs;
+    std::string maps = bpffs.root() + "/v" + std::to_string(SHUTTLE_LAYOUT_VERSION) + "/maps";
+    must("mkdir -p " + maps);
+    int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "endpoints", 4, 8, 16, nullptr);
+    REQUIRE(fd >= 0);
+    shuttle::UniqueFd owned(fd);
+    REQUIRE(bpf_obj_pin(fd, (maps + "/endpoints").c_str()) == 0);
+    REQUIRE_THROWS_WITH(dp::Node::ensure({bpffs.root(), dp::AttachMode::Tcx}),
+                        Catch::Contains("layout"));
+}
+
+TEST_CASE("a root outside bpffs is refused with a clear message", "[datapath]") {
+    char tmpl[] = "/tmp/shuttle-notbpf-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    std::string dir = tmpl;
+    REQUIRE_THROWS_WITH(dp::Node::ensure({dir + "/shuttle", dp::AttachMode::Auto}),
+                        Catch::Contains("not on a bpf filesystem"));
+    sh("rmdir " + dir + "/shuttle " + dir);
+}
+
+TEST_CASE("open_existing without pins says so", "[datapath]") {
+    PrivateBpffs bpffs;
+    REQUIRE_THROWS_WITH(dp::Node::open_existing({bpffs.root(), dp::AttachMode::Auto}),
+                        Catch::Contains("no shuttle datapath pinned"));
+}
+
+TEST_CASE("ensure pins every map of the BPF object, each with BTF", "[datapath]") {
+    PrivateBpffs bpffs;
+    dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Auto});
+    from_pod_bpf* skel = from_pod_bpf__open();
+    REQUIRE(skel);
+    std::unique_ptr<from_pod_bpf, void (*)(from_pod_bpf*)> owned(skel, from_pod_bpf__destroy);
+    bpf_map* map;
+    int count = 0;
+    bpf_object__for_each_map(map, skel->obj) {
+        if (bpf_map__is_internal(map)) {
+            continue;
+        }
+        std::string name = bpf_map__name(map);
+        INFO(name);
+        int fd = node.map_fd(name);  // throws for a map the module does not know
+        bpf_map_info info{};
+        uint32_t len = sizeof info;
+        REQUIRE(bpf_obj_get_info_by_fd(fd, &info, &len) == 0);
+        if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF) {  // a ring buffer has no key/value
+            CHECK(info.btf_id != 0);
+            CHECK(info.btf_value_type_id != 0);  // bpftool map dump prints named fields
+        }
+        ++count;
+    }
+    CHECK(count == 8);
+}
+
+namespace {
+
+// Runs a command, returning its stdout (and stderr when asked) and exit status.
+std::pair<int, std::string> capture(const std::string& command) {
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) {
+        out.append(buf, n);
+    }
+    int status = pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string shuttlectl(const std::string& root, const std::string& args) {
+    return std::string(SHUTTLE_BIN_DIR) + "/shuttlectl --bpffs-root " + root + " " + args;
+}
+
+}  // namespace
+
+TEST_CASE("shuttlectl reads endpoints, stats, config and status from the pins", "[datapath]") {
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2), b(3);
+    dp::Node node = dp::Node::ensure({bpffs.root(), mode});
+    node.set_config(node_config());
+    node.attach(a.endpoint());
+    node.attach(b.endpoint());
+    REQUIRE(pings(a, b, 2));
+
+    auto [rc, text] = capture(shuttlectl(bpffs.root(), "--json endpoints"));
+    REQUIRE(rc == 0);
+    auto endpoints = nlohmann::json::parse(text);
+    REQUIRE(endpoints.size() == 2);
+    for (const auto& ep : endpoints) {
+        const Pod& pod = ep["ip"] == a.ip() ? a : b;
+        CHECK(ep["pod"] == "default/" + pod.endpoint().pod_name);
+        CHECK(ep["host_ifname"] == pod.host_ifname());
+        CHECK(ep["pod_mac"] == pod.endpoint().pod_mac.str());
+    }
+
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "--json stats"));
+    REQUIRE(rc == 0);
+    bool saw_local = false;
+    for (const auto& row : nlohmann::json::parse(text)) {
+        if (row["verdict"] == "redirect" && row["reason"] == "local") {
+            saw_local = row["packets"].get<uint64_t>() >= 4;
+        }
+    }
+    CHECK(saw_local);
+
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "--json config"));
+    REQUIRE(rc == 0);
+    auto config = nlohmann::json::parse(text);
+    CHECK(config["gateway"] == "10.244.1.1");
+    CHECK(config["cluster_network"] == "10.244.0.0/16");
+
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "--json status"));
+    REQUIRE(rc == 0);
+    auto status = nlohmann::json::parse(text);
+    CHECK(status["current"] == true);
+    REQUIRE(status["attachments"].size() == 2);
+    for (const auto& att : status["attachments"]) {
+        CHECK(att["attached"] == true);
+        CHECK(att["mode"] == dp::to_string(mode));
+    }
+
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "status"));
+    CHECK(rc == 0);
+    CHECK_THAT(text, Catch::Contains(a.host_ifname()) && Catch::Contains("ATTACHED"));
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "endpoints"));
+    CHECK_THAT(text, Catch::Contains("default/" + a.endpoint().pod_name));
+
+    // BTF makes bpftool print named fields.
+    std::string maps = bpffs.root() + "/v" + std::to_string(SHUTTLE_LAYOUT_VERSION) + "/maps/";
+    std::tie(rc, text) = capture("bpftool map dump pinned " + maps + "endpoints");
+    CHECK(rc == 0);
+    CHECK_THAT(text, Catch::Contains("\"pod_mac\"") && Catch::Contains("\"ifindex\""));
+    std::tie(rc, text) = capture("bpftool map dump pinned " + maps + "node_config");
+    CHECK_THAT(text, Catch::Contains("\"cluster_network\"") && Catch::Contains("\"vtep_mac\""));
+}
+
+TEST_CASE("shuttlectl explains missing pins and missing privileges", "[datapath]") {
+    PrivateBpffs bpffs;
+    auto [rc, text] = capture(shuttlectl(bpffs.root(), "status 2>&1"));
+    CHECK(rc == 1);
+    CHECK_THAT(text, Catch::Contains("no shuttle datapath pinned"));
+
+    dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Auto});
+    std::tie(rc, text) = capture("setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                                 shuttlectl(bpffs.root(), "stats 2>&1"));
+    CHECK(rc == 1);
+    CHECK_THAT(text, Catch::Contains("needs root"));
+}
+
+TEST_CASE("Services: replies of DNATed flows take the stack path, also hairpin", "[datapath]") {
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    INFO("attach mode " << dp::to_string(mode));
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod client(2), backend(3);
+    must("sysctl -w net.ipv4.ip_forward=1");  // Services are the host stack's job
+    // kube-proxy (iptables mode) style: ClusterIP 10.96.0.10:80 -> the backend pod's :8080,
+    // and masquerade for the hairpin case (a pod reaching itself through its Service).
+    must(
+        "iptables -t nat -A PREROUTING -d 10.96.0.10/32 -p tcp --dport 80 -j DNAT "
+        "--to-destination 10.244.1.3:8080");
+    must(
+        "iptables -t nat -A PREROUTING -d 10.96.0.11/32 -p tcp --dport 80 -j DNAT "
+        "--to-destination 10.244.1.2:8080");
+    must("iptables -t nat -A POSTROUTING -s 10.244.1.2/32 -d 10.244.1.2/32 -j MASQUERADE");
+
+    dp::Node node = dp::Node::ensure({bpffs.root(), mode});
+    node.set_config(node_config());
+    node.attach(client.endpoint());
+    node.attach(backend.endpoint());
+
+    CHECK(tcp_transfer(client, backend, "1M", "8080", "10.96.0.10", "80"));
+    CHECK(counted(node, SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_NAT_FLOW) > 0);
+    CHECK(tcp_transfer(client, client, "1M", "8080", "10.96.0.11", "80"));  // hairpin
+
+    // Plain pod-to-pod keeps the fast path next to the Service flow.
+    uint64_t before = counted(node, SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_LOCAL);
+    CHECK(tcp_transfer(client, backend, "1M"));
+    CHECK(counted(node, SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_LOCAL) > before);
+}
+
+TEST_CASE("replacing the programs does not break an established TCP stream", "[datapath]") {
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    INFO("attach mode " << dp::to_string(mode));
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2), b(3);
+    disable_forwarding();  // only the eBPF path can carry the stream
+    {
+        dp::Node node = dp::Node::ensure({bpffs.root(), mode});
+        node.set_config(node_config());
+        node.attach(a.endpoint());
+        node.attach(b.endpoint());
+    }
+    std::string tag = unique("up");
+    std::string pidfile = "/tmp/" + tag + ".pid", rcfile = "/tmp/" + tag + ".rc";
+    std::string jsonfile = "/tmp/" + tag + ".json";
+    must(b.exec("iperf3 -s -1 -D -B " + b.ip() + " -I " + pidfile));
+    usleep(300 * 1000);
+    must("(" + a.exec("timeout 30 iperf3 -J -i 0.25 -c " + b.ip() + " -t 3") + " >" + jsonfile +
+         " 2>/dev/null; echo $? > " + rcfile + ") &");
+    usleep(500 * 1000);
+    uint32_t first_prog = 0;
+    for (int round = 0; round < 4; ++round) {  // four upgrades during the stream
+        dp::Node node = dp::Node::open_existing({bpffs.root(), mode});
+        shuttle_loader_state stale{};
+        stale.build_hash = 1000 + round;
+        stale.layout_version = SHUTTLE_LAYOUT_VERSION;
+        dp::update(node.map_fd("loader"), uint32_t{0}, stale);
+        dp::Node upgraded = dp::Node::ensure({bpffs.root(), mode});
+        REQUIRE(upgraded.programs_loaded());
+        CHECK(upgraded.check(a.endpoint()) == "");
+        bpf_prog_info info{};
+        uint32_t len = sizeof info;
+        REQUIRE(bpf_obj_get_info_by_fd(upgraded.program_fd(), &info, &len) == 0);
+        CHECK(info.id != first_prog);
+        first_prog = info.id;
+        usleep(400 * 1000);
+    }
+    std::string rc;
+    for (int i = 0; i < 100 && rc.empty(); ++i) {
+        usleep(100 * 1000);
+        rc = capture("cat " + rcfile + " 2>/dev/null").second;
+    }
+    std::string report = capture("cat " + jsonfile).second;
+    sh("test -f " + pidfile + " && kill $(cat " + pidfile + "); rm -f " + pidfile + " " + rcfile +
+       " " + jsonfile);
+    REQUIRE(rc == "0\n");  // the 3 s stream finished without an error
+    // ...and never stalled: every quarter second moved data.
+    auto intervals = nlohmann::json::parse(report)["intervals"];
+    REQUIRE(intervals.size() >= 10);
+    for (const auto& interval : intervals) {
+        CHECK(interval["sum"]["bytes"].get<uint64_t>() > 0);
+    }
+}
+
+TEST_CASE("the plugin's and the agent's config writes keep each other's fields", "[datapath]") {
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2);
+    dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Auto});
+    REQUIRE_THROWS_WITH(node.attach(a.endpoint()), Catch::Contains("set_config first"));
+
+    node.set_overlay(7, 1, mac("0e:00:00:00:00:07"), *IpAddress::parse("192.168.50.2"));
+    node.set_pod_network(*IpPrefix::parse("10.244.1.1/24"), *IpAddress::parse("10.244.1.1"),
+                         *IpPrefix::parse("10.244.0.0/16"));
+    dp::NodeConfig cfg = node.config();
+    CHECK(cfg.node_subnet.str() == "10.244.1.0/24");
+    CHECK(cfg.gateway.str() == "10.244.1.1");
+    CHECK(cfg.cluster_network.str() == "10.244.0.0/16");
+    CHECK(cfg.vxlan_ifindex == 7);
+    CHECK(cfg.vni == 1);
+    CHECK(cfg.vtep_mac.str() == "0e:00:00:00:00:07");
+    CHECK(cfg.underlay_ip.str() == "192.168.50.2");
+    node.set_overlay(9, 1, mac("0e:00:00:00:00:09"), *IpAddress::parse("192.168.50.2"));
+    CHECK(node.config().gateway.str() == "10.244.1.1");
+
+    node.attach(a.endpoint());
+    CHECK(node.check(a.endpoint()) == "");
+}
+
+// Not a pass/fail test: what ensure() and attach() cost an ADD. Run with
+//   shuttle_integration_tests "[bench]"
+TEST_CASE("cost of ensure and attach", "[.][bench]") {
+    for (auto mode : {dp::AttachMode::Tcx, dp::AttachMode::Tc}) {
+        PrivateBpffs bpffs;
+        NodeNetns node_netns;
+        std::vector<std::unique_ptr<Pod>> pods;
+        for (int i = 2; i < 22; ++i) {
+            pods.push_back(std::make_unique<Pod>(i));
+        }
+        auto now = [] { return std::chrono::steady_clock::now(); };
+        auto us = [](auto d) {
+            return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+        };
+        auto t0 = now();
+        dp::Node first = dp::Node::ensure({bpffs.root(), mode});
+        auto load_us = us(now() - t0);
+        first.set_config(node_config());
+        std::vector<long> ensure_us, attach_us;
+        for (const auto& pod : pods) {
+            auto t1 = now();
+            dp::Node node = dp::Node::ensure({bpffs.root(), mode});
+            auto t2 = now();
+            node.attach(pod->endpoint());
+            auto t3 = now();
+            ensure_us.push_back(us(t2 - t1));
+            attach_us.push_back(us(t3 - t2));
+        }
+        std::sort(ensure_us.begin(), ensure_us.end());
+        std::sort(attach_us.begin(), attach_us.end());
+        std::printf(
+            "%s: first ensure (load+verify+pin) %ld us; then p50 ensure %ld us, p50 "
+            "attach %ld us\n",
+            dp::to_string(mode).c_str(), static_cast<long>(load_us),
+            ensure_us[ensure_us.size() / 2], attach_us[attach_us.size() / 2]);
+    }
+}

@@ -1,0 +1,134 @@
+#pragma once
+
+// The eBPF datapath of one node: the one owner of shuttle's pinned programs, maps and links.
+//
+//   auto node = shuttle::datapath::Node::ensure({});   // load/verify/pin once per node
+//   node.attach(endpoint);                             // ADD: map entries + program on the veth
+//   node.check(endpoint);                              // CHECK: "" or what drifted
+//   node.detach(host_ifname, ip);                      // DEL: idempotent
+//
+// Pins live under <bpffs_root>/v<SHUTTLE_LAYOUT_VERSION>/: maps/<map>, progs/{from_pod,to_pod},
+// links/{ingress,egress}/<host veth> (TCX). The pin root directory itself is the lock (flock)
+// that serialises every writer on the node. Each host veth carries from_pod at tc ingress and
+// to_pod at tc egress.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/ip.h"
+#include "common/unique_fd.h"
+
+namespace shuttle::datapath {
+
+class EndpointTable;
+
+enum class AttachMode { Auto, Tcx, Tc };
+
+// "auto" | "tcx" | "tc"; throws std::invalid_argument on anything else.
+AttachMode parse_attach_mode(const std::string& text);
+std::string to_string(AttachMode mode);
+
+struct Options {
+    std::string bpffs_root = "/sys/fs/bpf/shuttle";
+    AttachMode attach = AttachMode::Auto;
+};
+
+struct Endpoint {
+    IpAddress ip;  // IPv4
+    MacAddress pod_mac;
+    MacAddress host_mac;
+    int host_ifindex = 0;
+    std::string host_ifname;
+    std::string container_id, ifname, pod_namespace, pod_name;
+};
+
+// The node-wide settings the programs read (map node_config). Unset VXLAN fields stay zero.
+struct NodeConfig {
+    IpPrefix node_subnet;      // e.g. 10.244.1.0/24
+    IpAddress gateway;         // e.g. 10.244.1.1
+    IpPrefix cluster_network;  // e.g. 10.244.0.0/16; ARP for it is answered by the host
+    int vxlan_ifindex = 0;
+    uint32_t vni = 0;
+    MacAddress vtep_mac;
+    IpAddress underlay_ip;
+};
+
+// One veth with the program, as the maps and the kernel see it (shuttlectl status).
+struct Attachment {
+    int ifindex = 0;
+    std::string ifname;  // "" when the device is gone
+    IpAddress pod_ip;
+    AttachMode mode = AttachMode::Auto;  // Tcx or Tc as recorded at attach
+    bool attached = false;               // the pinned program is really attached there
+    std::string detail;                  // why not, when not
+};
+
+class Node {
+  public:
+    // Loads, verifies and pins maps and programs when pins are missing; replaces the
+    // programs through every pinned link when this build's program differs; otherwise only
+    // opens the pins. Serialised by a flock on the pin root.
+    static Node ensure(const Options& options);
+
+    // Opens existing pins read-write without loading anything (inspection). Throws
+    // std::runtime_error naming what is missing when the node has no datapath.
+    static Node open_existing(const Options& options);
+
+    // Writes the endpoint's map entries, then attaches the programs to its host veth. The
+    // pod address must be in the node subnet of set_config().
+    void attach(const Endpoint& endpoint);
+    // Removes the link/filter and the map entries. Missing pieces are not an error.
+    void detach(const std::string& host_ifname, const IpAddress& ip);
+    // "" when the program is attached and the entries match the endpoint; else what drifted.
+    std::string check(const Endpoint& endpoint) const;
+
+    NodeConfig config() const;
+    // The node subnet decides the endpoint slots: set it before the first attach(). /16../30.
+    void set_config(const NodeConfig& config);
+    // The CNI plugin's part of the config (from subnet.env: FLANNEL_SUBNET's network, its
+    // first address as gateway, FLANNEL_NETWORK), keeping the overlay fields. Under the node
+    // lock; writes nothing when already equal, so every ADD may call it before attach().
+    void set_pod_network(const IpPrefix& node_subnet, const IpAddress& gateway,
+                         const IpPrefix& cluster_network);
+    // The agent's part (VXLAN device, VNI, VtepMAC, public IP), keeping the pod fields.
+    void set_overlay(int vxlan_ifindex, uint32_t vni, const MacAddress& vtep_mac,
+                     const IpAddress& underlay_ip);
+
+    // True when this ensure() created the maps (first start, or the pins were lost): the
+    // caller re-attaches the node's existing endpoints from its IP store.
+    bool maps_created() const { return maps_created_; }
+    // True when this ensure() loaded (verified) the programs.
+    bool programs_loaded() const { return programs_loaded_; }
+
+    std::vector<Attachment> attachments() const;
+    // Hash of the BPF object this binary carries (compared with the pinned one).
+    static uint64_t build_hash();
+    // The hash of the object the pinned programs came from.
+    uint64_t pinned_build_hash() const;
+    const std::string& pin_dir() const { return pin_dir_; }
+    int map_fd(const std::string& name) const;
+    int program_fd() const { return from_pod_.get(); }  // from_pod (ingress)
+    int to_pod_program_fd() const { return to_pod_.get(); }
+
+    Node(Node&&) = default;
+    Node& operator=(Node&&) = default;
+
+  private:
+    Node() = default;
+    void open_pins();
+    EndpointTable table() const;
+    AttachMode attach_programs(const Endpoint& endpoint);
+    std::string attach_check(int ifindex, const std::string& ifname, uint32_t mode) const;
+    std::string link_pin(const std::string& host_ifname, bool ingress) const;
+
+    Options options_;
+    std::string pin_dir_;
+    UniqueFd from_pod_;
+    UniqueFd to_pod_;
+    std::vector<std::pair<std::string, UniqueFd>> maps_;
+    bool maps_created_ = false;
+    bool programs_loaded_ = false;
+};
+
+}  // namespace shuttle::datapath

@@ -1,0 +1,122 @@
+#include "datapath/map_access.h"
+
+namespace shuttle::datapath {
+
+std::optional<uint32_t> EndpointTable::slot(uint32_t ip) const {
+    auto cfg = lookup<shuttle_config>(config_fd_, uint32_t{0});
+    if (!cfg || cfg->layout_version == 0 || cfg->node_subnet_len == 0) {
+        return std::nullopt;
+    }
+    uint32_t offset = ntohl(ip) - ntohl(cfg->node_subnet);
+    uint32_t size = cfg->node_subnet_len >= 32 ? 1u : 1u << (32 - cfg->node_subnet_len);
+    if (offset >= size || offset >= SHUTTLE_MAX_ENDPOINTS) {
+        return std::nullopt;
+    }
+    return offset;
+}
+
+std::optional<shuttle_endpoint> EndpointTable::find(uint32_t ip) const {
+    auto index = slot(ip);
+    if (!index) {
+        return std::nullopt;
+    }
+    auto entry = lookup<shuttle_endpoint>(endpoints_fd_, *index);
+    if (!entry || entry->ifindex == 0 || entry->pod_ip != ip) {
+        return std::nullopt;
+    }
+    return entry;
+}
+
+void EndpointTable::put(uint32_t ip, const shuttle_endpoint& entry) const {
+    auto index = slot(ip);
+    if (!index) {
+        char text[INET_ADDRSTRLEN] = {};
+        inet_ntop(AF_INET, &ip, text, sizeof text);
+        throw std::invalid_argument(std::string("pod address ") + text +
+                                    " is outside the node subnet of the datapath's config "
+                                    "(set_config first)");
+    }
+    update(endpoints_fd_, *index, entry);
+}
+
+void EndpointTable::clear(uint32_t ip) const {
+    if (find(ip)) {
+        update(endpoints_fd_, *slot(ip), shuttle_endpoint{});
+    }
+}
+
+std::vector<StatCounter> read_stats(int stats_fd) {
+    int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) {
+        throw system_error(-cpus, "possible CPUs");
+    }
+    std::vector<StatCounter> out;
+    std::vector<shuttle_stat> per_cpu(static_cast<size_t>(cpus));
+    for (uint32_t key = 0; key < SHUTTLE_STATS_ENTRIES; ++key) {
+        if (bpf_map_lookup_elem(stats_fd, &key, per_cpu.data()) != 0) {
+            throw_errno("read stats");
+        }
+        StatCounter counter;
+        counter.verdict = key / SHUTTLE_REASONS_PER_VERDICT;
+        counter.reason = key % SHUTTLE_REASONS_PER_VERDICT;
+        for (const shuttle_stat& s : per_cpu) {
+            counter.packets += s.packets;
+            counter.bytes += s.bytes;
+        }
+        out.push_back(counter);
+    }
+    return out;
+}
+
+std::string verdict_name(uint32_t verdict) {
+    switch (verdict) {
+        case SHUTTLE_VERDICT_PASS:
+            return "pass";
+        case SHUTTLE_VERDICT_REDIRECT:
+            return "redirect";
+        case SHUTTLE_VERDICT_DROP:
+            return "drop";
+        default:
+            return "verdict-" + std::to_string(verdict);
+    }
+}
+
+std::string reason_name(uint32_t verdict, uint32_t reason) {
+    if (verdict == SHUTTLE_VERDICT_PASS) {
+        switch (reason) {
+            case SHUTTLE_PASS_NOT_LOCAL:
+                return "not-local";
+            case SHUTTLE_PASS_NON_IP:
+                return "non-ip";
+            case SHUTTLE_PASS_ARP_OTHER:
+                return "arp-other";
+            case SHUTTLE_PASS_NAT_FLOW:
+                return "nat-flow";
+        }
+    } else if (verdict == SHUTTLE_VERDICT_REDIRECT) {
+        switch (reason) {
+            case SHUTTLE_REDIRECT_LOCAL:
+                return "local";
+            case SHUTTLE_REDIRECT_ARP_REPLY:
+                return "arp-reply";
+            case SHUTTLE_REDIRECT_REMOTE:
+                return "remote";
+        }
+    } else if (verdict == SHUTTLE_VERDICT_DROP) {
+        switch (reason) {
+            case SHUTTLE_DROP_MALFORMED:
+                return "malformed";
+            case SHUTTLE_DROP_TTL_EXPIRED:
+                return "ttl-expired";
+            case SHUTTLE_DROP_SPOOFED_IP:
+                return "spoofed-ip";
+            case SHUTTLE_DROP_SPOOFED_MAC:
+                return "spoofed-mac";
+            case SHUTTLE_DROP_NO_CONFIG:
+                return "no-config";
+        }
+    }
+    return "reason-" + std::to_string(reason);
+}
+
+}  // namespace shuttle::datapath

@@ -1,0 +1,126 @@
+#include <filesystem>
+
+#include "cni/error.h"
+#include "plugin/masquerade.h"
+#include "plugin/attachment.h"
+#include "plugin/commands.h"
+#include "plugin/datapath_hook.h"
+#include "plugin/ipam_client.h"
+#include "plugin/log.h"
+#include "plugin/network.h"
+#include "plugin/pod_netns.h"
+#include "plugin/rollback.h"
+#include "plugin/wiring.h"
+
+namespace shuttle::plugin {
+
+namespace {
+
+const IpPrefix kDefaultRoute{IpAddress::v4(0), 0};
+
+// The pod's routes: a default route via the gateway, then the IPAM routes.
+std::vector<cni::Route> pod_routes(const cni::Result& ipam, const IpAddress& gateway) {
+    std::vector<cni::Route> routes;
+    routes.push_back(cni::Route{kDefaultRoute, gateway, {}, {}, {}, {}, {}});
+    for (const auto& r : ipam.routes) {
+        if (r.dst == kDefaultRoute)
+            continue;
+        routes.push_back(r);
+    }
+    return routes;
+}
+
+cni::Result build_result(const cni::Environment& env, const Network& net, const cni::Result& ipam,
+                         const Wired& wired, const std::vector<cni::Route>& routes) {
+    cni::Result result;
+    result.interfaces.push_back({wired.host_ifname, wired.host_mac.str(), wired.mtu, "", "", ""});
+    result.interfaces.push_back({env.ifname, wired.pod_mac.str(), wired.mtu, env.netns, "", ""});
+    for (auto ip : ipam.ips) {
+        ip.interface = 1;
+        result.ips.push_back(ip);
+    }
+    result.routes = routes;
+    result.dns = net.conf.dns.empty() ? ipam.dns : net.conf.dns;
+    return result;
+}
+
+AttachmentRecord make_record(const cni::Environment& env, const Network& net,
+                             const cni::Result& ipam, const Wired& wired) {
+    AttachmentRecord record;
+    record.container_id = env.container_id;
+    record.ifname = env.ifname;
+    record.netns = env.netns;
+    record.host_ifname = wired.host_ifname;
+    record.pod_namespace = env.args.pod_namespace;
+    record.pod_name = env.args.pod_name;
+    record.pod_mac = wired.pod_mac.str();
+    record.host_mac = wired.host_mac.str();
+    for (const auto& ip : ipam.ips)
+        record.addresses.push_back(ip.address);
+    record.gateway = ipam.ips.front().gateway;
+    record.ipam_type = net.ipam_type;
+    if (!net.builtin_ipam)
+        record.delegate_config = net.effective_config;
+    return record;
+}
+
+// One datapath per node: a second shuttle network would share its maps (DESIGN "State").
+void refuse_second_network(const Network& net) {
+    namespace fs = std::filesystem;
+    auto parent = fs::path(net.state_dir).parent_path();
+    std::error_code ec;
+    for (const auto& dir : fs::directory_iterator(parent, ec)) {
+        if (!dir.is_directory() || dir.path().filename() == net.conf.name)
+            continue;
+        for (const auto& file : fs::directory_iterator(dir.path(), ec)) {
+            if (file.path().extension() != ".json")
+                continue;
+            throw cni::Error(cni::kInvalidConfig, "invalid network config: name",
+                             "shuttle network " + dir.path().filename().string() +
+                                 " already has pods on this node; one shuttle network per node");
+        }
+    }
+}
+
+}  // namespace
+
+std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
+    auto net = load_network(conf, SubnetFileNeed::Required);
+    refuse_second_network(net);
+    auto netns_fd = open_pod_netns(env.netns);
+    if (pod_has_interface(netns_fd.get(), env.ifname)) {
+        throw cni::Error(cni::kInterfaceExists, "interface already exists in the container",
+                         env.ifname + " in " + env.netns);
+    }
+    Rollback rollback;
+    auto ipam = ipam_add(net, env, rollback);
+    if (ipam.ips.empty()) {
+        throw cni::Error(cni::kInvalidConfig, "invalid network config: ipam", "no addresses");
+    }
+    auto gateway = *ipam.ips.front().gateway;
+    auto routes = pod_routes(ipam, gateway);
+
+    WireRequest request;
+    request.container_id = env.container_id;
+    request.ifname = env.ifname;
+    request.netns_fd = netns_fd.get();
+    request.mtu = net.mtu;
+    request.pod_mac = conf.mac;
+    request.ips = ipam.ips;
+    request.routes = routes;
+    auto wired = wire_pod(request, rollback);
+    if (net.masquerade)
+        ensure_masquerade(net, ipam.ips.front().address);
+
+    auto record = make_record(env, net, ipam, wired);
+    rollback.add([&net, record] { datapath_detach(net, record); });
+    datapath_attach(net, record, wired.host_index);  // DATAPATH CALL SITE
+
+    AttachmentStore attachments(net.state_dir);
+    attachments.save(record);
+    rollback.commit();
+    auto result = build_result(env, net, ipam, wired, routes);
+    return cni::result_json(result, conf.cni_version).dump();
+}
+
+}  // namespace shuttle::plugin

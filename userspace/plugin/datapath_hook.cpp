@@ -1,0 +1,113 @@
+#include "plugin/datapath_hook.h"
+
+#include <net/if.h>
+
+#include "cni/error.h"
+#include "datapath/bpffs.h"
+#include "datapath/datapath.h"
+
+#include <filesystem>
+
+namespace shuttle::plugin {
+
+namespace {
+
+datapath::Options options_of(const Network& net) {
+    datapath::Options options;
+    options.bpffs_root = net.conf.bpffs_root;
+    switch (net.conf.attach) {
+        case cni::AttachMode::Auto:
+            options.attach = datapath::AttachMode::Auto;
+            break;
+        case cni::AttachMode::Tcx:
+            options.attach = datapath::AttachMode::Tcx;
+            break;
+        case cni::AttachMode::Tc:
+            options.attach = datapath::AttachMode::Tc;
+            break;
+    }
+    return options;
+}
+
+datapath::Endpoint endpoint_of(const AttachmentRecord& record, int host_ifindex) {
+    datapath::Endpoint endpoint;
+    endpoint.ip = record.addresses.front().address;
+    endpoint.pod_mac = MacAddress::parse(record.pod_mac).value_or(MacAddress{});
+    endpoint.host_mac = MacAddress::parse(record.host_mac).value_or(MacAddress{});
+    endpoint.host_ifindex = host_ifindex;
+    endpoint.host_ifname = record.host_ifname;
+    endpoint.container_id = record.container_id;
+    endpoint.ifname = record.ifname;
+    endpoint.pod_namespace = record.pod_namespace;
+    endpoint.pod_name = record.pod_name;
+    return endpoint;
+}
+
+template <typename F>
+auto as_datapath_error(const char* what, F action) {
+    try {
+        return action();
+    } catch (const cni::Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw cni::Error(cni::kDatapathFailure, std::string("datapath ") + what + " failed",
+                         e.what());
+    }
+}
+
+}  // namespace
+
+void datapath_attach(const Network& net, const AttachmentRecord& record, int host_ifindex) {
+    if (record.addresses.empty())
+        return;
+    as_datapath_error("attach", [&] {
+        auto node = datapath::Node::ensure(options_of(net));
+        node.attach(endpoint_of(record, host_ifindex));
+    });
+}
+
+void datapath_detach(const Network& net, const AttachmentRecord& record) {
+    if (record.addresses.empty() || record.host_ifname.empty())
+        return;
+    std::optional<datapath::Node> node;
+    try {
+        node.emplace(datapath::Node::open_existing(options_of(net)));
+    } catch (const std::exception&) {
+        return;  // no datapath pinned on this node (never attached, or bpffs remounted)
+    }
+    as_datapath_error("detach", [&] {
+        for (const auto& address : record.addresses) {
+            node->detach(record.host_ifname, address.address);
+        }
+    });
+}
+
+std::string datapath_check(const Network& net, const AttachmentRecord& record) {
+    if (record.addresses.empty())
+        return "";
+    return as_datapath_error("check", [&]() -> std::string {
+        std::optional<datapath::Node> node;
+        try {
+            node.emplace(datapath::Node::open_existing(options_of(net)));
+        } catch (const std::exception& e) {
+            return std::string("datapath: ") + e.what();
+        }
+        auto index = static_cast<int>(::if_nametoindex(record.host_ifname.c_str()));
+        auto drift = node->check(endpoint_of(record, index));
+        return drift.empty() ? "" : "datapath: " + drift;
+    });
+}
+
+std::string datapath_status(const Network& net) {
+    std::filesystem::path path = net.conf.bpffs_root;
+    std::error_code ec;
+    while (!std::filesystem::exists(path, ec) && path.has_parent_path() &&
+           path != path.parent_path()) {
+        path = path.parent_path();
+    }
+    if (datapath::is_on_bpffs(path.string()))
+        return "";
+    return path.string() + " is not on a bpf filesystem (bpffsRoot " + net.conf.bpffs_root + ")";
+}
+
+}  // namespace shuttle::plugin

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <string>
+
+#include "plugin/attachment.h"
+#include "plugin/network.h"
+
+namespace shuttle::plugin {
+
+// ===== DATAPATH CALL SITE =====================================================================
+// The eBPF datapath (userspace/datapath/datapath.h) plugs in here: ADD calls datapath_attach
+// after the veth is wired (Node::ensure loads/pins the programs once per node under
+// bpffsRoot, then the endpoint's map entries and the program on its host veth), DEL and GC
+// call datapath_detach before the veth goes, CHECK appends datapath_check's answer to its
+// drifts. The host routing stays in place underneath as the fallback path.
+// Failures are cni::Error kDatapathFailure (107).
+void datapath_attach(const Network& net, const AttachmentRecord& record, int host_ifindex);
+// Idempotent; a node without a pinned datapath has nothing to detach.
+void datapath_detach(const Network& net, const AttachmentRecord& record);
+// "" when the program and map entries match the record, else what drifted.
+std::string datapath_check(const Network& net, const AttachmentRecord& record);
+// STATUS: "" when ADD could pin under bpffsRoot (it, or its nearest existing parent, is on
+// a bpf filesystem), else why not.
+std::string datapath_status(const Network& net);
+
+}  // namespace shuttle::plugin

@@ -1,0 +1,238 @@
+#include "plugin/wiring.h"
+
+#include <linux/rtnetlink.h>
+
+#include <algorithm>
+
+#include "cni/error.h"
+#include "netlink/address.h"
+#include "netlink/error.h"
+#include "netlink/link.h"
+#include "netlink/route.h"
+#include "netns/guard.h"
+#include "netns/sysctl.h"
+#include "plugin/host_veth.h"
+
+namespace shuttle::plugin {
+
+namespace {
+
+constexpr int kNameAttempts = 8;
+
+netlink::Socket socket_in(int netns_fd) {
+    netns::Guard guard(netns_fd);
+    return netlink::Socket();
+}
+
+IpPrefix host_route_of(const IpAddress& ip) {
+    return IpPrefix{ip, 32};
+}
+
+const IpPrefix kDefaultRoute{IpAddress::v4(0), 0};
+
+// The host end's name: the first salted name nobody holds.
+std::string create_veth(netlink::Socket& host, const WireRequest& request) {
+    for (int attempt = 0; attempt < kNameAttempts; ++attempt) {
+        auto name = host_veth_name(request.container_id, request.ifname, attempt);
+        if (netlink::find_link(host, name))
+            continue;
+        netlink::VethSpec spec;
+        spec.local.name = name;
+        spec.peer.name = request.ifname;
+        spec.peer.mac = request.pod_mac;
+        if (request.mtu > 0) {
+            spec.local.mtu = static_cast<uint32_t>(request.mtu);
+            spec.peer.mtu = static_cast<uint32_t>(request.mtu);
+        }
+        spec.peer_netns_fd = request.netns_fd;
+        try {
+            netlink::create_veth(host, spec);
+            return name;
+        } catch (const netlink::Error& e) {
+            if (e.errno_value() != EEXIST || !netlink::find_link(host, name))
+                throw;
+        }
+    }
+    throw cni::Error(cni::kNetlinkFailure, "no free host interface name",
+                     "all " + std::to_string(kNameAttempts) + " names for " + request.container_id +
+                         "/" + request.ifname + " are taken");
+}
+
+void configure_host_end(netlink::Socket& host, const std::string& name,
+                        const WireRequest& request) {
+    netns::write_interface_sysctl("ipv4", name, "proxy_arp", "1");
+    // Proxy ARP answers after a random delay of up to proxy_delay (0.8 s by default): the
+    // pod's first packet to a neighbour would wait for it.
+    netns::write_sysctl("net/ipv4/neigh/" + name + "/proxy_delay", "0");
+    netlink::set_link_up(host, name);
+    for (const auto& ip : request.ips) {
+        if (ip.gateway) {
+            try {
+                netlink::add_address(host, name, IpPrefix{*ip.gateway, 32});
+            } catch (const netlink::Error& e) {
+                if (e.errno_value() != EEXIST)
+                    throw;
+            }
+        }
+        netlink::Route route;
+        route.destination = host_route_of(ip.address.address);
+        route.dev = netlink::LinkRef(name);
+        route.scope = RT_SCOPE_LINK;
+        netlink::replace_route(host, route);
+    }
+    if (netns::read_sysctl("net.ipv4.ip_forward") != "1") {
+        netns::write_sysctl("net.ipv4.ip_forward", "1");
+    }
+}
+
+void configure_pod_end(netlink::Socket& pod, const WireRequest& request) {
+    netlink::set_link_up(pod, request.ifname);
+    std::optional<IpAddress> gateway;
+    for (const auto& ip : request.ips) {
+        netlink::add_address(pod, request.ifname, ip.address);
+        if (!gateway && ip.gateway)
+            gateway = ip.gateway;
+    }
+    for (const auto& r : request.routes) {
+        netlink::Route route;
+        route.destination = r.dst;
+        route.gateway = r.gw ? r.gw : gateway;
+        route.dev = netlink::LinkRef(request.ifname);
+        route.onlink = route.gateway.has_value();
+        if (r.priority)
+            route.priority = static_cast<uint32_t>(*r.priority);
+        netlink::replace_route(pod, route);
+    }
+}
+
+bool has_route(const std::vector<netlink::Route>& routes, const IpPrefix& dst,
+               const std::optional<IpAddress>& gw, int index) {
+    return std::any_of(routes.begin(), routes.end(), [&](const netlink::Route& r) {
+        return r.destination == dst && (!gw || r.gateway == gw) &&
+               (!r.dev || r.dev->index == index);
+    });
+}
+
+}  // namespace
+
+bool pod_has_interface(int netns_fd, const std::string& ifname) {
+    auto pod = socket_in(netns_fd);
+    return netlink::find_link(pod, ifname).has_value();
+}
+
+Wired wire_pod(const WireRequest& request, Rollback& rollback) {
+    netlink::Socket host;
+    auto pod = socket_in(request.netns_fd);
+    Wired wired;
+    wired.host_ifname = create_veth(host, request);
+    rollback.add([name = wired.host_ifname] { remove_host_veth(name); });
+    configure_pod_end(pod, request);
+    configure_host_end(host, wired.host_ifname, request);
+    auto host_link = netlink::get_link(host, wired.host_ifname);
+    auto pod_link = netlink::get_link(pod, request.ifname);
+    wired.host_index = host_link.index;
+    wired.host_mac = host_link.mac.value_or(MacAddress{});
+    wired.pod_index = pod_link.index;
+    wired.pod_mac = pod_link.mac.value_or(MacAddress{});
+    wired.mtu = static_cast<int>(pod_link.mtu);
+    return wired;
+}
+
+void remove_host_veth(const std::string& host_ifname) {
+    if (host_ifname.empty())
+        return;
+    netlink::Socket host;
+    try {
+        netlink::delete_link(host, host_ifname);
+    } catch (const netlink::Error& e) {
+        if (e.errno_value() != ENODEV && e.errno_value() != ENOENT)
+            throw;
+    }
+}
+
+void remove_pod_interface(const std::string& netns_path, const std::string& ifname) {
+    if (netns_path.empty())
+        return;
+    UniqueFd fd;
+    try {
+        fd = netns::open(netns_path);
+    } catch (const std::system_error& e) {
+        if (e.code().value() == ENOENT)
+            return;  // the netns is gone, and the veth with it
+        throw;
+    }
+    auto pod = socket_in(fd.get());
+    try {
+        netlink::delete_link(pod, ifname);
+    } catch (const netlink::Error& e) {
+        if (e.errno_value() != ENODEV && e.errno_value() != ENOENT)
+            throw;
+    }
+}
+
+std::vector<std::string> check_wiring(const ExpectedWiring& expected) {
+    std::vector<std::string> drift;
+    auto fd = netns::open(expected.netns_path);
+    auto pod = socket_in(fd.get());
+    auto link = netlink::find_link(pod, expected.ifname);
+    if (!link) {
+        drift.push_back("interface " + expected.ifname + " is missing in " + expected.netns_path);
+        return drift;
+    }
+    if (!expected.pod_mac.empty() && link->mac && link->mac->str() != expected.pod_mac) {
+        drift.push_back(expected.ifname + " has MAC " + link->mac->str() + ", expected " +
+                        expected.pod_mac);
+    }
+    if (expected.mtu && static_cast<int>(link->mtu) != *expected.mtu) {
+        drift.push_back(expected.ifname + " has MTU " + std::to_string(link->mtu) + ", expected " +
+                        std::to_string(*expected.mtu));
+    }
+    if (!link->up())
+        drift.push_back(expected.ifname + " is down");
+    auto addresses = netlink::list_addresses(pod, AF_INET, link->index);
+    for (const auto& want : expected.addresses) {
+        bool found = std::any_of(addresses.begin(), addresses.end(),
+                                 [&](const netlink::Address& a) { return a.prefix == want; });
+        if (!found)
+            drift.push_back(expected.ifname + " lacks address " + want.str());
+    }
+    auto routes = netlink::list_routes(pod, AF_INET);
+    for (const auto& want : expected.routes) {
+        auto gw = want.gw ? want.gw : expected.default_gateway;
+        if (!has_route(routes, want.dst, gw, link->index)) {
+            drift.push_back("route " + want.dst.str() + (gw ? " via " + gw->str() : "") +
+                            " is missing in the container");
+        }
+    }
+    if (expected.host_ifname.empty())
+        return drift;
+    netlink::Socket host;
+    auto host_link = netlink::find_link(host, expected.host_ifname);
+    if (!host_link) {
+        drift.push_back("host interface " + expected.host_ifname + " is missing");
+        return drift;
+    }
+    if (!host_link->up())
+        drift.push_back("host interface " + expected.host_ifname + " is down");
+    auto host_routes = netlink::list_routes(host, AF_INET);
+    auto host_addresses = netlink::list_addresses(host, AF_INET, host_link->index);
+    for (const auto& want : expected.addresses) {
+        if (!has_route(host_routes, host_route_of(want.address), std::nullopt, host_link->index)) {
+            drift.push_back("host route " + host_route_of(want.address).str() + " dev " +
+                            expected.host_ifname + " is missing");
+        }
+    }
+    if (expected.default_gateway) {
+        IpPrefix gw{*expected.default_gateway, 32};
+        bool found = std::any_of(host_addresses.begin(), host_addresses.end(),
+                                 [&](const netlink::Address& a) { return a.prefix == gw; });
+        if (!found)
+            drift.push_back("host interface " + expected.host_ifname + " lacks " + gw.str());
+    }
+    if (netns::read_interface_sysctl("ipv4", expected.host_ifname, "proxy_arp") != "1") {
+        drift.push_back("proxy_arp is off on " + expected.host_ifname);
+    }
+    return drift;
+}
+
+}  // namespace shuttle::plugin
