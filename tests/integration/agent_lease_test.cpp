@@ -1,0 +1,345 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "agent/agent.h"
+#include "agent/lease_manager.h"
+#include "agent/lease_value.h"
+#include "etcd_test_server.h"
+#include "flannel/subnet_env.h"
+
+using namespace shuttle;
+using namespace shuttle::agent;
+using namespace std::chrono_literals;
+using shuttle::test::EtcdTestServer;
+using shuttle::test::eventually;
+using shuttle::test::TempDir;
+
+namespace {
+
+const std::string kPrefix = "/coreos.com/network";
+const std::string kSubnets = kPrefix + "/subnets/";
+const char* kConfig = R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}})";
+
+IpPrefix prefix(const char* text) {
+    return *IpPrefix::parse(text);
+}
+
+IpAddress ip(const char* text) {
+    return *IpAddress::parse(text);
+}
+
+// One agent on its own thread, stopped and joined on destruction.
+class RunningAgent {
+  public:
+    RunningAgent(const EtcdTestServer& server, const std::string& public_ip,
+                 const std::string& subnet_file, std::chrono::seconds ttl = 60s,
+                 std::chrono::seconds margin = 10s, int on_lease_failures = 0)
+        : on_lease_failures_(on_lease_failures),
+          agent_(with_on_lease(options(server, public_ip, subnet_file, ttl, margin)),
+                 [this](const PeerMap& peers) {
+                     std::lock_guard lock(mutex_);
+                     peers_ = peers;
+                     ++deliveries_;
+                 }),
+          thread_([this] { agent_.run(stop_); }) {}
+    ~RunningAgent() {
+        stop_ = true;
+        agent_.wake();
+        thread_.join();
+    }
+
+    static AgentOptions options(const EtcdTestServer& server, const std::string& public_ip,
+                                const std::string& subnet_file, std::chrono::seconds ttl,
+                                std::chrono::seconds margin) {
+        AgentOptions options;
+        options.etcd = server.client_options();
+        options.etcd.request_timeout = 500ms;
+        options.etcd.connect_timeout = 200ms;
+        options.prefix = kPrefix;
+        options.public_ip = ip(public_ip.c_str());
+        options.underlay_mtu = 1500;
+        options.subnet_file = subnet_file;
+        options.lease_ttl = ttl;
+        options.renew_margin = margin;
+        options.check_interval = 500ms;
+        options.backoff_min = 100ms;
+        options.backoff_max = 400ms;
+        return options;
+    }
+
+    AgentOptions with_on_lease(AgentOptions options) {
+        options.on_lease = [this](const Lease& lease, const NetworkConfig& config) {
+            std::lock_guard lock(mutex_);
+            REQUIRE(config.vni == 1);
+            if (on_lease_failures_ > 0) {
+                --on_lease_failures_;
+                throw std::runtime_error("datapath not ready");
+            }
+            applied_.push_back(lease.subnet);
+        };
+        return options;
+    }
+
+    std::vector<IpPrefix> applied() {
+        std::lock_guard lock(mutex_);
+        return applied_;
+    }
+
+    Agent& agent() { return agent_; }
+    bool ready() { return agent_.readiness().first; }
+    std::optional<IpPrefix> subnet() { return agent_.status().subnet; }
+    PeerMap peers() {
+        std::lock_guard lock(mutex_);
+        return peers_;
+    }
+
+  private:
+    std::mutex mutex_;
+    PeerMap peers_;
+    int deliveries_ = 0;
+    int on_lease_failures_ = 0;
+    std::vector<IpPrefix> applied_;
+    std::atomic<bool> stop_{false};
+    Agent agent_;
+    std::thread thread_;
+};
+
+std::optional<LeaseAttrs> lease_in_etcd(etcd::Client& client, const IpPrefix& subnet) {
+    auto kv = client.get(kSubnets + subnet_key_name(subnet));
+    return kv ? parse_lease_value(kv->value) : std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("agent: two nodes get distinct leases, subnet.env in flannel's format") {
+    EtcdTestServer server;
+    TempDir dir("agent");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kConfig);
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env");
+    RunningAgent b(server, "192.0.2.2", dir.path() + "/b.env");
+    REQUIRE(eventually([&] { return a.ready() && b.ready(); }));
+    auto subnet_a = *a.subnet(), subnet_b = *b.subnet();
+    REQUIRE(a.applied() == std::vector<IpPrefix>{subnet_a});
+    REQUIRE(subnet_a != subnet_b);
+    REQUIRE(subnet_a.length == 24);
+    REQUIRE(prefix("10.244.0.0/16").contains(subnet_a));
+    REQUIRE(subnet_a != prefix("10.244.0.0/24"));  // SubnetMin skips the first subnet
+
+    auto kv = client.get(kSubnets + subnet_key_name(subnet_a));
+    REQUIRE(kv);
+    REQUIRE(kv->lease != 0);
+    REQUIRE(client.lease_time_to_live(kv->lease) > 50);
+    REQUIRE(kv->value == format_lease_value(ip("192.0.2.1"), 1, a.agent().status().vtep_mac));
+
+    auto env = flannel::read_subnet_env(dir.path() + "/a.env");
+    REQUIRE(env);
+    REQUIRE(env->network == prefix("10.244.0.0/16"));
+    REQUIRE(env->subnet.address.v4_host_order() == subnet_a.address.v4_host_order() + 1);
+    REQUIRE(env->subnet_network() == subnet_a);
+    REQUIRE(env->mtu == 1450);
+    REQUIRE_FALSE(env->ip_masq);
+
+    // Each sees the other as its only peer.
+    REQUIRE(eventually([&] { return a.peers().size() == 1 && b.peers().size() == 1; }));
+    auto peer = a.peers().at(subnet_b);
+    REQUIRE(peer.public_ip == ip("192.0.2.2"));
+    REQUIRE(peer.vtep_mac == b.agent().status().vtep_mac);
+    REQUIRE(peer.vni == 1);
+}
+
+TEST_CASE("agent: a restart keeps the subnet and the VtepMAC") {
+    EtcdTestServer server;
+    TempDir dir("agent");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kConfig);
+    IpPrefix first;
+    MacAddress mac;
+    {
+        RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env");
+        REQUIRE(eventually([&] { return a.ready(); }));
+        first = *a.subnet();
+        mac = a.agent().status().vtep_mac;
+    }
+    // The lease outlives the agent (no revoke on stop: peers keep their routes to us).
+    REQUIRE(lease_in_etcd(client, first));
+    {
+        RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env");
+        REQUIRE(eventually([&] { return a.ready(); }));
+        REQUIRE(*a.subnet() == first);
+        REQUIRE(a.agent().status().vtep_mac == mac);
+    }
+    // Lease gone while the agent was away: subnet.env's subnet is taken again when free.
+    client.remove(kSubnets + subnet_key_name(first));
+    {
+        RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env");
+        REQUIRE(eventually([&] { return a.ready(); }));
+        REQUIRE(*a.subnet() == first);
+    }
+}
+
+TEST_CASE("agent: a lease deleted or revoked from outside is re-acquired") {
+    EtcdTestServer server;
+    TempDir dir("agent");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kConfig);
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env");
+    REQUIRE(eventually([&] { return a.ready(); }));
+    auto subnet = *a.subnet();
+    auto key = kSubnets + subnet_key_name(subnet);
+
+    auto before = client.get(key);
+    client.remove(key);
+    REQUIRE(eventually([&] {
+        auto kv = client.get(key);
+        return kv && kv->create_revision > before->create_revision;
+    }));
+    REQUIRE(*a.subnet() == subnet);                         // subnet.env's subnet was still free
+    REQUIRE(a.applied() == std::vector<IpPrefix>{subnet});  // same subnet and MAC: no re-apply
+    auto attrs = parse_lease_value(client.get(key)->value);
+    REQUIRE(attrs->vtep_mac == parse_lease_value(before->value)->vtep_mac);
+
+    auto again = client.get(key);
+    client.lease_revoke(again->lease);
+    REQUIRE(eventually([&] {
+        auto kv = client.get(key);
+        return kv && kv->lease != again->lease;
+    }));
+    REQUIRE(eventually([&] { return a.ready(); }));
+}
+
+TEST_CASE("agent: renews before expiry with a fresh etcd lease") {
+    EtcdTestServer server;
+    TempDir dir("agent");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kConfig);
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env", /*ttl=*/2s, /*margin=*/1s);
+    REQUIRE(eventually([&] { return a.ready(); }));
+    auto key = kSubnets + subnet_key_name(*a.subnet());
+    auto first = client.get(key);
+    // Renewed 1 s before the 2 s TTL ends; the key never disappears.
+    std::set<int64_t> leases;
+    for (int i = 0; i < 35; ++i) {
+        auto kv = client.get(key);
+        REQUIRE(kv);
+        leases.insert(kv->lease);
+        std::this_thread::sleep_for(100ms);
+    }
+    REQUIRE(leases.size() >= 3);
+    REQUIRE(client.lease_time_to_live(first->lease) == -1);  // the old one was revoked
+}
+
+TEST_CASE("agent: the peer watch sees another node's lease appear and disappear") {
+    EtcdTestServer server;
+    TempDir dir("agent");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kConfig);
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env");
+    REQUIRE(eventually([&] { return a.ready(); }));
+    REQUIRE(a.peers().empty());
+
+    // A flannel node writes its lease with its own etcd lease.
+    auto grant = client.lease_grant(30s);
+    auto theirs = prefix("10.244.77.0/24");
+    auto key = kSubnets + subnet_key_name(theirs);
+    client.put(key, format_lease_value(ip("192.0.2.9"), 1, *MacAddress::parse("aa:bb:cc:dd:ee:09")),
+               grant.id);
+    REQUIRE(eventually([&] { return a.peers().count(theirs) == 1; }));
+    REQUIRE(a.peers().at(theirs).vtep_mac.str() == "aa:bb:cc:dd:ee:09");
+    REQUIRE(a.peers().at(theirs).public_ip == ip("192.0.2.9"));
+    client.lease_revoke(grant.id);
+    REQUIRE(eventually([&] { return a.peers().empty(); }));
+}
+
+TEST_CASE("agent: etcd away keeps the last state and shows in readiness, back: ready again") {
+    EtcdTestServer server;
+    TempDir dir("agent");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kConfig);
+    client.put(kSubnets + "10.244.50.0-24",
+               format_lease_value(ip("192.0.2.5"), 1, *MacAddress::parse("aa:bb:cc:dd:ee:05")));
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env", 3s, 1s);
+    REQUIRE(eventually([&] { return a.ready() && a.peers().size() == 1; }));
+    auto subnet = *a.subnet();
+
+    server.stop(SIGKILL);
+    REQUIRE(eventually([&] { return !a.ready(); }));
+    auto [ready, text] = a.agent().readiness();
+    REQUIRE(text.find("etcd: unreachable") != std::string::npos);
+    REQUIRE(a.peers().size() == 1);  // last known peers kept
+    REQUIRE(a.agent().status().subnet == subnet);
+    std::this_thread::sleep_for(3500ms);  // longer than the TTL
+
+    server.start();
+    REQUIRE(eventually([&] { return a.ready(); }, 10s));
+    REQUIRE(eventually([&] { return lease_in_etcd(client, subnet).has_value(); }));
+    REQUIRE(*a.subnet() == subnet);
+    REQUIRE(a.peers().size() == 1);
+}
+
+TEST_CASE("agent lease manager: flannel's order and compatibility rules") {
+    EtcdTestServer server;
+    etcd::Client client(server.client_options());
+    auto config = parse_network_config(
+        R"({"Network":"10.244.0.0/16","SubnetMin":"10.244.10.0","SubnetMax":"10.244.12.0",
+            "Backend":{"Type":"vxlan"}})");
+    auto mac = *MacAddress::parse("02:11:22:33:44:55");
+    auto options = LeaseOptions{kPrefix, ip("192.0.2.1"), mac, 60s, 10s, std::nullopt};
+
+    SECTION("an incompatible lease of ours is deleted; the previous subnet is used if free") {
+        client.put(kSubnets + "10.244.200.0-24", format_lease_value(ip("192.0.2.1"), 1, mac));
+        options.previous_subnet = prefix("10.244.11.0/24");
+        LeaseManager manager(client, config, options);
+        auto lease = manager.acquire();
+        REQUIRE(lease.subnet == prefix("10.244.11.0/24"));
+        REQUIRE_FALSE(client.get(kSubnets + "10.244.200.0-24"));
+    }
+    SECTION("a reservation (no etcd lease) with our IP stays a reservation") {
+        client.put(kSubnets + "10.244.12.0-24", format_lease_value(ip("192.0.2.1"), 1, mac));
+        LeaseManager manager(client, config, options);
+        auto lease = manager.acquire();
+        REQUIRE(lease.subnet == prefix("10.244.12.0/24"));
+        REQUIRE(lease.etcd_lease == 0);
+        REQUIRE(client.get(lease.key)->lease == 0);
+        REQUIRE(manager.still_held(lease));
+    }
+    SECTION("taken subnets are skipped; then out of subnets") {
+        options.previous_subnet = prefix("10.244.10.0/24");
+        client.put(kSubnets + "10.244.10.0-24", format_lease_value(ip("192.0.2.7"), 1, mac));
+        client.put(kSubnets + "10.244.11.0-24", format_lease_value(ip("192.0.2.8"), 1, mac));
+        LeaseManager manager(client, config, options);
+        auto lease = manager.acquire();
+        REQUIRE(lease.subnet == prefix("10.244.12.0/24"));
+        REQUIRE(client.get(lease.key)->value == format_lease_value(ip("192.0.2.1"), 1, mac));
+        auto other = options;
+        other.public_ip = ip("192.0.2.9");
+        LeaseManager full(client, config, other);
+        REQUIRE_THROWS_AS(full.acquire(), LeaseLost);
+    }
+    SECTION("renewal fails once the key changed behind our back") {
+        LeaseManager manager(client, config, options);
+        auto lease = manager.acquire();
+        auto renewed = manager.renew(lease);
+        REQUIRE(renewed.etcd_lease != lease.etcd_lease);
+        client.put(lease.key, format_lease_value(ip("192.0.2.99"), 1, mac));
+        REQUIRE_FALSE(manager.still_held(renewed));
+        REQUIRE_THROWS_AS(manager.renew(renewed), LeaseLost);
+    }
+}
+
+TEST_CASE("agent: a failing on_lease keeps it unready and is retried") {
+    EtcdTestServer server;
+    TempDir dir("agent");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kConfig);
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env", 60s, 10s, /*failures=*/2);
+    REQUIRE(eventually([&] {
+        return a.agent().status().last_error.find("datapath not ready") != std::string::npos;
+    }));
+    REQUIRE_FALSE(a.ready());
+    REQUIRE(eventually([&] { return a.ready(); }));
+    REQUIRE(a.applied().size() == 1);
+}

@@ -1,0 +1,83 @@
+#include "agent/node_interface.h"
+
+#include <ifaddrs.h>
+#include <net/if.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+#include "common/system_error.h"
+
+namespace shuttle::agent {
+namespace {
+
+struct IfaddrsDeleter {
+    void operator()(ifaddrs* list) const { freeifaddrs(list); }
+};
+
+std::unique_ptr<ifaddrs, IfaddrsDeleter> list_addresses() {
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) {
+        throw_errno("getifaddrs");
+    }
+    return std::unique_ptr<ifaddrs, IfaddrsDeleter>(list);
+}
+
+IpAddress ipv4_of(const ifaddrs* entry) {
+    IpAddress ip;
+    ip.family = AF_INET;
+    auto* sin = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+    std::memcpy(ip.bytes.data(), &sin->sin_addr, 4);
+    return ip;
+}
+
+int read_mtu(const std::string& name) {
+    std::ifstream in("/sys/class/net/" + name + "/mtu");
+    int mtu = 0;
+    if (!(in >> mtu) || mtu <= 0) {
+        throw std::runtime_error("cannot read the MTU of " + name);
+    }
+    return mtu;
+}
+
+}  // namespace
+
+NodeInterface interface_by_name(const std::string& name) {
+    auto list = list_addresses();
+    for (auto* entry = list.get(); entry; entry = entry->ifa_next) {
+        if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET && name == entry->ifa_name) {
+            return {name, ipv4_of(entry), read_mtu(name)};
+        }
+    }
+    throw std::runtime_error("interface " + name + " does not exist or has no IPv4 address");
+}
+
+std::optional<NodeInterface> interface_with_address(const IpAddress& address) {
+    auto list = list_addresses();
+    for (auto* entry = list.get(); entry; entry = entry->ifa_next) {
+        if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET && ipv4_of(entry) == address) {
+            return NodeInterface{entry->ifa_name, address, read_mtu(entry->ifa_name)};
+        }
+    }
+    return std::nullopt;
+}
+
+NodeInterface default_route_interface() {
+    std::ifstream in("/proc/net/route");
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string name, destination, gateway, flags, refcnt, use, metric, mask;
+        fields >> name >> destination >> gateway >> flags >> refcnt >> use >> metric >> mask;
+        if (destination == "00000000" && mask == "00000000") {
+            return interface_by_name(name);
+        }
+    }
+    throw std::runtime_error("no IPv4 default route: set --iface or --public-ip");
+}
+
+}  // namespace shuttle::agent
