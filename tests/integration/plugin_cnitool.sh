@@ -10,6 +10,14 @@ cnitool=$(bash "$ROOT/tools/build-cnitool.sh" "$SHUTTLE_BIN_DIR/cnitool")
 KIT_QUIET=1
 source "$ROOT/tools/cluster/kit.sh"
 
+# `cmd | contains PATTERN`: reads all of cmd's output first (grep -q would exit early and,
+# under pipefail, fail the pipeline through cmd's SIGPIPE).
+contains() {
+    local text
+    text=$(cat)
+    grep -q -- "$1" <<<"$text"
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 
@@ -61,7 +69,7 @@ for net in sh031 sh100; do
     sh100) [ "$version/$address/$(echo "$OUT" | jq -r '.ips[0].version')" = "1.0.0/10.99.100.2/24/null" ] ||
                fail "1.0.0 result: $OUT" ;;
     esac
-    kit_pod_exec "$net" ip -4 addr show eth0 2>/dev/null | grep -q "inet $address" || fail "pod address"
+    kit_pod_exec "$net" ip -4 addr show eth0 2>/dev/null | contains "inet $address" || fail "pod address"
     kit_pod_exec "$net" ping -c1 -W2 "${address%.*}.1" >/dev/null || fail "pod -> node"
     # the plugin ran with its defaults: records in /var/lib/cni/shuttle, pins in the node's bpffs
     kit_node_exec n1 sh -c "ls /var/lib/cni/shuttle/$net/*-eth0.json" >/dev/null || fail "no attachment record"
@@ -69,7 +77,7 @@ for net in sh031 sh100; do
 
     cnitool_run check "$net" "$net"
     case $net in
-    sh031) [ "$RC" != 0 ] && echo "$OUT" | grep -q 'does not support the CHECK command' ||
+    sh031) [ "$RC" != 0 ] && echo "$OUT" | contains 'does not support the CHECK command' ||
                fail "libcni should refuse CHECK at 0.3.1: rc=$RC $OUT" ;;
     sh100) [ "$RC" = 0 ] || fail "cnitool check $net: $OUT" ;;
     esac

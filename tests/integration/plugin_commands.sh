@@ -42,12 +42,12 @@ for v in 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0; do
     addr=10.99.1.$((i + 1))/24
     json_eq "$result" "$(expected_result "$v" "$ns" "$host" "$hmac" "$pmac" "$addr")"
     # the kernel state behind the result
-    ip -n "${ns##*/}" -4 addr show eth0 | grep -q "inet $addr" || fail "pod address"
-    ip -n "${ns##*/}" route show default | grep -q "via 10.99.1.1 dev eth0" || fail "pod default route"
-    ip -n "${ns##*/}" route show 10.99.0.0/16 | grep -q "via 10.99.1.1" || fail "pod ipam route"
+    ip -n "${ns##*/}" -4 addr show eth0 | contains "inet $addr" || fail "pod address"
+    ip -n "${ns##*/}" route show default | contains "via 10.99.1.1 dev eth0" || fail "pod default route"
+    ip -n "${ns##*/}" route show 10.99.0.0/16 | contains "via 10.99.1.1" || fail "pod ipam route"
     [ "$(ip -n "${ns##*/}" -j link show eth0 | jq '.[0].mtu')" = 1400 ] || fail "pod mtu"
-    ip -n "$NODE" -4 addr show "$host" | grep -q "inet 10.99.1.1/32" || fail "gateway /32 on host veth"
-    ip -n "$NODE" route show "${addr%/*}" | grep -q "dev $host scope link" || fail "host route"
+    ip -n "$NODE" -4 addr show "$host" | contains "inet 10.99.1.1/32" || fail "gateway /32 on host veth"
+    ip -n "$NODE" route show "${addr%/*}" | contains "dev $host scope link" || fail "host route"
     [ "$(node cat /proc/sys/net/ipv4/conf/"$host"/proxy_arp)" = 1 ] || fail "proxy_arp"
     [ "$(node cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "ip_forward"
     [ "$(node cat /proc/sys/net/ipv4/neigh/"$host"/proxy_delay)" = 0 ] || fail "proxy_delay"
@@ -77,6 +77,20 @@ cni_ok DEL req-1 eth0 "/run/netns/$RUN-req1" "$c"
 cni_ok DEL req-2 eth0 "/run/netns/$RUN-req2" "$c"
 pass "requested IPs (runtimeConfig.ips, CNI_ARGS IP=) and runtimeConfig.mac"
 
+# --- host veth name collisions: a foreign link holding the name shifts to a salted one ----------
+c=$(conf 1.1.0)
+cni_ok ADD col-1 eth0 "$(new_pod col)" "$c"
+taken=$(echo "$OUT" | jq -r '.interfaces[0].name')
+cni_ok DEL col-1 eth0 "/run/netns/$RUN-col" "$c"
+ip -n "$NODE" link add "$taken" type veth peer name "colp$$"
+cni_ok ADD col-1 eth0 "/run/netns/$RUN-col" "$c"
+other=$(echo "$OUT" | jq -r '.interfaces[0].name')
+[[ $other =~ ^sh[0-9a-f]{13}$ && $other != "$taken" ]] || fail "collision: got $other next to $taken"
+cni_ok DEL col-1 eth0 "/run/netns/$RUN-col" "$c"
+ip -n "$NODE" link show "$taken" >/dev/null 2>&1 || fail "DEL removed the foreign $taken"
+ip -n "$NODE" link del "$taken"
+pass "host veth name collision handled"
+
 # --- CHECK names what drifted -----------------------------------------------------------
 ns=/run/netns/$RUN-v5
 c=$(conf 1.1.0)
@@ -96,7 +110,7 @@ cni CHECK ctr-drift eth0 "$dns" "$withprev"
 # the datapath's own drift: the program detached behind shuttle's back
 rm "$(echo "$BPFFS"/shuttle/v*/links/ingress)/$host"
 cni CHECK ctr-drift eth0 "$dns" "$withprev"
-[ "$(echo "$OUT" | jq .code)" = 106 ] && echo "$OUT" | jq -r .details | grep -q "; datapath: " ||
+[ "$(echo "$OUT" | jq .code)" = 106 ] && echo "$OUT" | jq -r .details | contains "; datapath: " ||
     fail "CHECK missed the detached program: $OUT"
 cni_ok DEL ctr-drift eth0 "$dns" "$c"
 pass "CHECK reports drift precisely"
@@ -115,7 +129,7 @@ cni_ok DEL ctr-5 eth0 "/run/netns/$RUN-v5" "$c"          # address already relea
 cni_ok DEL never-added eth0 "/run/netns/$RUN-v5" "$c"    # nothing at all
 expect_clean_node
 [ -z "$(ls "$(echo "$BPFFS"/shuttle/v*/links/ingress)")" ] || fail "DEL left datapath links"
-[ "$(bpftool -j map dump pinned "$(echo "$BPFFS"/shuttle/v*/maps/endpoints)" | jq length)" = 0 ] ||
+[ "$(node "$BIN/shuttlectl" --bpffs-root "$BPFFS/shuttle" --json endpoints | jq length)" = 0 ] ||
     fail "DEL left endpoint entries"
 pass "DEL idempotent: twice, veth gone, empty netns, netns gone, address gone"
 
@@ -146,6 +160,6 @@ ip -n "$RUN-gc2" link show eth0 >/dev/null 2>&1 || fail "GC removed a valid pod'
 cni_ok GC "" "" "" "$(echo "$c" | jq -c '. + {"cni.dev/valid-attachments": []}')"
 expect_clean_node
 [ -z "$(ls "$(echo "$BPFFS"/shuttle/v*/links/ingress)")" ] || fail "GC left datapath links"
-[ "$(bpftool -j map dump pinned "$(echo "$BPFFS"/shuttle/v*/maps/endpoints)" | jq length)" = 0 ] ||
+[ "$(node "$BIN/shuttlectl" --bpffs-root "$BPFFS/shuttle" --json endpoints | jq length)" = 0 ] ||
     fail "GC left endpoint entries"
 pass "GC releases all but valid-attachments"

@@ -43,7 +43,7 @@ ip netns exec "$RUN-p1" ping -c1 -W2 10.99.1.1 >/dev/null || fail "pod1 -> node 
 node ping -c1 -W2 "$ip1" >/dev/null || fail "node -> pod1"
 # not through a bridge: the pod's neighbour for the peer is its host veth's MAC (proxy ARP)
 hostmac=$(jq -r '.interfaces[0].mac' "$WORK/add-1")
-ip -n "$RUN-p1" neigh show "$ip2" | grep -q "$hostmac" || fail "pod1 did not resolve $ip2 to its host veth"
+ip -n "$RUN-p1" neigh show "$ip2" | contains "$hostmac" || fail "pod1 did not resolve $ip2 to its host veth"
 [ -z "$(ip -n "$NODE" -o link show type bridge)" ] || fail "a bridge exists on the node"
 # that went through the eBPF datapath: local redirects counted, every pod an endpoint with its name
 shuttlectl() { node "$BIN/shuttlectl" --bpffs-root "$BPFFS/shuttle" --json "$@"; }

@@ -122,5 +122,5 @@ pass "failed ADD rolls back veth and reservation (code 105)"
 # --- errors reach stderr and the logFile --------------------------------------------------------------------
 cni ADD c1 eth0 "/run/netns/$RUN-nope" "$(conf 1.0.0 ".logFile = \"$WORK/shuttle.log\"")"
 grep -q "error 3: container network namespace does not exist: /run/netns/$RUN-nope" "$WORK/shuttle.log" || fail "log file: $(cat "$WORK/shuttle.log")"
-echo "$ERR" | grep -q "error 3: container network namespace does not exist" || fail "stderr: $ERR"
+echo "$ERR" | contains "error 3: container network namespace does not exist" || fail "stderr: $ERR"
 pass "errors logged to stderr and logFile"

@@ -40,7 +40,7 @@ for v in 0.3.1 1.0.0; do
     cni_ok ADD st-1 eth0 "$ns" "$s"
     [ "$(echo "$OUT" | jq -c '[.ips[0].address, .ips[0].gateway, .ips[0].interface, .routes[1].dst]')" = \
         '["10.99.1.50/24","10.99.1.1",1,"10.99.0.0/16"]' ] || fail "static result: $OUT"
-    ip -n "${ns##*/}" -4 addr show eth0 | grep -q "inet 10.99.1.50/24" || fail "static address in pod"
+    ip -n "${ns##*/}" -4 addr show eth0 | contains "inet 10.99.1.50/24" || fail "static address in pod"
     jq -e '.delegateConfig.ipam.type == "static"' "$(state_dir)/st-1-eth0.json" >/dev/null || fail "record"
     if [ "$v" = 1.0.0 ]; then
         cni_ok CHECK st-1 eth0 "$ns" "$(echo "$s" | jq -c --argjson r "$OUT" '.prevResult = $r')"
@@ -90,7 +90,7 @@ m=$(conf 1.0.0 '.ipMasq = true')
 ns=$(new_pod mq)
 cni_ok ADD mq-1 eth0 "$ns" "$m"
 withprev=$(echo "$m" | jq -c --argjson r "$OUT" '.prevResult = $r')
-node nft list table ip shuttle | grep -q 'ip saddr 10.99.1.0/24 ip daddr != 224.0.0.0/4 .*masquerade' ||
+grep -q 'ip saddr 10.99.1.0/24 ip daddr != 224.0.0.0/4 .*masquerade' <<<"$(node nft list table ip shuttle)" ||
     fail "ipMasq: no masquerade rule for 10.99.1.0/24: $(node nft list ruleset)"
 cni_ok CHECK mq-1 eth0 "$ns" "$withprev"
 node nft delete table ip shuttle
@@ -109,7 +109,7 @@ has_masq_table && fail "FLANNEL_IPMASQ=true: the plugin must leave masquerade to
 cni_ok DEL mq-2 eth0 "$ns" "$f"
 sed -i 's/FLANNEL_IPMASQ=true/FLANNEL_IPMASQ=false/' "$WORK/subnet.env"
 cni_ok ADD mq-3 eth0 "$ns" "$f"
-node nft list table ip shuttle | grep -q 'ip saddr 10.98.3.0/24 ip daddr 10.98.0.0/16 .*return' ||
+grep -q 'ip saddr 10.98.3.0/24 ip daddr 10.98.0.0/16 .*return' <<<"$(node nft list table ip shuttle)" ||
     fail "FLANNEL_IPMASQ=false: flannel's rules expected: $(node nft list ruleset)"
 cni_ok DEL mq-3 eth0 "$ns" "$f"
 node nft delete table ip shuttle
@@ -155,10 +155,10 @@ for v in 0.3.1 1.0.0; do
     # shuttle's result passes through every plugin (bandwidth appends its ifb device)
     json_eq "$(echo "$prev" | jq -c '.interfaces |= .[0:2]')" "$first"
     host=$(echo "$first" | jq -r '.interfaces[0].name')
-    node tc qdisc show dev "$host" | grep -q tbf || node tc qdisc show dev "$host" | grep -q ingress ||
+    node tc qdisc show dev "$host" | contains tbf || node tc qdisc show dev "$host" | contains ingress ||
         fail "bandwidth set no qdisc on $host: $(node tc qdisc show dev "$host")"
     [ "$(ip netns exec "${ns##*/}" cat /proc/sys/net/ipv4/conf/eth0/arp_announce)" = 2 ] || fail "tuning sysctl"
-    node iptables-save -t nat 2>/dev/null | grep -q 18080 || node nft list ruleset | grep -q 18080 ||
+    node iptables-save -t nat 2>/dev/null | contains 18080 || node nft list ruleset | contains 18080 ||
         fail "portmap rule missing"
     if [ "$v" = 1.0.0 ]; then
         # Debian's portmap 1.1.1 fails CHECK on any IPv4-only result ("could not check ipv6

@@ -39,6 +39,14 @@ ip -n "$NODE" link set lo up
 # iproute2 warns about veth peers in namespaces it cannot name; that is noise here.
 ip() { command ip "$@" 2> >(grep -v 'Peer netns reference is invalid' >&2); }
 
+# `cmd | contains PATTERN`: reads all of cmd's output first (grep -q would exit early and,
+# under pipefail, fail the pipeline through cmd's SIGPIPE).
+contains() {
+    local text
+    text=$(cat)
+    grep -q -- "$1" <<<"$text"
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 

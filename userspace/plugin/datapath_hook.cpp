@@ -62,6 +62,10 @@ void datapath_attach(const Network& net, const AttachmentRecord& record, int hos
         return;
     as_datapath_error("attach", [&] {
         auto node = datapath::Node::ensure(options_of(net));
+        const auto& address = record.addresses.front();
+        auto node_subnet = net.node_subnet.value_or(address.network());
+        auto cluster = net.subnet_env ? net.subnet_env->network : node_subnet;
+        node.set_pod_network(node_subnet, record.gateway.value_or(IpAddress{}), cluster);
         node.attach(endpoint_of(record, host_ifindex));
     });
 }
