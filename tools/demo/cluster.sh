@@ -246,9 +246,14 @@ if ! node_has_pins n1; then
   demo_skip "no datapath pinned on n1 ($BPFFS_ROOT)"
 else
   maps=$BPFFS_ROOT/v1/maps
-  demo_cmd "bpftool map dump pinned $maps/endpoint_meta   (first entry)"
-  kit_node_exec n1 bpftool map dump pinned "$maps/endpoint_meta" | sed -n '1,/^}]*,*$/p' | head -24 | demo_show
-  demo_info "... $(kit_node_exec n1 bpftool -j map dump pinned "$maps/endpoint_meta" | jq length) entries"
+  demo_cmd "bpftool map dump pinned $maps/endpoint_meta"
+  kit_node_exec n1 bpftool map dump pinned "$maps/endpoint_meta" | demo_show
+  for pod in n1-a n1-b; do
+    slot=${POD_IP[$pod]##*.} # offset in the node's /24
+    demo_cmd "bpftool map lookup pinned $maps/endpoints key $slot 0 0 0   ($pod's slot)"
+    kit_node_exec n1 bpftool -j map lookup pinned "$maps/endpoints" key "$slot" 0 0 0 |
+      jq -c '(.formatted // .).value' | demo_show
+  done
   demo_cmd "bpftool map dump pinned $maps/routes"
   routes=$(kit_node_exec n1 bpftool -j map dump pinned "$maps/routes" | jq length)
   if ((routes > 0)); then
@@ -258,13 +263,13 @@ else
   fi
   demo_cmd "bpftool map dump pinned $maps/stats   (non-zero counters, summed over CPUs)"
   kit_node_exec n1 bpftool -j map dump pinned "$maps/stats" |
-    jq -r '.[] | {key: .key, p: ([.values[].value.packets] | add), b: ([.values[].value.bytes] | add)}
+    jq -r '.[] | (.formatted // .) | {key: .key, p: ([.values[].value.packets] | add), b: ([.values[].value.bytes] | add)}
            | select(.p > 0) | "slot \(.key) (verdict*16+reason): \(.p) packets, \(.b) bytes"' 2>&1 | demo_show
 fi
 
 demo_step 11/12 "a short benchmark (same node: shuttle vs bridge vs the limit)"
 if [[ -z $bench ]]; then
-  demo_skip "--no-bench given"
+  demo_info "skipped (--no-bench)"
 else
   suite_args=(--out "$repo/build/bench/demo-$(date -u +%Y%m%dT%H%M%SZ)")
   [[ -z $quick ]] || suite_args+=(--quick)
