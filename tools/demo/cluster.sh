@@ -279,25 +279,17 @@ else
   fi
 fi
 
-demo_step 12/12 "clean up"
-for pod in "${PODS[@]}"; do
-  out=$(cni_conflist "${POD_NODE[$pod]}" DEL "demo-$pod" "$pod" "$(kit_node_conf_dir "${POD_NODE[$pod]}")/10-shuttle.conflist") ||
-    demo_fail "CNI DEL of pod $pod: $out"
-done
-demo_ok "CNI DEL of all ${#PODS[@]} pods"
-if node_has_pins n1; then
-  left=$(kit_node_exec n1 "$bin/shuttlectl" --json endpoints | jq 'if type == "array" then length else (.endpoints | length) end')
-  demo_ok "endpoints left in n1's datapath after DEL: $left"
-fi
-DEMO_DONE=1
-run_id=$(kit_run_id)
 if [[ -n $keep ]]; then
-  echo
-  demo_ok "kept: cluster run $run_id (demo pid $$), pods deleted, nodes, shuttled and etcd still up"
+  demo_step 12/12 "keep the cluster (--keep)"
+  DEMO_DONE=1
+  demo_ok "kept: cluster run $(kit_run_id) (demo pid $$): etcd, ${#NODES[@]} nodes with shuttled, ${#PODS[@]} pods"
   for node in "${NODES[@]}"; do
     demo_info "enter $node: nsenter --target $(kit_node_pid "$node") --net --mount"
   done
-  demo_info "etcd: $(kit_etcd_endpoint) (nsenter --net=/run/netns/$(kit_underlay_netns) etcdctl ...)"
+  for pod in "${PODS[@]}"; do
+    demo_info "pod $pod (${POD_IP[$pod]}): ip netns exec $(kit_pod_netns "$pod") ..."
+  done
+  demo_info "etcd: $(kit_etcd_endpoint): ip netns exec $(kit_underlay_netns) etcdctl --endpoints $(kit_etcd_endpoint) ..."
   demo_info "remove it: kill $$      (if that process is gone: bash $repo/tools/cluster/sweep.sh)"
   [[ -z ${DEMO_KEPT_FILE:-} ]] || echo "$$" >"$DEMO_KEPT_FILE"
   # Detach from the caller's terminal; the kit's TERM trap removes everything.
@@ -311,6 +303,19 @@ if [[ -n $keep ]]; then
     wait "$DEMO_SLEEP_PID" || true
   done
 fi
+
+demo_step 12/12 "clean up"
+for pod in "${PODS[@]}"; do
+  out=$(cni_conflist "${POD_NODE[$pod]}" DEL "demo-$pod" "$pod" "$(kit_node_conf_dir "${POD_NODE[$pod]}")/10-shuttle.conflist") ||
+    demo_fail "CNI DEL of pod $pod: $out"
+done
+demo_ok "CNI DEL of all ${#PODS[@]} pods"
+if node_has_pins n1; then
+  left=$(kit_node_exec n1 "$bin/shuttlectl" --json endpoints | jq 'if type == "array" then length else (.endpoints | length) end')
+  demo_ok "endpoints left in n1's datapath after DEL: $left"
+fi
+DEMO_DONE=1
+run_id=$(kit_run_id)
 kit_down
 left=$(ip netns list | grep -c "^$KIT_NETNS_PREFIX$run_id-" || true)
 [[ $left == 0 && ! -e $KIT_ROOT/$run_id ]] || demo_fail "teardown left $left namespaces / $KIT_ROOT/$run_id"
@@ -318,4 +323,4 @@ for pid in "$(kit_etcd_pid)" "${SHUTTLED_PID[@]}"; do
   [[ -z $pid ]] || ! kit__starttime "$pid" >/dev/null || demo_fail "process $pid survived the teardown"
 done
 demo_ok "removed: etcd, ${#NODES[@]} nodes and their holders, shuttled, ${#PODS[@]} pods; no namespace of run $run_id left"
-printf '\n%sdemo done in %ds%s\n' "$DEMO_BOLD" $((SECONDS - DEMO_T0)) "$DEMO_OFF"
+printf '\n%sdemo done in %ds%s\n' "$DEMO_BOLD" $((EPOCHSECONDS - DEMO_T0)) "$DEMO_OFF"

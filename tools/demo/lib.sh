@@ -3,7 +3,7 @@
 # why, and a failure message naming the step. Sourced by tools/demo.sh and
 # tools/demo/cluster.sh.
 
-DEMO_T0=${DEMO_T0:-$SECONDS}
+DEMO_T0=${DEMO_T0:-$EPOCHSECONDS} # wall clock: shared with the scripts it starts
 DEMO_STEP=${DEMO_STEP:-}
 if [[ -t 1 ]]; then
   DEMO_BOLD=$'\e[1m' DEMO_DIM=$'\e[2m' DEMO_GREEN=$'\e[32m' DEMO_YELLOW=$'\e[33m' DEMO_RED=$'\e[31m' DEMO_OFF=$'\e[0m'
@@ -11,7 +11,7 @@ else
   DEMO_BOLD= DEMO_DIM= DEMO_GREEN= DEMO_YELLOW= DEMO_RED= DEMO_OFF=
 fi
 
-demo_elapsed() { printf '%3ds' $((SECONDS - DEMO_T0)); }
+demo_elapsed() { printf '%3ds' $((EPOCHSECONDS - DEMO_T0)); }
 
 # demo_step <number> <title>: starts a step (the failure message names it).
 demo_step() {
