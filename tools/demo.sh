@@ -6,7 +6,7 @@
 #
 #   sudo tools/demo.sh [--quick] [--keep] [--no-bench] [--skip-build]
 #
-#   --quick       the benchmark's quick mode (what the demo is timed with)
+#   --quick       one benchmark round instead of three (the benchmark is always short)
 #   --keep        leave the cluster up at the end; prints the command that removes it
 #   --no-bench    skip the benchmark step
 #   --skip-build  neither install packages nor build (use the existing build/)
