@@ -70,8 +70,9 @@ say "datapath: $rounds rounds x ${duration}s, setups $setups"
 first_metric=$(bench_first_metric "$metrics")
 if ! bash "$bench_dir/bench.sh" --rounds "$rounds" --duration "$duration" --setups "$setups" \
   --metrics "$metrics" --out "$out/datapath" 2>&1 | tee "$out/datapath.log" |
-  awk -v m="$first_metric" '/^bench: setting up/ || ($2 == "round" && $5 == m) {
-      sub(/^bench: /, ""); print "suite: datapath: " $0; fflush()}' >&2; then
+  awk -v m="$first_metric" '
+      /^bench: setting up/ {sub(/^bench: /, ""); print "suite: datapath: " $0; fflush()}
+      $2 == "round" && $5 == m {printf "suite: datapath: round %s %-8s %s %.3g %s\n", $3, $4, $5, $6, $7; fflush()}' >&2; then
   tail -n 20 "$out/datapath.log" >&2
   say "datapath scenario failed (log: $out/datapath.log)"
   exit 1
@@ -93,8 +94,7 @@ awk -F, 'NR > 1 {print "cni," $0}' "$out/cni/cni.csv" >>"$figures"
 cp "$out/cni/cni_samples.csv" "$out/cni_samples.csv"
 
 # ---- bpf ns/packet ----------------------------------------------------------------------
-bpf_tests=$repo/build/tests/shuttle_bpf_tests
-[[ -x $bpf_tests ]] || bpf_tests=$repo/build/shuttle_bpf_tests
+bpf_tests=$SHUTTLE_BIN_DIR/shuttle_bpf_tests
 if [[ -n $quick ]]; then
   skip "BPF ns/packet: left out of --quick"
 elif [[ ! -x $bpf_tests ]]; then
@@ -180,6 +180,7 @@ pivot() { # scenario metric-regex setup...
   pivot datapath '^(tcp_gbps|rr_avg_us|udp_pps|tcp_cps)$' limit bridge shuttle underlay flannel shuttle-x
   echo
   echo "CNI: ADD / DEL p50 per call, pods per second sequential and in parallel."
+  echo
   pivot cni '_p50_ms$|pods_per_s$' shuttle shuttle-tc bridge
   echo
   echo "## Same node: pod to pod"

@@ -151,7 +151,7 @@ jq -c '.plugins[]' "$conflist_src" | demo_show
 demo_ok "plugin answers VERSION: $(kit_node_exec n1 CNI_COMMAND=VERSION /opt/cni/bin/shuttle </dev/null | jq -c .supportedVersions)"
 
 demo_step 6/12 "pods on every node through the plugin"
-printf '    %-6s %-5s %-14s %-16s %s\n' pod node IP "host veth" "ADD ms"
+printf '    %-6s %-5s %-14s %-16s %s\n' pod node IP "host veth" "ADD ms (the conflist's chain: shuttle, portmap)"
 for node in "${NODES[@]}"; do
   for suffix in a b; do
     pod=$node-$suffix
