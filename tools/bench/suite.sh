@@ -57,6 +57,21 @@ bench_first_metric() { # metrics list -> the first figure name it prints
   case ${1%%,*} in tcp_stream) echo tcp_gbps ;; tcp_rr) echo rr_avg_us ;; udp_rate) echo udp_pps ;; tcp_conn) echo tcp_cps ;; esac
 }
 
+# bench.sh's lines -> one progress line per setup built and per round and setup measured
+# (a read loop: mawk buffers its input from a pipe).
+datapath_progress() { # first-metric
+  local line word round setup metric value unit
+  while IFS= read -r line; do
+    case $line in
+    "bench: setting up"*) echo "suite: datapath: ${line#bench: }" ;;
+    "bench: round "*)
+      read -r word word round setup metric value unit <<<"$line"
+      [[ $metric != "$1" ]] || printf 'suite: datapath: round %s %-8s %s %.3g %s\n' "$round" "$setup" "$metric" "$value" "$unit"
+      ;;
+    esac
+  done
+}
+
 # ---- datapath: same node and cross node, interleaved in one bench.sh run ---------------
 setups=limit,bridge
 [[ -z $have_shuttle ]] || setups+=,shuttle
@@ -70,9 +85,7 @@ say "datapath: $rounds rounds x ${duration}s, setups $setups"
 first_metric=$(bench_first_metric "$metrics")
 if ! bash "$bench_dir/bench.sh" --rounds "$rounds" --duration "$duration" --setups "$setups" \
   --metrics "$metrics" --out "$out/datapath" 2>&1 | tee "$out/datapath.log" |
-  awk -v m="$first_metric" '
-      /^bench: setting up/ {sub(/^bench: /, ""); print "suite: datapath: " $0; fflush()}
-      $2 == "round" && $5 == m {printf "suite: datapath: round %s %-8s %s %.3g %s\n", $3, $4, $5, $6, $7; fflush()}' >&2; then
+  datapath_progress "$first_metric" >&2; then
   tail -n 20 "$out/datapath.log" >&2
   say "datapath scenario failed (log: $out/datapath.log)"
   exit 1

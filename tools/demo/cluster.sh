@@ -15,7 +15,7 @@
 set -Eeuo pipefail
 demo_dir=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$demo_dir/../.." && pwd)
-bin=${DEMO_BIN_DIR:-$repo/build/bin}
+bin=${DEMO_BIN_DIR:-$repo/build/bin} # DEMO_BIN_DIR, DEMO_CONFLIST: for tests
 
 quick= keep= bench=1
 while (($#)); do
@@ -50,7 +50,7 @@ PODS=()
 
 [[ -x $bin/shuttle ]] || demo_fail "no plugin at $bin/shuttle (build first: cmake --build build)"
 kit_init
-kit_on_exit 'trap - ERR; demo_report_unfinished'
+kit_on_exit 'DEMO_TEARDOWN=1; demo_report_unfinished'
 RESULTS_DIR=$(kit_run_dir)/results # per pod CNI results (the runtime's cache)
 mkdir -p "$RESULTS_DIR"
 
@@ -141,7 +141,7 @@ EOF
 fi
 
 demo_step 5/12 "shuttle as every node's CNI plugin"
-conflist_src=$repo/tools/install/10-shuttle.conflist
+conflist_src=${DEMO_CONFLIST:-$repo/tools/install/10-shuttle.conflist} # the shipped example
 for node in "${NODES[@]}"; do
   install -m 0755 "$bin/shuttle" "$(kit_node_bin_dir "$node")/shuttle"
   install -m 0644 "$conflist_src" "$(kit_node_conf_dir "$node")/10-shuttle.conflist"
@@ -316,7 +316,7 @@ fi
 DEMO_DONE=1
 run_id=$(kit_run_id)
 kit_down
-left=$(ip netns list | grep -c "^$KIT_NETNS_PREFIX$run_id-" || true)
+left=$(ip netns list 2>/dev/null | grep -c "^$KIT_NETNS_PREFIX$run_id-" || true)
 [[ $left == 0 && ! -e $KIT_ROOT/$run_id ]] || demo_fail "teardown left $left namespaces / $KIT_ROOT/$run_id"
 for pid in "$(kit_etcd_pid)" "${SHUTTLED_PID[@]}"; do
   [[ -z $pid ]] || ! kit__starttime "$pid" >/dev/null || demo_fail "process $pid survived the teardown"

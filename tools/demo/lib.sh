@@ -42,8 +42,12 @@ demo_fail() {
 
 # ERR trap (set -E): names the step and the failing command. In a subshell (a command
 # substitution) it only exits: the main shell then reports the enclosing command.
+DEMO_TEARDOWN=
 demo_on_error() {
   local status=$? line=$1 command=$2
+  # The kit's teardown expects failing commands (set +e there); `trap - ERR` from an exit
+  # hook does not stick, hence the flag.
+  [[ -z $DEMO_TEARDOWN ]] || return 0
   [[ $BASHPID == "$$" ]] || exit "$status"
   demo__report "\`$command\` exited with $status (line $line)"
   exit "$status"
