@@ -101,7 +101,24 @@ setup_shuttle() {
 JSON
   fi
   bench_cni_pods shuttle sh "$conf"
+  bench_note "shuttle: $(bench_shuttle_datapath sh)"
 }
+
+# What carries the shuttle setup's pod traffic: the eBPF datapath (attach mode per veth,
+# from shuttlectl) or, without pins in the node, the plugin's host routes alone.
+bench_shuttle_datapath() { # node
+  local status
+  if ! status=$(kit_node_exec "$1" "$SHUTTLE_BIN_DIR/shuttlectl" --json status 2>/dev/null); then
+    echo "no eBPF datapath pinned in the node: host routing only"
+    return
+  fi
+  jq -r '[.attachments // [] | .[] | "\(.mode // "?")\(if .attached == false then " (not attached)" else "" end)"]
+         | if length == 0 then "eBPF datapath pinned, no endpoint attached" else "eBPF datapath attached to \(length) pod veths: \(unique | join(", "))" end' \
+    <<<"$status" 2>/dev/null || echo "eBPF datapath pinned (shuttlectl status unreadable)"
+}
+
+# A line for the report's notes (results.md, and suite.sh's report).
+bench_note() { echo "$*" >>"$BENCH_OUT/notes.txt"; }
 
 # Cross-node setups. Pods on two nodes; the path between the nodes is the kit's underlay
 # (node eth0 -> veth -> bridge br0 in the underlay namespace -> veth -> node eth0).

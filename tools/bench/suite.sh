@@ -199,6 +199,7 @@ pivot() { # scenario metric-regex setup...
   echo "## Same node: pod to pod"
   echo
   table "limit bridge" "$tmp/same.csv"
+  [[ ! -s $out/datapath/notes.txt ]] || { echo; sed 's/^/- /' "$out/datapath/notes.txt"; }
   echo
   echo "## Cross node: pod to pod over the underlay"
   echo
