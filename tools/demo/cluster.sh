@@ -54,8 +54,10 @@ kit_on_exit 'DEMO_TEARDOWN=1; demo_report_unfinished'
 RESULTS_DIR=$(kit_run_dir)/results # per pod CNI results (the runtime's cache)
 mkdir -p "$RESULTS_DIR"
 
-have_shuttled() { [[ -x $bin/shuttled ]] && "$bin/shuttled" --help 2>&1 | grep -q -- '--etcd-endpoints'; }
-have_shuttlectl_command() { [[ -x $bin/shuttlectl ]] && "$bin/shuttlectl" --help 2>&1 | grep -qE "^  $1 "; }
+# Probes read the whole help text first (grep -q in a pipe under pipefail can fail on SIGPIPE).
+help_of() { [[ -x $1 ]] && "$1" --help 2>&1 || true; }
+have_shuttled() { [[ $(help_of "$bin/shuttled") == *--etcd-endpoints* ]]; }
+have_shuttlectl_command() { grep -qE "^  $1 " <<<"$(help_of "$bin/shuttlectl")"; }
 node_has_pins() { kit_node_exec "$1" test -e "$BPFFS_ROOT/v1/maps/endpoints"; }
 
 # Runs a conflist's plugins in order (ADD) or in reverse (DEL) inside the node, as a
@@ -165,8 +167,8 @@ for node in "${NODES[@]}"; do
     POD_NODE[$pod]=$node
     POD_IP[$pod]=$(jq -r '.ips[0].address' <<<"$result" | cut -d/ -f1)
     POD_VETH[$pod]=$(jq -r '[.interfaces[] | select(.sandbox == null or .sandbox == "")][0].name // "-"' <<<"$result")
-    printf '    %-6s %-5s %-14s %-16s %.1f\n' "$pod" "$node" "${POD_IP[$pod]}" "${POD_VETH[$pod]}" \
-      "$(((${t1/./} - ${t0/./}) / 100))e-1"
+    printf '    %-6s %-5s %-14s %-16s %d\n' "$pod" "$node" "${POD_IP[$pod]}" "${POD_VETH[$pod]}" \
+      $(((${t1/./} - ${t0/./}) / 1000))
   done
 done
 
@@ -216,7 +218,7 @@ else
   demo_skip "cross-node eBPF encapsulation: $missing"
   if have_shuttled; then
     demo_info "what exists: the control plane. shuttled on n1 sees its peers in etcd:"
-    grep 'peer(s)' "$(kit_node_dir n1)/shuttled.log" | tail -1 | sed 's/^.*\] *//' | demo_show
+    grep 'peer(s)' "$(kit_node_dir n1)/shuttled.log" | tail -1 | sed 's/^.* info: //' | demo_show
   fi
   if kit_pod_exec n1-a ping -c 1 -W 1 "${POD_IP[n2-a]}" >/dev/null 2>&1; then
     demo_info "note: n1-a reached n2-a anyway (some other path exists in this cluster)"
