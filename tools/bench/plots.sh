@@ -50,7 +50,7 @@ set datafile separator "\t"
 unset key
 plot "$data" using 0:3:xtic(1) with boxes lc rgb "#4a7ab8", \
      "" using 0:3:2:4 with yerrorbars lc rgb "black" pt -1 lw 1.5, \
-     "" using 0:4:(sprintf("%.3g", \$3)) with labels offset 0,1 font "sans,9"
+     "" using 0:4:(\$3 >= 1000 ? sprintf("%.0f", \$3) : sprintf("%.3g", \$3)) with labels offset 0,1 font "sans,9"
 EOF
 }
 
@@ -75,10 +75,11 @@ cdf_plot() { # command file-stem
 set terminal pngcairo size 900,520 font "sans,10"
 set output "$outdir/$stem.png"
 set title "CNI $command latency, every call of every round (exec to exit, inside the node)"
-set xlabel "milliseconds"
+set xlabel "milliseconds (log scale)"
 set ylabel "% of calls at or below"
 set yrange [0:100]
-set xrange [0:*]
+set logscale x 10
+set xrange [1:*]
 set grid
 set key bottom right noenhanced
 plot ${joined%, }

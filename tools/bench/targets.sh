@@ -40,6 +40,8 @@ echo "| target | measured | wanted | result |"
 echo "|---|---:|---|---|"
 row "ADD p50, shuttle × bridge" "$(ratio cni cni_add_p50_ms shuttle bridge)" "≤" 0.3
 row "DEL p50, shuttle × bridge" "$(ratio cni cni_del_p50_ms shuttle bridge)" "≤" 0.3
+row "ADD p50, shuttle (attach tc) × bridge" "$(ratio cni cni_add_p50_ms shuttle-tc bridge)" "≤" 0.3 "run without --quick"
+row "DEL p50, shuttle (attach tc) × bridge" "$(ratio cni cni_del_p50_ms shuttle-tc bridge)" "≤" 0.3 "run without --quick"
 row "ADD p50 with 250 pods × with 1 pod (shuttle)" "$(value cni cni_add_at250_vs_at1 shuttle)" "≤" 1.2 "run without --quick"
 for path in arp_reply local_redirect pass_to_stack local_redirect_sender_serves_a_service; do
   row "BPF ns/packet $path, 10,000 × 10 endpoints" \
