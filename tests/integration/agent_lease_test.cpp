@@ -73,7 +73,7 @@ class RunningAgent {
     AgentOptions with_on_lease(AgentOptions options) {
         options.on_lease = [this](const Lease& lease, const NetworkConfig& config) {
             std::lock_guard lock(mutex_);
-            REQUIRE(config.vni == 1);
+            vnis_.push_back(config.vni);  // Catch asserts on the test thread only
             if (on_lease_failures_ > 0) {
                 --on_lease_failures_;
                 throw std::runtime_error("datapath not ready");
@@ -86,6 +86,10 @@ class RunningAgent {
     std::vector<IpPrefix> applied() {
         std::lock_guard lock(mutex_);
         return applied_;
+    }
+    std::vector<int> vnis() {
+        std::lock_guard lock(mutex_);
+        return vnis_;
     }
 
     Agent& agent() { return agent_; }
@@ -102,6 +106,7 @@ class RunningAgent {
     int deliveries_ = 0;
     int on_lease_failures_ = 0;
     std::vector<IpPrefix> applied_;
+    std::vector<int> vnis_;
     std::atomic<bool> stop_{false};
     Agent agent_;
     std::thread thread_;
@@ -124,6 +129,7 @@ TEST_CASE("agent: two nodes get distinct leases, subnet.env in flannel's format"
     REQUIRE(eventually([&] { return a.ready() && b.ready(); }));
     auto subnet_a = *a.subnet(), subnet_b = *b.subnet();
     REQUIRE(a.applied() == std::vector<IpPrefix>{subnet_a});
+    REQUIRE(a.vnis() == std::vector<int>{1});
     REQUIRE(subnet_a != subnet_b);
     REQUIRE(subnet_a.length == 24);
     REQUIRE(prefix("10.244.0.0/16").contains(subnet_a));

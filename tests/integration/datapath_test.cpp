@@ -443,6 +443,13 @@ TEST_CASE("shuttlectl reads endpoints, stats, config and status from the pins", 
     std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "endpoints"));
     CHECK_THAT(text, Catch::Contains("default/" + a.endpoint().pod_name));
 
+    // A TTL-1 ping towards a local pod is dropped; monitor shows it from the ring buffer.
+    sh(a.exec("ping -c 1 -t 1 -W 1 " + b.ip()));
+    std::tie(rc, text) = capture(shuttlectl(bpffs.root(), "--json --timeout 500 monitor"));
+    CHECK(rc == 0);
+    CHECK_THAT(text, Catch::Contains("\"reason\":\"ttl-expired\"") &&
+                         Catch::Contains("\"dst\":\"" + b.ip() + "\""));
+
     // BTF makes bpftool print named fields.
     std::string maps = bpffs.root() + "/v" + std::to_string(SHUTTLE_LAYOUT_VERSION) + "/maps/";
     std::tie(rc, text) = capture("bpftool map dump pinned " + maps + "endpoints");

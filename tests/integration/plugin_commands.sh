@@ -77,6 +77,17 @@ cni_ok DEL req-1 eth0 "/run/netns/$RUN-req1" "$c"
 cni_ok DEL req-2 eth0 "/run/netns/$RUN-req2" "$c"
 pass "requested IPs (runtimeConfig.ips, CNI_ARGS IP=) and runtimeConfig.mac"
 
+# --- not first in a chain: the prevResult is passed on, ours appended ---------------------------
+prev='{"cniVersion":"1.0.0","interfaces":[{"name":"lo0","sandbox":"/x"}],"ips":[{"address":"192.168.9.9/24","interface":0}],"routes":[{"dst":"192.168.0.0/16"}],"dns":{"nameservers":["9.9.9.9"]}}'
+cni_ok ADD chain-2 eth0 "$(new_pod ch2)" "$(conf 1.0.0 ".prevResult = $prev")"
+[ "$(echo "$OUT" | jq -c '[([.interfaces[].name] | [.[0], .[2]]), [.ips[] | [(.address | .[0:7]), .interface]], [.routes[].dst], .dns]')" = \
+  '[["lo0","eth0"],[["192.168",0],["10.99.1",2]],["192.168.0.0/16","0.0.0.0/0","10.99.0.0/16"],{"nameservers":["9.9.9.9"]}]' ] ||
+    fail "prevResult not passed on: $OUT"
+cni_ok DEL chain-2 eth0 "/run/netns/$RUN-ch2" "$(conf 1.0.0)"
+cni ADD chain-3 eth0 "/run/netns/$RUN-ch2" "$(conf 1.0.0 '.prevResult = {"ips":[{"address":"bad"}]}')"
+expect_error '{"cniVersion":"1.0.0","code":6,"msg":"invalid prevResult.ips[0].address","details":"\"bad\" is not an address/length"}'
+pass "prevResult passed on when shuttle is not first; a bad one is code 6"
+
 # --- host veth name collisions: a foreign link holding the name shifts to a salted one ----------
 c=$(conf 1.1.0)
 cni_ok ADD col-1 eth0 "$(new_pod col)" "$c"

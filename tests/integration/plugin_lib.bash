@@ -17,7 +17,6 @@ CNI_PATH_DIR=$WORK/bin
 mkdir -p "$CNI_PATH_DIR"
 ln -s "$SHUTTLE" "$CNI_PATH_DIR/shuttle"
 for p in "$CNI_BIN_DIR"/*; do ln -s "$p" "$CNI_PATH_DIR/$(basename "$p")"; done
-PODS=()
 # A bpffs of the test's own for the datapath's pins (never the host's /sys/fs/bpf).
 BPFFS=$WORK/bpffs
 mkdir -p "$BPFFS"
@@ -25,7 +24,10 @@ mount -t bpf bpf "$BPFFS"
 
 cleanup() {
     local rc=$?
-    for p in "${PODS[@]}"; do ip netns del "$p" 2>/dev/null || true; done
+    # every netns of this run (new_pod runs in $(...) subshells, so no list survives)
+    for p in $(command ip netns list | awk '{print $1}' | grep "^$RUN-"); do
+        command ip netns del "$p" 2>/dev/null || true
+    done
     ip netns del "$NODE" 2>/dev/null || true
     umount -l "$BPFFS" 2>/dev/null || true
     rm -rf "$WORK"
@@ -54,7 +56,6 @@ pass() { echo "ok: $*"; }
 new_pod() {
     local ns=$RUN-$1
     ip netns add "$ns"
-    PODS+=("$ns")
     ip -n "$ns" link set lo up
     echo "/run/netns/$ns"
 }

@@ -42,6 +42,9 @@ TEST_CASE("host veth names are deterministic, 15 characters, and salted per atte
     REQUIRE(a == host_veth_name("0123456789abcdef", "eth0"));
     REQUIRE(a.size() == 15);
     REQUIRE(a.rfind("sh", 0) == 0);
+    REQUIRE(is_host_veth_name(a));
+    REQUIRE_FALSE(is_host_veth_name("eth0"));
+    REQUIRE_FALSE(is_host_veth_name("shXYZ0123456789"));
     REQUIRE(a != host_veth_name("0123456789abcdef", "eth1"));
     REQUIRE(a != host_veth_name("0123456789abcdeg", "eth0"));
     REQUIRE(a != host_veth_name("0123456789abcdef", "eth0", 1));

@@ -1,4 +1,5 @@
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -24,15 +25,20 @@ const char* const kUsage =
     "  stats       packet counters by verdict and reason (non-zero only)\n"
     "  config      the node config the programs read\n"
     "  status      pins, program build, and what is attached to each veth (TCX or tc)\n"
+    "  monitor     drop events as they happen, with their reason (Ctrl-C ends)\n"
     "\n"
     "options:\n"
     "  --bpffs-root DIR   pin root (default /sys/fs/bpf/shuttle)\n"
-    "  --json             machine-readable output\n";
+    "  --json             machine-readable output (monitor: one JSON object per line)\n"
+    "  --count N          monitor: stop after N events\n"
+    "  --timeout MS       monitor: stop when no event came for MS milliseconds\n";
 
 struct Args {
     std::string command;
     std::string bpffs_root = dp::Options{}.bpffs_root;
     bool json = false;
+    int count = 0;
+    int timeout_ms = -1;
 };
 
 int usage_error(const std::string& what) {
@@ -42,6 +48,10 @@ int usage_error(const std::string& what) {
 
 int run(const Args& args) {
     dp::Node node = dp::Node::open_existing({args.bpffs_root, dp::AttachMode::Auto});
+    if (args.command == "monitor") {
+        dp::monitor_events(node, args.count, args.timeout_ms, args.json, stdout);
+        return 0;
+    }
     nlohmann::json out;
     std::string text;
     if (args.command == "endpoints") {
@@ -82,6 +92,12 @@ int main(int argc, char** argv) {
                 return usage_error("--bpffs-root needs a directory");
             }
             args.bpffs_root = argv[i];
+        } else if (arg == "--count" || arg == "--timeout") {
+            if (++i == argc) {
+                return usage_error(arg + " needs a number");
+            }
+            int value = std::atoi(argv[i]);
+            (arg == "--count" ? args.count : args.timeout_ms) = value;
         } else if (arg.rfind("--bpffs-root=", 0) == 0) {
             args.bpffs_root = arg.substr(std::strlen("--bpffs-root="));
         } else if (!arg.empty() && arg[0] == '-') {
@@ -93,7 +109,7 @@ int main(int argc, char** argv) {
         }
     }
     if (args.command != "endpoints" && args.command != "stats" && args.command != "config" &&
-        args.command != "status") {
+        args.command != "status" && args.command != "monitor") {
         return usage_error(args.command.empty() ? "missing command"
                                                 : "unknown command " + args.command);
     }

@@ -6,12 +6,12 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/flags.h"
 #include "agent/health_server.h"
 #include "agent/log.h"
 #include "agent/node_interface.h"
 #include "agent/static_nodes.h"
 #include "etcd/client.h"
-#include "flags.h"
 #include "shuttle/version.h"
 
 using namespace shuttle;
@@ -44,10 +44,14 @@ agent::NodeInterface find_underlay(const std::map<std::string, std::string>& fla
 }
 
 void refuse_unimplemented(const std::map<std::string, std::string>& flags) {
-    if (shuttled::parse_bool("ip-masq", flags.at("ip-masq"))) {
+    if (agent::parse_bool("ip-masq", flags.at("ip-masq"))) {
         throw UsageError(
             "--ip-masq: masquerading is not implemented yet in shuttled; leave it off (subnet.env "
             "then says FLANNEL_IPMASQ=false and the plugin's ipMasq may masquerade)");
+    }
+    if (flags.at("bpffs-root") != "/sys/fs/bpf/shuttle") {
+        agent::log_info("--bpffs-root " + flags.at("bpffs-root") +
+                        ": noted, but the datapath is not implemented yet in shuttled");
     }
 }
 
@@ -65,11 +69,10 @@ agent::AgentOptions agent_options(const std::map<std::string, std::string>& flag
         options.prefix.pop_back();
     }
     options.subnet_file = flags.at("subnet-file");
-    options.ip_masq = shuttled::parse_bool("ip-masq", flags.at("ip-masq"));
-    options.lease_ttl =
-        shuttled::parse_duration("subnet-lease-ttl", flags.at("subnet-lease-ttl"), 1);
-    options.renew_margin = shuttled::parse_duration("subnet-lease-renew-margin",
-                                                    flags.at("subnet-lease-renew-margin"), 60);
+    options.ip_masq = agent::parse_bool("ip-masq", flags.at("ip-masq"));
+    options.lease_ttl = agent::parse_duration("subnet-lease-ttl", flags.at("subnet-lease-ttl"), 1);
+    options.renew_margin = agent::parse_duration("subnet-lease-renew-margin",
+                                                 flags.at("subnet-lease-renew-margin"), 60);
     if (options.lease_ttl < std::chrono::seconds(2)) {
         throw UsageError("--subnet-lease-ttl: etcd's shortest lease is 2s");
     }
@@ -131,7 +134,9 @@ int run(const std::map<std::string, std::string>& flags) {
         node = std::make_unique<agent::StaticAgent>(options, static_nodes, log_peers);
     }
     agent::HealthServer health(flags.at("healthz-addr"), [&node] { return node->readiness(); });
-    agent::log_info("/healthz and /readyz on " + flags.at("healthz-addr"));
+    const auto& address = flags.at("healthz-addr");
+    agent::log_info("/healthz and /readyz on " + address.substr(0, address.rfind(':')) + ":" +
+                    std::to_string(health.port()));
     std::atomic<bool> stop{false};
     auto waiter = signal_waiter(stop, *node);
     node->run(stop);
@@ -151,12 +156,12 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-            std::fputs(shuttled::usage().c_str(), stdout);
+            std::fputs(agent::usage().c_str(), stdout);
             return 0;
         }
     }
     try {
-        return run(shuttled::parse_flags(argc, argv));
+        return run(agent::parse_flags(argc, argv));
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "shuttled: %s\n", e.what());
         return 2;

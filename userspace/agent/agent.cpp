@@ -29,7 +29,12 @@ bool update_subnet_env(const std::string& path, const IpPrefix& network, const I
     env.subnet = {IpAddress::v4(subnet.address.v4_host_order() + 1), subnet.length};
     env.mtu = underlay_mtu - kEncapOverhead;
     env.ip_masq = ip_masq;
-    auto current = flannel::read_subnet_env(path);
+    std::optional<flannel::SubnetEnv> current;
+    try {
+        current = flannel::read_subnet_env(path);
+    } catch (const std::exception&) {
+        // unreadable or not in flannel's format: replace it
+    }
     if (current && flannel::format_subnet_env(*current) == flannel::format_subnet_env(env)) {
         return false;
     }

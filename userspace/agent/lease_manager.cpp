@@ -109,9 +109,11 @@ Lease LeaseManager::acquire() {
         std::set<IpPrefix> taken;
         bool ours_listed = false;
         for (const auto& kv : listed.kvs) {
-            if (auto subnet = subnet_of_key(kv.key, subnets_prefix())) {
-                taken.insert(*subnet);
+            auto subnet = subnet_of_key(kv.key, subnets_prefix());
+            if (!subnet) {
+                continue;
             }
+            taken.insert(*subnet);
             auto attrs = parse_lease_value(kv.value);
             ours_listed = ours_listed || (attrs && attrs->public_ip == options_.public_ip);
         }

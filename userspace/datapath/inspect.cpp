@@ -1,12 +1,16 @@
 #include "datapath/inspect.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <net/if.h>
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <vector>
 
+#include "common/system_error.h"
 #include "datapath/map_access.h"
 #include "shuttle_abi.h"
 
@@ -171,6 +175,80 @@ json status_json(const Node& node) {
             {"this_build", hex64(Node::build_hash())},
             {"current", node.pinned_build_hash() == Node::build_hash()},
             {"attachments", attachments}};
+}
+
+namespace {
+
+struct MonitorState {
+    bool json = false;
+    std::FILE* out = nullptr;
+    int printed = 0;
+};
+
+json event_json(const shuttle_event& e) {
+    uint32_t verdict = e.stat_key / SHUTTLE_REASONS_PER_VERDICT;
+    uint32_t reason = e.stat_key % SHUTTLE_REASONS_PER_VERDICT;
+    char proto[8];
+    std::snprintf(proto, sizeof proto, "0x%04x", ntohs(e.eth_proto));
+    json row = {{"timestamp_ns", e.timestamp_ns},
+                {"verdict", verdict_name(verdict)},
+                {"reason", reason_name(verdict, reason)},
+                {"ifindex", e.ifindex},
+                {"len", e.len},
+                {"src_mac", mac_text(e.smac)},
+                {"dst_mac", mac_text(e.dmac)},
+                {"eth_proto", proto}};
+    if (e.saddr || e.daddr) {
+        row["src"] = ip_text(e.saddr);
+        row["dst"] = ip_text(e.daddr);
+        row["ip_proto"] = e.ip_proto;
+        row["ttl"] = e.ttl;
+    }
+    return row;
+}
+
+int on_event(void* ctx, void* data, size_t size) {
+    auto* state = static_cast<MonitorState*>(ctx);
+    if (size < sizeof(shuttle_event)) {
+        return 0;
+    }
+    shuttle_event event;
+    std::memcpy(&event, data, sizeof event);
+    json row = event_json(event);
+    if (state->json) {
+        std::fprintf(state->out, "%s\n", row.dump().c_str());
+    } else {
+        std::fprintf(state->out, "%s %s ifindex %u %s > %s len %u\n",
+                     row["verdict"].get<std::string>().c_str(),
+                     row["reason"].get<std::string>().c_str(), event.ifindex,
+                     row.value("src", row["src_mac"].get<std::string>()).c_str(),
+                     row.value("dst", row["dst_mac"].get<std::string>()).c_str(), event.len);
+    }
+    std::fflush(state->out);
+    ++state->printed;
+    return 0;
+}
+
+}  // namespace
+
+int monitor_events(const Node& node, int count, int timeout_ms, bool json, std::FILE* out) {
+    MonitorState state{json, out, 0};
+    std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb(
+        ring_buffer__new(node.map_fd("events"), on_event, &state, nullptr), ring_buffer__free);
+    if (!rb) {
+        throw_errno("open the events ring buffer");
+    }
+    while (count == 0 || state.printed < count) {
+        int before = state.printed;
+        int n = ring_buffer__poll(rb.get(), timeout_ms < 0 ? 1000 : timeout_ms);
+        if (n < 0 && n != -EINTR) {
+            throw system_error(-n, "poll the events ring buffer");
+        }
+        if (timeout_ms >= 0 && state.printed == before) {
+            break;
+        }
+    }
+    return state.printed;
 }
 
 std::string endpoints_table(const json& endpoints) {

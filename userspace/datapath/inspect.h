@@ -3,6 +3,7 @@
 // What shuttlectl shows about a node's datapath: JSON for scripts, tables for humans.
 
 #include <nlohmann/json.hpp>
+#include <cstdio>
 #include <string>
 
 #include "datapath/datapath.h"
@@ -13,6 +14,12 @@ nlohmann::json endpoints_json(const Node& node);
 nlohmann::json stats_json(const Node& node);  // every non-zero counter
 nlohmann::json config_json(const Node& node);
 nlohmann::json status_json(const Node& node);
+
+// Prints drop events from the `events` ring buffer as they come, one line each (JSON lines
+// with `json`), until `count` events were printed (0: forever) or `timeout_ms` passed without
+// one (negative: no timeout). Returns how many were printed. The ring buffer has one
+// consumer position: two monitors at once split the events between them.
+int monitor_events(const Node& node, int count, int timeout_ms, bool json, std::FILE* out);
 
 // Renders the JSON of the command above as an aligned text table.
 std::string endpoints_table(const nlohmann::json& endpoints);

@@ -325,9 +325,9 @@ int on_watch_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t
 
 }  // namespace
 
-WatchEnd Client::watch(const WatchRequest& request,
-                       const std::function<void(const WatchMessage&)>& on_message,
-                       const std::function<bool()>& should_stop) {
+namespace {
+
+std::string watch_body(const WatchRequest& request) {
     nlohmann::json create = {{"key", b64(request.key)}, {"progress_notify", true}};
     if (!request.range_end.empty()) {
         create["range_end"] = b64(request.range_end);
@@ -338,7 +338,44 @@ WatchEnd Client::watch(const WatchRequest& request,
     if (request.prev_kv) {
         create["prev_kv"] = true;
     }
-    std::string body = nlohmann::json{{"create_request", create}}.dump();
+    return nlohmann::json{{"create_request", create}}.dump();
+}
+
+struct StreamResult {
+    CURLcode code = CURLE_OK;
+    long http_status = 0;
+};
+
+// Runs one configured watch request to its end, feeding state.
+StreamResult run_stream(CURL* curl, const std::string& body, curl_slist* headers,
+                        WatchState& state) {
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, long(body.size()));
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_watch_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &state);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_watch_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &state);
+    StreamResult result;
+    result.code = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.http_status);
+    auto rest = state.splitter.take_rest();
+    if (!rest.empty()) {
+        state.handle_line(rest);  // etcd's final error line has no '\n'
+    }
+    if (state.exception) {
+        std::rethrow_exception(state.exception);
+    }
+    return result;
+}
+
+}  // namespace
+
+WatchEnd Client::watch(const WatchRequest& request,
+                       const std::function<void(const WatchMessage&)>& on_message,
+                       const std::function<bool()>& should_stop) {
+    auto body = watch_body(request);
     auto headers = json_headers(true);
     std::string errors;
     for (size_t attempt = 0; attempt < options_.endpoints.size(); ++attempt) {
@@ -347,41 +384,24 @@ WatchEnd Client::watch(const WatchRequest& request,
         CurlPtr curl(curl_easy_init());
         configure(curl.get(), endpoint + "/v3/watch");
         WatchState state{&on_message, &should_stop, {}, 0, false, false, 0, {}, nullptr};
-        curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-        curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-        curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, long(body.size()));
-        curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_watch_data);
-        curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &state);
-        curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, on_watch_progress);
-        curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &state);
-        CURLcode code = curl_easy_perform(curl.get());
-        auto rest = state.splitter.take_rest();
-        if (!rest.empty()) {
-            state.handle_line(rest);  // etcd's final error line has no '\n'
-        }
-        if (state.exception) {
-            std::rethrow_exception(state.exception);
-        }
+        auto result = run_stream(curl.get(), body, headers.get(), state);
         if (state.stop || should_stop()) {
             return {WatchEnd::stopped, 0, ""};
         }
         if (state.canceled) {
             return {WatchEnd::canceled, state.compact_revision, state.error};
         }
-        long status = 0;
-        curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-        if (state.bytes > 0 && status == 200) {
+        if (state.bytes > 0 && result.http_status == 200) {
             // SIGTERMed etcd: CURLE_OK; SIGKILLed: CURLE_PARTIAL_FILE. Both mean reconnect. An
             // error line ("no leader") means this member cannot serve: prefer another one.
             if (!state.error.empty()) {
                 rotate_from(index);
             }
-            std::string detail = state.error.empty() ? curl_easy_strerror(code) : state.error;
+            auto detail = state.error.empty() ? curl_easy_strerror(result.code) : state.error;
             return {WatchEnd::closed, 0, endpoint + ": " + detail};
         }
-        std::string why =
-            code != CURLE_OK ? curl_easy_strerror(code) : "HTTP " + std::to_string(status);
+        std::string why = result.code != CURLE_OK ? curl_easy_strerror(result.code)
+                                                  : "HTTP " + std::to_string(result.http_status);
         errors += (errors.empty() ? "" : "; ") + endpoint + ": " + why;
         rotate_from(index);
     }

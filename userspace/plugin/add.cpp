@@ -30,17 +30,22 @@ std::vector<cni::Route> pod_routes(const cni::Result& ipam, const IpAddress& gat
     return routes;
 }
 
+// Our interfaces, addresses and routes, after those of a prevResult when shuttle is not
+// first in the chain (a plugin must pass the previous result on).
 cni::Result build_result(const cni::Environment& env, const Network& net, const cni::Result& ipam,
-                         const Wired& wired, const std::vector<cni::Route>& routes) {
-    cni::Result result;
+                         const Wired& wired, const std::vector<cni::Route>& routes,
+                         cni::Result result) {
+    int pod_index = static_cast<int>(result.interfaces.size()) + 1;
     result.interfaces.push_back({wired.host_ifname, wired.host_mac.str(), wired.mtu, "", "", ""});
     result.interfaces.push_back({env.ifname, wired.pod_mac.str(), wired.mtu, env.netns, "", ""});
     for (auto ip : ipam.ips) {
-        ip.interface = 1;
+        ip.interface = pod_index;
         result.ips.push_back(ip);
     }
-    result.routes = routes;
-    result.dns = net.conf.dns.empty() ? ipam.dns : net.conf.dns;
+    result.routes.insert(result.routes.end(), routes.begin(), routes.end());
+    auto dns = net.conf.dns.empty() ? ipam.dns : net.conf.dns;
+    if (!dns.empty())
+        result.dns = dns;
     return result;
 }
 
@@ -86,6 +91,9 @@ void refuse_second_network(const Network& net) {
 
 std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     auto net = load_network(conf, SubnetFileNeed::Required);
+    cni::Result previous;
+    if (!conf.prev_result.is_null())
+        previous = cni::parse_result(conf.prev_result, "prevResult");
     refuse_second_network(net);
     auto netns_fd = open_pod_netns(env.netns);
     if (pod_has_interface(netns_fd.get(), env.ifname)) {
@@ -119,7 +127,7 @@ std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     AttachmentStore attachments(net.state_dir);
     attachments.save(record);
     rollback.commit();
-    auto result = build_result(env, net, ipam, wired, routes);
+    auto result = build_result(env, net, ipam, wired, routes, std::move(previous));
     return cni::result_json(result, conf.cni_version).dump();
 }
 

@@ -2,6 +2,7 @@
 #include "plugin/attachment.h"
 #include "plugin/commands.h"
 #include "plugin/datapath_hook.h"
+#include "plugin/host_veth.h"
 #include "plugin/ipam_client.h"
 #include "plugin/masquerade.h"
 #include "plugin/network.h"
@@ -24,7 +25,8 @@ ExpectedWiring expected_from(const cni::Environment& env, const Network& net,
             pod_index = static_cast<int>(i);
             expected.pod_mac = iface.mac;
             expected.mtu = iface.mtu;
-        } else if (iface.sandbox.empty() && expected.host_ifname.empty()) {
+        } else if (iface.sandbox.empty() && expected.host_ifname.empty() &&
+                   is_host_veth_name(iface.name)) {
             expected.host_ifname = iface.name;
         }
     }

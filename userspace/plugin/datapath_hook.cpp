@@ -55,6 +55,22 @@ auto as_datapath_error(const char* what, F action) {
     }
 }
 
+// New maps (first ADD on the node, or bpffs lost its pins): the pods already on this node
+// get their entries and programs back from the attachment records and their veths.
+void reattach_recorded(const Network& net, datapath::Node& node) {
+    for (const AttachmentRecord& record : AttachmentStore(net.state_dir).list()) {
+        int index = static_cast<int>(::if_nametoindex(record.host_ifname.c_str()));
+        if (record.addresses.empty() || index == 0) {
+            continue;
+        }
+        try {
+            node.attach(endpoint_of(record, index));
+        } catch (const std::exception&) {
+            // one stale record must not fail a new pod's ADD; CHECK reports the drift
+        }
+    }
+}
+
 }  // namespace
 
 void datapath_attach(const Network& net, const AttachmentRecord& record, int host_ifindex) {
@@ -62,10 +78,16 @@ void datapath_attach(const Network& net, const AttachmentRecord& record, int hos
         return;
     as_datapath_error("attach", [&] {
         auto node = datapath::Node::ensure(options_of(net));
-        const auto& address = record.addresses.front();
-        auto node_subnet = net.node_subnet.value_or(address.network());
-        auto cluster = net.subnet_env ? net.subnet_env->network : node_subnet;
-        node.set_pod_network(node_subnet, record.gateway.value_or(IpAddress{}), cluster);
+        // The programs find pods by their offset in the node subnet and answer ARP for the
+        // gateway and the cluster network: without subnet.env, the pod's own prefix is both.
+        IpPrefix subnet = net.node_subnet.value_or(record.addresses.front()).network();
+        IpPrefix cluster = net.subnet_env ? net.subnet_env->network.network() : subnet;
+        IpAddress gateway =
+            record.gateway.value_or(IpAddress::v4(subnet.address.v4_host_order() + 1));
+        node.set_pod_network(subnet, gateway, cluster);
+        if (node.maps_created()) {
+            reattach_recorded(net, node);
+        }
         node.attach(endpoint_of(record, host_ifindex));
     });
 }

@@ -4,6 +4,7 @@
 #include "plugin/attachment.h"
 #include "plugin/commands.h"
 #include "plugin/datapath_hook.h"
+#include "plugin/host_veth.h"
 #include "plugin/ipam_client.h"
 #include "plugin/log.h"
 #include "plugin/network.h"
@@ -21,7 +22,7 @@ std::string host_ifname_from(const cni::NetConf& conf) {
     try {
         auto prev = cni::parse_result(conf.prev_result, "prevResult");
         for (const auto& iface : prev.interfaces) {
-            if (iface.sandbox.empty() && iface.name.rfind("sh", 0) == 0)
+            if (iface.sandbox.empty() && is_host_veth_name(iface.name))
                 return iface.name;
         }
     } catch (const cni::Error&) {

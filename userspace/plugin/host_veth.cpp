@@ -25,4 +25,10 @@ std::string host_veth_name(const std::string& container_id, const std::string& i
     return name;
 }
 
+bool is_host_veth_name(const std::string& name) {
+    if (name.size() != 15 || name.rfind("sh", 0) != 0)
+        return false;
+    return name.find_first_not_of("0123456789abcdef", 2) == std::string::npos;
+}
+
 }  // namespace shuttle::plugin

@@ -10,4 +10,7 @@ namespace shuttle::plugin {
 std::string host_veth_name(const std::string& container_id, const std::string& ifname,
                            int attempt = 0);
 
+// True for names of that shape: "sh" + 13 lowercase hex digits.
+bool is_host_veth_name(const std::string& name);
+
 }  // namespace shuttle::plugin

@@ -1,11 +1,11 @@
-#include "flags.h"
+#include "agent/flags.h"
 
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <stdexcept>
 
-namespace shuttled {
+namespace shuttle::agent {
 
 const std::vector<FlagSpec>& flag_specs() {
     static const std::vector<FlagSpec> specs = {
@@ -103,6 +103,9 @@ std::chrono::seconds parse_duration(const std::string& flag, const std::string& 
     int64_t bare = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bare);
     if (ec == std::errc() && end == text.data() + text.size()) {
+        if (bare < 0) {
+            throw bad();
+        }
         return std::chrono::seconds(bare * bare_unit_seconds);
     }
     int64_t millis = 0;
@@ -111,7 +114,7 @@ std::chrono::seconds parse_duration(const std::string& flag, const std::string& 
     while (p < last) {
         int64_t number = 0;
         auto [next, error] = std::from_chars(p, last, number);
-        if (error != std::errc() || next == last) {
+        if (error != std::errc() || next == last || number < 0) {
             throw bad();
         }
         p = next;
@@ -144,4 +147,4 @@ bool parse_bool(const std::string& flag, const std::string& text) {
     throw std::invalid_argument("--" + flag + ": \"" + text + "\" is not true or false");
 }
 
-}  // namespace shuttled
+}  // namespace shuttle::agent

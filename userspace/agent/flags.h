@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace shuttled {
+namespace shuttle::agent {
 
 // One command-line flag; every flag can also come from the environment as
 // SHUTTLED_<NAME in upper case, '-' -> '_'> (the command line wins).
@@ -32,4 +32,4 @@ std::chrono::seconds parse_duration(const std::string& flag, const std::string& 
                                     int bare_unit_seconds);
 bool parse_bool(const std::string& flag, const std::string& text);
 
-}  // namespace shuttled
+}  // namespace shuttle::agent
