@@ -116,11 +116,17 @@ if have_shuttled; then
     SHUTTLED_PID[$node]=$KIT_LAST_PID
   done
   for node in "${NODES[@]}"; do
-    deadline=$((SECONDS + 20))
+    # Usually ready within a second; on a loaded machine an etcd timeout puts shuttled
+    # into its retry backoff (up to 30 s), hence the long deadline and the progress lines.
+    deadline=$((SECONDS + 60)) next_note=$((SECONDS + 5))
     until kit_node_exec "$node" curl -sf --max-time 1 "http://$HEALTHZ/readyz" >/dev/null 2>&1; do
       kit__starttime "${SHUTTLED_PID[$node]}" >/dev/null ||
         demo_fail "shuttled on $node exited: $(tail -3 "$(kit_node_dir "$node")/shuttled.log")"
-      ((SECONDS < deadline)) || demo_fail "shuttled on $node not ready after 20 s: $(kit_node_exec "$node" curl -s "http://$HEALTHZ/readyz")"
+      ((SECONDS < deadline)) || demo_fail "shuttled on $node not ready after 60 s: $(kit_node_exec "$node" curl -s "http://$HEALTHZ/readyz" | tr '\n' ' ')"
+      if ((SECONDS >= next_note)); then
+        demo_info "waiting for shuttled on $node: $(kit_node_exec "$node" curl -s --max-time 1 "http://$HEALTHZ/readyz" | tr '\n' ' ')"
+        next_note=$((SECONDS + 5))
+      fi
       sleep 0.2
     done
     demo_ok "$node: shuttled pid ${SHUTTLED_PID[$node]} ready; $(kit_node_exec "$node" cat /run/flannel/subnet.env | grep SUBNET= | tr '\n' ' ')"
