@@ -233,6 +233,27 @@ else
   fi
 fi
 
+# shuttlectl monitor while pod n1-a sends from an address that is not its own: the
+# datapath drops those packets as spoofed and the monitor prints the events.
+show_monitor() {
+  local log spoofed pid
+  log=$(kit_run_dir)/monitor.log
+  spoofed=${POD_IP[n1-a]%.*}.250
+  demo_cmd "shuttlectl monitor   (while n1-a pings n1-b from $spoofed, an address it does not own)"
+  kit_node_spawn n1 "$log" timeout 4 "$bin/shuttlectl" monitor
+  pid=$KIT_LAST_PID
+  sleep 1
+  ip -n "$(kit_pod_netns n1-a)" addr add "$spoofed/32" dev eth0
+  kit_pod_exec n1-a ping -c 2 -i 0.2 -W 1 -I "$spoofed" "${POD_IP[n1-b]}" >/dev/null 2>&1 || true
+  ip -n "$(kit_pod_netns n1-a)" addr del "$spoofed/32" dev eth0
+  wait "$pid" 2>/dev/null || true
+  if [[ -s $log ]]; then
+    head -n 6 "$log" | demo_show
+  else
+    demo_info "(no events printed)"
+  fi
+}
+
 demo_step 9/12 "shuttlectl on node n1"
 if [[ ! -x $bin/shuttlectl ]]; then
   demo_skip "no $bin/shuttlectl"
@@ -247,6 +268,11 @@ else
       demo_skip "shuttlectl $command (this build's shuttlectl has no such command)"
     fi
   done
+  if have_shuttlectl_command monitor; then
+    show_monitor
+  else
+    demo_skip "shuttlectl monitor (this build's shuttlectl has no such command)"
+  fi
 fi
 
 demo_step 10/12 "bpftool views of the pinned maps on n1"
