@@ -271,5 +271,8 @@ pivot() { # scenario metric-regex setup...
 rm -rf "$tmp"
 # On the terminal: the summary and the targets.
 sed -n '/^## Summary/,/^## \(Same node\|Cross node\|CNI plugin\|BPF\|Targets\)/p' "$out/report.md" | sed '$d'
-sed -n '/^## Targets/,/^## Not measured/p' "$out/report.md" | sed '$d'
+targets=$(sed -n '/^## Targets/,/^## Not measured/p' "$out/report.md" | sed '$d')
+grep -v '| not measured' <<<"$targets"
+echo "($(grep -c '| not measured' <<<"$targets" || true) more targets not measured yet: see the report)"
+echo
 echo "report: $out/report.md, plots: $out/plots/"
