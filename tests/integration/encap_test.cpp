@@ -495,8 +495,12 @@ TEST_CASE("an upgrade replaces the overlay programs in place; uninstall removes 
     stale.layout_version = SHUTTLE_LAYOUT_VERSION;
     dp::update(a.datapath->map_fd("loader"), uint32_t{0}, stale);
     uint32_t old_from_overlay = dp::prog_id(a.datapath->program_fd("from_overlay"));
+    // ...whose pins predate route_slots (layout 1 as first released): the load creates it
+    // and fills it from the routes hash.
+    dp::unpin(a.bpffs_root() + "/v" + std::to_string(SHUTTLE_LAYOUT_VERSION) + "/maps/route_slots");
     dp::Node upgraded = dp::Node::ensure({a.bpffs_root(), mode});
     CHECK(upgraded.programs_loaded());
+    CHECK(upgraded.maps_created());
     CHECK(dp::prog_id(upgraded.program_fd("from_overlay")) != old_from_overlay);
     CHECK(upgraded.overlay_attachment()->attached);  // runs the new programs
     CHECK(programs_at(a.device.index, dp::Hook::Ingress) == 1);
