@@ -596,7 +596,12 @@ TEST_CASE("set_routes with 5,000 leases: first, unchanged, one changed", "[.][en
         timed("unchanged");
         routes[42].underlay_ip = IpAddress::v4(0xc0a8ffff);
         timed("one changed");
+        auto start = std::chrono::steady_clock::now();
         CHECK(node.routes().size() == 5'000);
+        std::printf(
+            "| routes(), 5,000 leases | %.1f ms |\n",
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count());
     }
     umount2(dir.c_str(), MNT_DETACH);
     rmdir(dir.c_str());
