@@ -32,6 +32,9 @@ const char* const kMapNames[] = {"endpoints", "endpoint_meta", "nat_pairs",
                                  "routes",    "route_slots",   "node_config",
                                  "loader",    "stats",         "events"};
 
+// Pins that builds of layout 1 before the overlay did not have.
+const char* const kAddedToLayout1[] = {"from_overlay", "to_overlay", "route_slots"};
+
 // Which program runs at which hook of a device, and where its TCX links are pinned.
 struct HookSpec {
     Hook hook;
@@ -342,7 +345,7 @@ Node Node::ensure(const Options& options) {
         node.maps_created_ = load_and_pin(node.pin_dir_).maps_created;
         node.programs_loaded_ = true;
     }
-    node.open_pins();
+    node.open_pins(true);
     if (node.programs_loaded_) {
         node.sync_route_slots();  // e.g. route_slots new next to routes of an older build
     }
@@ -358,26 +361,34 @@ Node Node::open_existing(const Options& options) {
                                  " (nothing has run ensure() on this node, or bpffs was "
                                  "remounted)");
     }
-    node.open_pins();
+    node.open_pins(false);
     return node;
 }
 
-void Node::open_pins() {
+void Node::open_pins(bool require_all) {
+    // An inspection or a DEL may meet the pins of an older build of this layout, which lack
+    // what came later: those are skipped, and using them throws (program_fd / map_fd).
+    // ensure() has just pinned everything, so it requires all.
+    auto may_lack = [&](const char* name) {
+        return !require_all &&
+               std::any_of(std::begin(kAddedToLayout1), std::end(kAddedToLayout1),
+                           [&](const char* n) { return std::strcmp(n, name) == 0; });
+    };
     programs_.clear();
     for (const HookSpec& spec : kAllHooks) {
-        UniqueFd fd = open_pin(prog_pin(pin_dir_, spec));
-        if (!fd) {
+        if (UniqueFd fd = open_pin(prog_pin(pin_dir_, spec))) {
+            programs_.emplace_back(spec.program, std::move(fd));
+        } else if (!may_lack(spec.program)) {
             throw std::runtime_error("missing pin " + prog_pin(pin_dir_, spec));
         }
-        programs_.emplace_back(spec.program, std::move(fd));
     }
     maps_.clear();
     for (const char* name : kMapNames) {
-        UniqueFd fd = open_pin(map_pin(pin_dir_, name));
-        if (!fd) {
+        if (UniqueFd fd = open_pin(map_pin(pin_dir_, name))) {
+            maps_.emplace_back(name, std::move(fd));
+        } else if (!may_lack(name)) {
             throw std::runtime_error("missing pin " + map_pin(pin_dir_, name));
         }
-        maps_.emplace_back(name, std::move(fd));
     }
 }
 
@@ -687,6 +698,12 @@ std::optional<Attachment> Node::overlay_attachment() const {
     a.ifname = ifname_of(a.ifindex);
     if (a.ifname.empty()) {
         a.detail = "device gone";
+        return a;
+    }
+    bool pinned = std::any_of(programs_.begin(), programs_.end(),
+                              [](const auto& p) { return p.first == "from_overlay"; });
+    if (!pinned) {
+        a.detail = "no overlay programs pinned (pins of an older build; ensure() loads them)";
         return a;
     }
     bool tcx = path_exists(link_pin_of(pin_dir_, kOverlayHooks[0], a.ifname));
