@@ -1,17 +1,30 @@
-/* The programs on every pod's host-side veth.
+/* shuttle's datapath programs, one object so they share maps and a build hash.
+ *
+ * On every pod's host-side veth:
  *
  * from_pod: tc ingress, i.e. every packet a pod sends.
  *
  *   ARP for the gateway or a cluster address  -> answered with the host veth's MAC
  *   IPv4 to a pod on this node                -> TTL-1, MAC rewrite, bpf_redirect_peer
+ *   IPv4 to a pod of another node (routes)    -> TTL-1, inner MACs, tunnel key, bpf_redirect
+ *                                                to the VXLAN device
  *   wrong source IP or MAC                    -> dropped (anti-spoofing)
  *   a reply within a NATed flow (Services)    -> TC_ACT_OK, so conntrack reverses the NAT
  *   anything else                             -> TC_ACT_OK, the host stack's job
  *
- * Every verdict is counted in `stats`; drops are also reported on `events`.
- *
  * to_pod: tc egress, i.e. only what the host stack delivers to a pod (the fast path's
- * bpf_redirect_peer skips it). Remembers NATed pod pairs for from_pod; never drops. */
+ * bpf_redirect_peer skips it). Remembers NATed pod pairs for from_pod; never drops.
+ *
+ * On the node's collect_md VXLAN device:
+ *
+ * from_overlay: tc ingress, decapsulated packets. For a pod of this node: TTL-1, MAC
+ * rewrite, bpf_redirect_peer; a NATed pair or anything else: the host stack.
+ *
+ * to_overlay: tc egress, what the host stack routes to the device (host -> remote pod,
+ * forwarded and NATed traffic): tunnel key and inner MACs from the routes map; no route:
+ * dropped. Packets from_pod already encapsulated pass untouched.
+ *
+ * Every verdict is counted in `stats`; drops are also reported on `events`. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -21,6 +34,7 @@
 #include "lib/l3.h"
 #include "lib/maps.h"
 #include "lib/nat.h"
+#include "lib/overlay.h"
 #include "lib/parsing.h"
 #include "lib/stats.h"
 
@@ -56,9 +70,35 @@ static __always_inline int handle_arp(struct __sk_buff* skb, const struct packet
     return bpf_redirect(skb->ifindex, 0);
 }
 
+/* A pod's packet for a pod of another node: into the tunnel. */
+static __always_inline int encapsulate(struct __sk_buff* skb, struct ethhdr* eth, struct iphdr* iph,
+                                       const struct shuttle_route* route,
+                                       const struct shuttle_config* cfg) {
+    if (iph->ttl <= 1)
+        return drop(skb, SHUTTLE_DROP_TTL_EXPIRED);
+    ipv4_decrease_ttl(iph);
+    rewrite_overlay_macs(eth, route, cfg);
+    if (set_tunnel(skb, route, cfg) != 0)
+        return drop(skb, SHUTTLE_DROP_REDIRECT_FAILED);
+    count_redirect(skb, SHUTTLE_REDIRECT_REMOTE);
+    return bpf_redirect(cfg->vxlan_ifindex, 0);
+}
+
+/* The route to another node when `daddr` is a remote pod reachable through the overlay. */
+static __always_inline struct shuttle_route* remote_route(__be32 daddr,
+                                                          const struct shuttle_config* cfg) {
+    struct shuttle_route* route;
+
+    if (cfg->vxlan_ifindex == 0 || !in_prefix(daddr, cfg->cluster_network, cfg->cluster_len))
+        return NULL;
+    route = route_of(daddr, cfg);
+    return route && !(route->flags & SHUTTLE_ROUTE_F_DIRECT) ? route : NULL;
+}
+
 static __always_inline int handle_ipv4(struct __sk_buff* skb, const struct packet* pkt,
                                        struct ethhdr* eth) {
     struct shuttle_endpoint *sender, *dest;
+    struct shuttle_route* route = NULL;
     struct shuttle_config* cfg;
     struct iphdr* iph;
 
@@ -75,11 +115,16 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb, const struct packe
         return drop(skb, SHUTTLE_DROP_SPOOFED_MAC);
 
     dest = endpoint_of(iph->daddr, cfg);
-    if (!dest)
-        return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    if (!dest) {
+        route = remote_route(iph->daddr, cfg);
+        if (!route)
+            return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    }
     if (nat_check_enabled && (sender->flags & SHUTTLE_EP_F_NAT_PEERS) &&
         is_nat_pair(iph->saddr, iph->daddr))
         return pass(skb, SHUTTLE_PASS_NAT_FLOW);
+    if (route)
+        return encapsulate(skb, eth, iph, route, cfg);
     if (iph->ttl <= 1)
         return drop(skb, SHUTTLE_DROP_TTL_EXPIRED);
 
@@ -107,11 +152,22 @@ int from_pod(struct __sk_buff* skb) {
     return from_pod_verdict(skb);
 }
 
+/* The stack delivered a packet from `peer` to `pod`, or sent `pod`'s packet to `peer`
+ * itself: a flow the stack may NAT, whose other direction must take the stack path too. */
+static __always_inline void remember_stack_flow(__be32 pod_addr, __be32 peer,
+                                                const struct shuttle_config* cfg) {
+    struct shuttle_endpoint* pod;
+
+    remember_nat_pair(pod_addr, peer);
+    pod = endpoint_of(pod_addr, cfg);
+    if (pod && !(pod->flags & SHUTTLE_EP_F_NAT_PEERS))
+        pod->flags |= SHUTTLE_EP_F_NAT_PEERS; /* racing writers all set the same bit */
+}
+
 SEC("tc")
 int to_pod(struct __sk_buff* skb) {
     struct packet pkt = packet_of(skb);
     struct ethhdr* eth = parse_eth(&pkt);
-    struct shuttle_endpoint* pod;
     struct shuttle_config* cfg;
     struct iphdr* iph;
 
@@ -122,11 +178,94 @@ int to_pod(struct __sk_buff* skb) {
     if (!iph || !cfg || iph->saddr == cfg->gateway ||
         !in_prefix(iph->saddr, cfg->cluster_network, cfg->cluster_len))
         return TC_ACT_OK;
-    remember_nat_pair(iph->daddr, iph->saddr);
-    pod = endpoint_of(iph->daddr, cfg);
-    if (pod && !(pod->flags & SHUTTLE_EP_F_NAT_PEERS))
-        pod->flags |= SHUTTLE_EP_F_NAT_PEERS; /* racing writers all set the same bit */
+    remember_stack_flow(iph->daddr, iph->saddr, cfg);
     return TC_ACT_OK;
+}
+
+static __always_inline int from_overlay_verdict(struct __sk_buff* skb, __s64 vni) {
+    struct packet pkt = packet_of(skb);
+    struct ethhdr* eth = parse_eth(&pkt);
+    struct shuttle_endpoint* dest;
+    struct shuttle_config* cfg;
+    struct iphdr* iph;
+
+    if (!eth)
+        return drop(skb, SHUTTLE_DROP_MALFORMED);
+    if (eth->h_proto != bpf_htons(ETH_P_IP))
+        return pass(skb, SHUTTLE_PASS_NON_IP);
+    iph = parse_ipv4(&pkt);
+    if (!iph)
+        return drop(skb, SHUTTLE_DROP_MALFORMED);
+    cfg = config_of_node();
+    if (!cfg)
+        return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    /* A collect_md device takes every VNI on its port; flannel.<VNI> took only its own. */
+    if (cfg->vni != 0 && vni != cfg->vni)
+        return drop(skb, SHUTTLE_DROP_WRONG_VNI);
+    dest = endpoint_of(iph->daddr, cfg);
+    if (!dest)
+        return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    /* The reply to a pod whose request this node's stack NATed (a Service DNATed here,
+     * backend on another node): conntrack must see it to restore the Service address. */
+    if (nat_check_enabled && (dest->flags & SHUTTLE_EP_F_NAT_PEERS) &&
+        is_nat_pair(iph->daddr, iph->saddr))
+        return pass(skb, SHUTTLE_PASS_NAT_FLOW);
+    if (iph->ttl <= 1)
+        return drop(skb, SHUTTLE_DROP_TTL_EXPIRED);
+
+    ipv4_decrease_ttl(iph);
+    rewrite_macs(eth, dest);
+    /* Before 6.15 redirect_peer keeps pkt_type, and the pod's stack ignores OTHERHOST. */
+    if (skb->pkt_type != PACKET_HOST)
+        bpf_skb_change_type(skb, PACKET_HOST);
+    count_redirect(skb, SHUTTLE_REDIRECT_DECAP);
+    return bpf_redirect_peer(dest->ifindex, 0);
+}
+
+SEC("tc")
+int from_overlay(struct __sk_buff* skb) {
+    return from_overlay_verdict(skb, tunnel_vni(skb));
+}
+
+static __always_inline int to_overlay_verdict(struct __sk_buff* skb) {
+    struct packet pkt = packet_of(skb);
+    struct ethhdr* eth = parse_eth(&pkt);
+    struct shuttle_route* route;
+    struct shuttle_config* cfg;
+    struct iphdr* iph;
+
+    if (!eth)
+        return drop(skb, SHUTTLE_DROP_MALFORMED);
+    if (eth->h_proto != bpf_htons(ETH_P_IP))
+        return pass(skb, SHUTTLE_PASS_NON_IP); /* the device drops it: no tunnel metadata */
+    iph = parse_ipv4(&pkt);
+    if (!iph)
+        return drop(skb, SHUTTLE_DROP_MALFORMED);
+    cfg = config_of_node();
+    if (!cfg)
+        return drop(skb, SHUTTLE_DROP_NO_CONFIG);
+    route = route_of(iph->daddr, cfg);
+    if (!route)
+        return drop(skb, SHUTTLE_DROP_NO_ROUTE);
+    if (nat_check_enabled && endpoint_of(iph->saddr, cfg))
+        remember_stack_flow(iph->saddr, iph->daddr, cfg);
+    rewrite_overlay_macs(eth, route, cfg);
+    if (set_tunnel(skb, route, cfg) != 0)
+        return drop(skb, SHUTTLE_DROP_REDIRECT_FAILED);
+    return pass(skb, SHUTTLE_PASS_ENCAP);
+}
+
+static __always_inline int to_overlay_program(struct __sk_buff* skb) {
+    /* bpf_redirect to a device's egress runs its tc egress hook: from_pod's packets come
+     * through here with their tunnel key already set. */
+    if (has_tunnel_key(skb))
+        return pass(skb, SHUTTLE_PASS_ENCAPSULATED);
+    return to_overlay_verdict(skb);
+}
+
+SEC("tc")
+int to_overlay(struct __sk_buff* skb) {
+    return to_overlay_program(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

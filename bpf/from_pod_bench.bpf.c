@@ -1,9 +1,14 @@
-/* Benchmark wrapper of from-pod for BPF_PROG_TEST_RUN with a large repeat count.
+/* Benchmark and test wrappers of the datapath programs for BPF_PROG_TEST_RUN. Never attached.
+ *
+ * Benchmarks run with a large repeat count.
  *
  * Test-run hands the same skb to every repetition, and from-pod rewrites it (TTL, MACs, ARP
  * reply), so a plain repeat would measure the TTL-expired path after 63 rounds. Each
  * repetition here first restores the pristine packet from `bench_packet`; restore_only
- * measures that restore alone, so the difference is from-pod's cost. Never attached. */
+ * measures that restore alone, so the difference is from-pod's cost.
+ *
+ * Test-run cannot show tunnel metadata (it is not packet data): the *_read_key probes run a
+ * program, then read the skb's tunnel key back into `probe_key`. */
 #include "from_pod.bpf.c"
 
 __u8 bench_packet[128];
@@ -67,4 +72,118 @@ int piece_redirect_peer(struct __sk_buff* skb) {
     if (restore_packet(skb))
         return TC_ACT_SHOT;
     return bpf_redirect_peer(42, 0);
+}
+
+/* ---- overlay: tests ---------------------------------------------------------------------- */
+struct bpf_tunnel_key probe_key;
+__s32 probe_key_rc = 1; /* 1: not read yet; else bpf_skb_get_tunnel_key's result */
+__u32 probe_vni;        /* the VNI a decapsulated test packet came with */
+
+static __always_inline void read_back_key(struct __sk_buff* skb) {
+    probe_key_rc = bpf_skb_get_tunnel_key(skb, &probe_key, sizeof(probe_key), 0);
+}
+
+SEC("tc")
+int from_pod_then_read_key(struct __sk_buff* skb) {
+    int verdict = from_pod_verdict(skb);
+
+    read_back_key(skb);
+    return verdict;
+}
+
+SEC("tc")
+int to_overlay_then_read_key(struct __sk_buff* skb) {
+    int verdict = to_overlay_program(skb);
+
+    read_back_key(skb);
+    return verdict;
+}
+
+/* Gives the packet the metadata a decapsulating device would (VNI probe_vni), then runs
+ * from_overlay as attached. */
+static __always_inline __s64 arrive_with_vni(struct __sk_buff* skb) {
+    struct bpf_tunnel_key key = {.tunnel_id = probe_vni, .remote_ipv4 = 0xc0a80002};
+
+    if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0) != 0)
+        return -1;
+    return tunnel_vni(skb);
+}
+
+SEC("tc")
+int from_overlay_with_vni(struct __sk_buff* skb) {
+    __s64 vni = arrive_with_vni(skb);
+
+    if (vni < 0)
+        return TC_ACT_SHOT;
+    return from_overlay_verdict(skb, vni);
+}
+
+/* Gives the packet tunnel metadata first, as from_pod does before its redirect. */
+SEC("tc")
+int to_overlay_after_from_pod(struct __sk_buff* skb) {
+    if (arrive_with_vni(skb) < 0)
+        return TC_ACT_SHOT;
+    return to_overlay_program(skb);
+}
+
+/* ---- overlay: benchmarks ------------------------------------------------------------------
+ * Test-run keeps one skb for all repetitions, and tunnel metadata is not restored with the
+ * bytes: the first repetition's metadata stays. */
+SEC("tc")
+int restore_then_from_overlay(struct __sk_buff* skb) {
+    __s64 vni;
+
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    vni = tunnel_vni(skb); /* what from_overlay pays for every packet */
+    if (vni < 0)
+        vni = arrive_with_vni(skb); /* first repetition only */
+    return from_overlay_verdict(skb, vni);
+}
+
+/* A host packet: the check for a tunnel key (none) plus the route lookup and encap. The
+ * check runs on a key-less skb in piece_no_tunnel_key; here the key of the previous
+ * repetition would end it early, so only the rest is run. */
+SEC("tc")
+int restore_then_to_overlay_verdict(struct __sk_buff* skb) {
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    return to_overlay_verdict(skb);
+}
+
+/* A packet from_pod encapsulated: the first repetition sets the key (the whole host path),
+ * every later one finds it. */
+SEC("tc")
+int restore_then_to_overlay(struct __sk_buff* skb) {
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    return to_overlay_program(skb);
+}
+
+SEC("tc")
+int piece_no_tunnel_key(struct __sk_buff* skb) {
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    return has_tunnel_key(skb) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int piece_route_lookup(struct __sk_buff* skb) {
+    struct shuttle_config* cfg;
+
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    cfg = config_of_node();
+    return cfg && route_of(bpf_htonl(0x0af40203), cfg) ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+SEC("tc")
+int piece_set_tunnel_key(struct __sk_buff* skb) {
+    struct shuttle_route route = {.underlay_ip = bpf_htonl(0xc0a80002), .vni = 1};
+    struct shuttle_config* cfg;
+
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    cfg = config_of_node();
+    return cfg && set_tunnel(skb, &route, cfg) == 0 ? TC_ACT_OK : TC_ACT_SHOT;
 }

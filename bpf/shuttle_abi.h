@@ -72,7 +72,7 @@ struct shuttle_nat_seen {
 
 /* ---- routes: remote pod subnet -> remote node (filled by the cluster agent) ------------
  * A hash, not an LPM trie: flannel's subnets all have one length, so the lookup key is the
- * destination masked with config.subnet_len. */
+ * destination masked with node_config.node_subnet_len (and that length). */
 struct shuttle_route_key {
     __u32 subnet;     /* masked subnet address, network order */
     __u32 prefix_len; /* host order */
@@ -89,6 +89,17 @@ struct shuttle_route {
     __u32 vni;   /* host order */
     __u32 flags; /* SHUTTLE_ROUTE_F_* */
 };
+
+/* ---- route_slots: the routes map as an array, for the packet path -----------------------
+ * Index = the offset of the destination's subnet in the cluster network,
+ * (ntohl(dst) - ntohl(cluster_network)) >> (32 - node_subnet_len), usable when
+ * node_subnet_len - cluster_len <= SHUTTLE_ROUTE_SLOT_BITS (flannel's default /16 network
+ * of /24 leases needs 256 slots). Values as in `routes`; underlay_ip 0 = no node there.
+ * An inlined array access (~2 ns) where a hash lookup costs ~25-30 ns per packet. Userspace
+ * keeps it equal to `routes` (set_routes, every node_config change, every load); `routes`
+ * stays the record userspace reads, and the lookup of the wider layouts. */
+#define SHUTTLE_ROUTE_SLOT_BITS 16
+#define SHUTTLE_MAX_ROUTE_SLOTS (1u << SHUTTLE_ROUTE_SLOT_BITS)
 
 /* ---- node_config: one entry (key 0), written by userspace ------------------------------------ */
 struct shuttle_config {
@@ -127,17 +138,20 @@ enum shuttle_verdict {
 };
 
 enum shuttle_pass_reason {
-    SHUTTLE_PASS_NOT_LOCAL = 0, /* IPv4 to a non-local destination (host, service, remote) */
-    SHUTTLE_PASS_NON_IP = 1,    /* neither IPv4 nor ARP (IPv6 included, for now) */
-    SHUTTLE_PASS_ARP_OTHER = 2, /* ARP we do not answer: replies, own address, outside */
-    SHUTTLE_PASS_NAT_FLOW = 3,  /* local destination, but a flow the stack must see (NAT) */
-    SHUTTLE_PASS_TO_SELF = 4,   /* reserved */
+    SHUTTLE_PASS_NOT_LOCAL = 0,    /* IPv4 to a non-local destination (host, service, remote) */
+    SHUTTLE_PASS_NON_IP = 1,       /* neither IPv4 nor ARP (IPv6 included, for now) */
+    SHUTTLE_PASS_ARP_OTHER = 2,    /* ARP we do not answer: replies, own address, outside */
+    SHUTTLE_PASS_NAT_FLOW = 3,     /* local destination, but a flow the stack must see (NAT) */
+    SHUTTLE_PASS_TO_SELF = 4,      /* reserved */
+    SHUTTLE_PASS_ENCAP = 5,        /* to_overlay: tunnel key and inner MACs set for the device */
+    SHUTTLE_PASS_ENCAPSULATED = 6, /* to_overlay: from_pod had set the tunnel key already */
 };
 
 enum shuttle_redirect_reason {
     SHUTTLE_REDIRECT_LOCAL = 0,     /* bpf_redirect_peer into a pod on this node */
     SHUTTLE_REDIRECT_ARP_REPLY = 1, /* ARP answered back out of the ingress veth */
     SHUTTLE_REDIRECT_REMOTE = 2,    /* VXLAN encap towards another node */
+    SHUTTLE_REDIRECT_DECAP = 3,     /* from_overlay: bpf_redirect_peer into a pod on this node */
 };
 
 enum shuttle_drop_reason {
@@ -146,7 +160,9 @@ enum shuttle_drop_reason {
     SHUTTLE_DROP_SPOOFED_IP = 2,      /* source IP (ARP sender IP) is not a pod behind this veth */
     SHUTTLE_DROP_SPOOFED_MAC = 3,     /* source MAC (or ARP sender MAC) is not the pod's */
     SHUTTLE_DROP_NO_CONFIG = 4,       /* node_config never written: nothing can be checked */
-    SHUTTLE_DROP_REDIRECT_FAILED = 5, /* reserved */
+    SHUTTLE_DROP_REDIRECT_FAILED = 5, /* bpf_skb_set_tunnel_key failed */
+    SHUTTLE_DROP_NO_ROUTE = 6,        /* to_overlay: no node's subnet holds the destination */
+    SHUTTLE_DROP_WRONG_VNI = 7,       /* from_overlay: a VNI other than node_config.vni */
 };
 
 #define SHUTTLE_STAT_KEY(verdict, reason) ((verdict)*SHUTTLE_REASONS_PER_VERDICT + (reason))

@@ -36,6 +36,13 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, SHUTTLE_MAX_ROUTE_SLOTS);
+    __type(key, __u32);
+    __type(value, struct shuttle_route);
+} route_slots SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
     __uint(max_entries, 1);
     __type(key, __u32);
     __type(value, struct shuttle_config);

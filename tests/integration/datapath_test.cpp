@@ -364,7 +364,7 @@ TEST_CASE("ensure pins every map of the BPF object, each with BTF", "[datapath]"
         }
         ++count;
     }
-    CHECK(count == 8);
+    CHECK(count == 9);
 }
 
 namespace {

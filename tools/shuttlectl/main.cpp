@@ -24,7 +24,9 @@ const char* const kUsage =
     "  endpoints   pods on this node: IP, pod name, host veth, MACs\n"
     "  stats       packet counters by verdict and reason (non-zero only)\n"
     "  config      the node config the programs read\n"
-    "  status      pins, program build, and what is attached to each veth (TCX or tc)\n"
+    "  status      pins, program build, and what is attached to each veth and the VXLAN\n"
+    "              device (TCX or tc)\n"
+    "  routes      other nodes' subnets: underlay IP, VTEP MAC, VNI (the routes map)\n"
     "  monitor     drop events as they happen, with their reason (Ctrl-C ends)\n"
     "\n"
     "options:\n"
@@ -60,6 +62,9 @@ int run(const Args& args) {
     } else if (args.command == "stats") {
         out = dp::stats_json(node);
         text = args.json ? "" : dp::stats_table(out);
+    } else if (args.command == "routes") {
+        out = dp::routes_json(node);
+        text = args.json ? "" : dp::routes_table(out);
     } else if (args.command == "config") {
         out = dp::config_json(node);
         text = args.json ? "" : dp::config_table(out);
@@ -109,7 +114,7 @@ int main(int argc, char** argv) {
         }
     }
     if (args.command != "endpoints" && args.command != "stats" && args.command != "config" &&
-        args.command != "status" && args.command != "monitor") {
+        args.command != "status" && args.command != "monitor" && args.command != "routes") {
         return usage_error(args.command.empty() ? "missing command"
                                                 : "unknown command " + args.command);
     }

@@ -13,6 +13,7 @@
 // to_pod at tc egress.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,16 @@ struct NodeConfig {
     uint32_t vni = 0;
     MacAddress vtep_mac;
     IpAddress underlay_ip;
+};
+
+// One other node's lease: where pods of its subnet are reached through the overlay.
+struct RemoteRoute {
+    IpPrefix subnet;        // its pod subnet, e.g. 10.244.2.0/24 (all leases share one length)
+    IpAddress underlay_ip;  // its PublicIP: the VXLAN outer destination
+    MacAddress vtep_mac;    // its VtepMAC: the inner Ethernet destination
+    uint32_t vni = 1;
+
+    bool operator==(const RemoteRoute&) const = default;
 };
 
 // One veth with the program, as the maps and the kernel see it (shuttlectl status).
@@ -95,6 +106,19 @@ class Node {
     void set_overlay(int vxlan_ifindex, uint32_t vni, const MacAddress& vtep_mac,
                      const IpAddress& underlay_ip);
 
+    // Attaches from_overlay (tc ingress) and to_overlay (tc egress) to the node's collect_md
+    // VXLAN device; idempotent; replaces programs of an older build. Same attach mode rules
+    // as pods (auto = tc).
+    void attach_overlay(int vxlan_ifindex, const std::string& vxlan_ifname);
+    // Removes both programs from the device. Missing pieces are not an error.
+    void detach_overlay(const std::string& vxlan_ifname);
+    // Makes the routes map hold exactly this set (adds, updates, deletes); under the node lock.
+    void set_routes(const std::vector<RemoteRoute>& routes);
+    std::vector<RemoteRoute> routes() const;
+    // Detaches every program (pods and overlay) and removes every pin under the bpffs root.
+    // Missing pieces are not an error; a second call does nothing.
+    static void uninstall(const Options& options);
+
     // True when this ensure() created the maps (first start, or the pins were lost): the
     // caller re-attaches the node's existing endpoints from its IP store.
     bool maps_created() const { return maps_created_; }
@@ -108,24 +132,31 @@ class Node {
     uint64_t pinned_build_hash() const;
     const std::string& pin_dir() const { return pin_dir_; }
     int map_fd(const std::string& name) const;
-    int program_fd() const { return from_pod_.get(); }  // from_pod (ingress)
-    int to_pod_program_fd() const { return to_pod_.get(); }
+    int program_fd() const { return program_fd("from_pod"); }  // from_pod (ingress)
+    int to_pod_program_fd() const { return program_fd("to_pod"); }
+    // from_pod, to_pod, from_overlay or to_overlay.
+    int program_fd(const std::string& name) const;
+    // The VXLAN device's programs as the kernel sees them (shuttlectl status): nullopt when
+    // node_config names no device.
+    std::optional<Attachment> overlay_attachment() const;
 
     Node(Node&&) = default;
     Node& operator=(Node&&) = default;
 
   private:
     Node() = default;
-    void open_pins();
+    void open_pins(bool require_all);
     EndpointTable table() const;
-    AttachMode attach_programs(const Endpoint& endpoint);
-    std::string attach_check(int ifindex, const std::string& ifname, uint32_t mode) const;
-    std::string link_pin(const std::string& host_ifname, bool ingress) const;
+    // Makes route_slots equal to `routes` under the current node_config (see shuttle_abi.h).
+    void sync_route_slots() const;
+    AttachMode attach_programs(int ifindex, const std::string& ifname, bool overlay);
+    void detach_programs(int ifindex, const std::string& ifname, bool maybe_tc, bool overlay);
+    std::string attach_check(int ifindex, const std::string& ifname, uint32_t mode,
+                             bool overlay = false) const;
 
     Options options_;
     std::string pin_dir_;
-    UniqueFd from_pod_;
-    UniqueFd to_pod_;
+    std::vector<std::pair<std::string, UniqueFd>> programs_;
     std::vector<std::pair<std::string, UniqueFd>> maps_;
     bool maps_created_ = false;
     bool programs_loaded_ = false;

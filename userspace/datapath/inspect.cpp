@@ -93,7 +93,7 @@ std::string key_values(const json& object) {
     }
     std::string out;
     for (const auto& [key, value] : object.items()) {
-        if (!value.is_array()) {
+        if (!value.is_structured()) {
             out += key + std::string(width - key.size() + 2, ' ') + text_of(value) + '\n';
         }
     }
@@ -165,16 +165,36 @@ json status_json(const Node& node) {
                                {"attached", a.attached},
                                {"detail", a.detail}});
     }
+    json overlay;  // null: no VXLAN device in node_config
+    if (auto a = node.overlay_attachment()) {
+        overlay = {{"ifname", a->ifname.empty() ? json() : json(a->ifname)},
+                   {"ifindex", a->ifindex},
+                   {"mode", to_string(a->mode)},
+                   {"attached", a->attached},
+                   {"detail", a->detail}};
+    }
     bpf_prog_info info{};
     uint32_t len = sizeof info;
     bpf_obj_get_info_by_fd(node.program_fd(), &info, &len);
     return {{"pin_dir", node.pin_dir()},
+            {"overlay", overlay},
             {"layout_version", SHUTTLE_LAYOUT_VERSION},
             {"program_id", info.id},
             {"pinned_build", hex64(node.pinned_build_hash())},
             {"this_build", hex64(Node::build_hash())},
             {"current", node.pinned_build_hash() == Node::build_hash()},
             {"attachments", attachments}};
+}
+
+json routes_json(const Node& node) {
+    json out = json::array();
+    for (const RemoteRoute& r : node.routes()) {
+        out.push_back({{"subnet", r.subnet.str()},
+                       {"underlay_ip", r.underlay_ip.str()},
+                       {"vtep_mac", r.vtep_mac.str()},
+                       {"vni", r.vni}});
+    }
+    return out;
 }
 
 namespace {
@@ -272,8 +292,24 @@ std::string config_table(const json& config) {
     return key_values(config);
 }
 
+std::string routes_table(const json& routes) {
+    return table({{"SUBNET", "subnet"},
+                  {"NODE (UNDERLAY IP)", "underlay_ip"},
+                  {"VTEP MAC", "vtep_mac"},
+                  {"VNI", "vni"}},
+                 routes);
+}
+
 std::string status_table(const json& status) {
-    return key_values(status) + "\n" +
+    std::string overlay;  // null: key_values prints "overlay  -"
+    if (const json& o = status["overlay"]; o.is_object()) {
+        overlay = "overlay  " + text_of(o["ifname"]) + " (ifindex " + text_of(o["ifindex"]) + ", " +
+                  text_of(o["mode"]) + "): " +
+                  (o["attached"].get<bool>() ? std::string("attached")
+                                             : "not attached: " + text_of(o["detail"])) +
+                  "\n";
+    }
+    return key_values(status) + overlay + "\n" +
            table({{"HOST IF", "ifname"},
                   {"IFINDEX", "ifindex"},
                   {"POD IP", "pod_ip"},

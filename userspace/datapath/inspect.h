@@ -14,6 +14,8 @@ nlohmann::json endpoints_json(const Node& node);
 nlohmann::json stats_json(const Node& node);  // every non-zero counter
 nlohmann::json config_json(const Node& node);
 nlohmann::json status_json(const Node& node);
+// The routes map: remote subnet, node underlay IP, VTEP MAC, VNI; sorted by subnet.
+nlohmann::json routes_json(const Node& node);
 
 // Prints drop events from the `events` ring buffer as they come, one line each (JSON lines
 // with `json`), until `count` events were printed (0: forever) or `timeout_ms` passed without
@@ -26,5 +28,6 @@ std::string endpoints_table(const nlohmann::json& endpoints);
 std::string stats_table(const nlohmann::json& stats);
 std::string config_table(const nlohmann::json& config);
 std::string status_table(const nlohmann::json& status);
+std::string routes_table(const nlohmann::json& routes);
 
 }  // namespace shuttle::datapath

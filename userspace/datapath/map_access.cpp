@@ -92,6 +92,10 @@ std::string reason_name(uint32_t verdict, uint32_t reason) {
                 return "arp-other";
             case SHUTTLE_PASS_NAT_FLOW:
                 return "nat-flow";
+            case SHUTTLE_PASS_ENCAP:
+                return "encap";
+            case SHUTTLE_PASS_ENCAPSULATED:
+                return "encapsulated";
         }
     } else if (verdict == SHUTTLE_VERDICT_REDIRECT) {
         switch (reason) {
@@ -101,6 +105,8 @@ std::string reason_name(uint32_t verdict, uint32_t reason) {
                 return "arp-reply";
             case SHUTTLE_REDIRECT_REMOTE:
                 return "remote";
+            case SHUTTLE_REDIRECT_DECAP:
+                return "decap";
         }
     } else if (verdict == SHUTTLE_VERDICT_DROP) {
         switch (reason) {
@@ -114,6 +120,12 @@ std::string reason_name(uint32_t verdict, uint32_t reason) {
                 return "spoofed-mac";
             case SHUTTLE_DROP_NO_CONFIG:
                 return "no-config";
+            case SHUTTLE_DROP_REDIRECT_FAILED:
+                return "tunnel-key-failed";
+            case SHUTTLE_DROP_NO_ROUTE:
+                return "no-route";
+            case SHUTTLE_DROP_WRONG_VNI:
+                return "wrong-vni";
         }
     }
     return "reason-" + std::to_string(reason);
