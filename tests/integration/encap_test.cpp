@@ -495,8 +495,12 @@ TEST_CASE("an upgrade replaces the overlay programs in place; uninstall removes 
     stale.layout_version = SHUTTLE_LAYOUT_VERSION;
     dp::update(a.datapath->map_fd("loader"), uint32_t{0}, stale);
     uint32_t old_from_overlay = dp::prog_id(a.datapath->program_fd("from_overlay"));
+    // ...whose pins predate route_slots (layout 1 as first released): the load creates it
+    // and fills it from the routes hash.
+    dp::unpin(a.bpffs_root() + "/v" + std::to_string(SHUTTLE_LAYOUT_VERSION) + "/maps/route_slots");
     dp::Node upgraded = dp::Node::ensure({a.bpffs_root(), mode});
     CHECK(upgraded.programs_loaded());
+    CHECK(upgraded.maps_created());
     CHECK(dp::prog_id(upgraded.program_fd("from_overlay")) != old_from_overlay);
     CHECK(upgraded.overlay_attachment()->attached);  // runs the new programs
     CHECK(programs_at(a.device.index, dp::Hook::Ingress) == 1);
@@ -558,6 +562,44 @@ TEST_CASE("set_routes keeps exactly the given set and refuses what cannot match"
     CHECK(node.routes().empty());
 }
 
+TEST_CASE("open_existing reads pins of a build before the overlay", "[encap]") {
+    enter_private_mount_namespace();
+    char tmpl[] = "/tmp/shuttle-encap-old-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    std::string dir = tmpl;
+    REQUIRE(mount("bpf", dir.c_str(), "bpf", 0, nullptr) == 0);
+    {
+        const std::string root = dir + "/shuttle";
+        const std::string pins = root + "/v" + std::to_string(SHUTTLE_LAYOUT_VERSION);
+        {
+            dp::Node node = dp::Node::ensure({root, dp::AttachMode::Auto});
+            node.set_pod_network(*IpPrefix::parse("10.244.1.0/24"), *IpAddress::parse("10.244.1.1"),
+                                 kCluster);
+            node.set_overlay(1, 1, *shuttle::MacAddress::parse("0e:00:00:00:01:00"),
+                             *IpAddress::parse("192.168.0.1"));
+        }
+        for (const char* pin : {"/progs/from_overlay", "/progs/to_overlay", "/maps/route_slots"}) {
+            dp::unpin(pins + pin);
+        }
+        // shuttlectl and the plugin's DEL/CHECK open what is there.
+        dp::Node old = dp::Node::open_existing({root, dp::AttachMode::Auto});
+        CHECK(old.routes().empty());
+        CHECK(old.attachments().empty());
+        auto overlay = old.overlay_attachment();
+        REQUIRE(overlay);
+        CHECK_FALSE(overlay->attached);
+        CHECK(overlay->detail.find("older build") != std::string::npos);
+        CHECK_THROWS(old.program_fd("from_overlay"));
+        // The next ensure() completes them.
+        dp::Node upgraded = dp::Node::ensure({root, dp::AttachMode::Auto});
+        CHECK(upgraded.programs_loaded());
+        CHECK_NOTHROW(
+            dp::Node::open_existing({root, dp::AttachMode::Auto}).program_fd("to_overlay"));
+    }
+    umount2(dir.c_str(), MNT_DETACH);
+    rmdir(dir.c_str());
+}
+
 // Not a pass/fail test: what keeping the routes map costs the agent. Run with
 //   shuttle_integration_tests "[encap-bench]"
 TEST_CASE("set_routes with 5,000 leases: first, unchanged, one changed", "[.][encap-bench]") {
@@ -592,7 +634,12 @@ TEST_CASE("set_routes with 5,000 leases: first, unchanged, one changed", "[.][en
         timed("unchanged");
         routes[42].underlay_ip = IpAddress::v4(0xc0a8ffff);
         timed("one changed");
+        auto start = std::chrono::steady_clock::now();
         CHECK(node.routes().size() == 5'000);
+        std::printf(
+            "| routes(), 5,000 leases | %.1f ms |\n",
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count());
     }
     umount2(dir.c_str(), MNT_DETACH);
     rmdir(dir.c_str());

@@ -32,7 +32,7 @@ cat >"$confdir/10-sh031.conflist" <<'JSON'
 JSON
 cat >"$confdir/20-sh100.conflist" <<'JSON'
 {"cniVersion":"1.0.0","name":"sh100","plugins":[
-  {"type":"shuttle","mtu":1400,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.100.0/24"}]]}},
+  {"type":"shuttle","capabilities":{"bandwidth":true},"mtu":1400,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.100.0/24"}]]}},
   {"type":"tuning","sysctl":{"net.ipv4.conf.eth0.arp_announce":"2"}},
   {"type":"bandwidth","capabilities":{"bandwidth":true}}]}
 JSON
@@ -73,7 +73,12 @@ for net in sh031 sh100; do
     kit_pod_exec "$net" ping -c1 -W2 "${address%.*}.1" >/dev/null || fail "pod -> node"
     # the plugin ran with its defaults: records in /var/lib/cni/shuttle, pins in the node's bpffs
     kit_node_exec n1 sh -c "ls /var/lib/cni/shuttle/$net/*-eth0.json" >/dev/null || fail "no attachment record"
-    kit_node_exec n1 sh -c 'ls -d /sys/fs/bpf/shuttle/v*/links/ingress/sh*' >/dev/null || fail "no datapath link"
+    case $net in  # sh100 shapes egress (bandwidth chained): TCX; sh031: tc
+    sh100) kit_node_exec n1 sh -c 'ls -d /sys/fs/bpf/shuttle/v*/links/ingress/sh*' >/dev/null ||
+        fail "no TCX link for a shaped pod" ;;
+    sh031) kit_node_exec n1 sh -c 'for d in /sys/class/net/sh*; do tc filter show dev "${d##*/}" ingress; done' |
+        contains from_pod || fail "from_pod is attached to no host veth" ;;
+    esac
 
     cnitool_run check "$net" "$net"
     case $net in

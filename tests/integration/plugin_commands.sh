@@ -51,8 +51,8 @@ for v in 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0; do
     [ "$(node cat /proc/sys/net/ipv4/conf/"$host"/proxy_arp)" = 1 ] || fail "proxy_arp"
     [ "$(node cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "ip_forward"
     [ "$(node cat /proc/sys/net/ipv4/neigh/"$host"/proxy_delay)" = 0 ] || fail "proxy_delay"
-    # the datapath call site: the program is attached to the host veth (pinned links)
-    [ -e "$(echo "$BPFFS"/shuttle/v*/links/ingress)/$host" ] || fail "from_pod not attached to $host"
+    # the datapath call site: from_pod is attached to the host veth (attach auto = tc here)
+    tc -n "$NODE" filter show dev "$host" ingress | contains "from_pod" || fail "from_pod not attached to $host"
     [ -z "$(ip -n "$NODE" -j link show "$host" | jq -r '.[0].master // empty')" ] || fail "enslaved"
     # host-local's store and the attachment record
     [ "$(cat "$(store_dir)/${addr%/*}")" = "$(printf 'ctr-%s\r\neth0' "$i")" ] || fail "store file"
@@ -119,7 +119,7 @@ cni CHECK ctr-drift eth0 "$dns" "$withprev"
 [ "$(echo "$OUT" | jq -r .details)" = "eth0 has MTU 1300, expected 1400; route 10.99.0.0/16 via 10.99.1.1 is missing in the container; host route $(echo "$prev" | jq -r '.ips[0].address' | cut -d/ -f1)/32 dev $host is missing" ] ||
     fail "CHECK details: $OUT"
 # the datapath's own drift: the program detached behind shuttle's back
-rm "$(echo "$BPFFS"/shuttle/v*/links/ingress)/$host"
+node tc filter del dev "$host" ingress
 cni CHECK ctr-drift eth0 "$dns" "$withprev"
 [ "$(echo "$OUT" | jq .code)" = 106 ] && echo "$OUT" | jq -r .details | contains "; datapath: " ||
     fail "CHECK missed the detached program: $OUT"

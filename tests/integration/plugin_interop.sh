@@ -121,7 +121,7 @@ pass "masquerade: ipMasq alone, not with FLANNEL_IPMASQ=true, by default with FL
 # libcni's list semantics: each plugin gets its own config + name + cniVersion + runtimeConfig
 # + the previous plugin's result as prevResult; DEL runs in reverse with the final result.
 chain_plugins='[
-  {"type":"shuttle","mtu":1400,"dataDir":"STATEDIR","bpffsRoot":"BPFROOT","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.1.0/24"}]],"dataDir":"DATADIR"}},
+  {"type":"shuttle","capabilities":{"bandwidth":true},"mtu":1400,"dataDir":"STATEDIR","bpffsRoot":"BPFROOT","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.1.0/24"}]],"dataDir":"DATADIR"}},
   {"type":"portmap","capabilities":{"portMappings":true}},
   {"type":"bandwidth","capabilities":{"bandwidth":true}},
   {"type":"tuning","sysctl":{"net.ipv4.conf.eth0.arp_announce":"2"}}]'
@@ -155,6 +155,9 @@ for v in 0.3.1 1.0.0; do
     # shuttle's result passes through every plugin (bandwidth appends its ifb device)
     json_eq "$(echo "$prev" | jq -c '.interfaces |= .[0:2]')" "$first"
     host=$(echo "$first" | jq -r '.interfaces[0].name')
+    # egress shaping asked for: shuttle attached by TCX, so bandwidth could add its ingress qdisc
+    [ -e "$(echo "$BPFFS"/shuttle/v*/links/ingress)/$host" ] || fail "shaped pod not attached by TCX"
+    node tc filter show dev "$host" ingress | contains from_pod && fail "shaped pod has a clsact filter"
     node tc qdisc show dev "$host" | contains tbf || node tc qdisc show dev "$host" | contains ingress ||
         fail "bandwidth set no qdisc on $host: $(node tc qdisc show dev "$host")"
     [ "$(ip netns exec "${ns##*/}" cat /proc/sys/net/ipv4/conf/eth0/arp_announce)" = 2 ] || fail "tuning sysctl"

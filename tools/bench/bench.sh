@@ -95,5 +95,6 @@ bash "$bench_dir/report.sh" "$csv" | tee "$BENCH_OUT/results.md"
   echo
   echo "kernel $(uname -r), $(nproc) CPUs, client and server pinned to CPU $BENCH_CPU;"
   echo "${BENCH_DURATION} s per measurement; kube-proxy-style services in the nodes: $BENCH_KUBE_SERVICES."
+  [[ ! -s $BENCH_OUT/notes.txt ]] || sed 's/^/- /' "$BENCH_OUT/notes.txt"
 } | tee -a "$BENCH_OUT/results.md"
 echo "bench: results in $BENCH_OUT" >&2

@@ -2,7 +2,8 @@
 # Turns a benchmark CSV (round,setup,metric,value,unit) into a markdown table: per setup
 # and metric min / median / max over the rounds, and the median over rounds of the
 # per-round ratio to the limit and to bridge (ratios taken within a round, so slow drift
-# of the machine cancels). Usage: report.sh results.csv
+# of the machine cancels). Usage: [REPORT_REFS="limit bridge"] report.sh results.csv
+# (REPORT_REFS: the setups to compare against, one ratio column each, when present).
 set -euo pipefail
 csv=$1
 
@@ -31,8 +32,13 @@ mapfile -t metrics < <(in_order 3)
 rounds=$(in_order 1 | wc -l)
 has() { printf '%s\n' "${setups[@]}" | grep -qx "$1"; }
 
-echo "| metric | setup | min | median | max | × limit | × bridge |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+read -ra refs <<<"${REPORT_REFS:-limit bridge}"
+present_refs=()
+for ref in "${refs[@]}"; do has "$ref" && present_refs+=("$ref"); done
+header="| metric | setup | rounds | min | median | max |" rule="|---|---|---:|---:|---:|---:|"
+for ref in "${present_refs[@]}"; do header+=" × $ref |" rule+="---:|"; done
+echo "$header"
+echo "$rule"
 for metric in "${metrics[@]}"; do
   unit=$(awk -F, -v m="$metric" 'NR > 1 && $3 == m {print $5; exit}' "$csv")
   for setup in "${setups[@]}"; do
@@ -41,13 +47,15 @@ for metric in "${metrics[@]}"; do
     min=$(head -n1 <<<"$sorted")
     max=$(tail -n1 <<<"$sorted")
     med=$(median <<<"$sorted")
-    vs_limit=- vs_bridge=-
-    if has limit && [[ $setup != limit ]]; then vs_limit=$(ratios "$setup" "$metric" limit | median); fi
-    if has bridge && [[ $setup != bridge ]]; then vs_bridge=$(ratios "$setup" "$metric" bridge | median); fi
-    [[ $vs_limit == - ]] || vs_limit=$(printf '%.2f' "$vs_limit")
-    [[ $vs_bridge == - ]] || vs_bridge=$(printf '%.2f' "$vs_bridge")
-    printf '| %s (%s) | %s | %s | %s | %s | %s | %s |\n' "$metric" "$unit" "$setup" \
-      "$(number "$min")" "$(number "$med")" "$(number "$max")" "$vs_limit" "$vs_bridge"
+    row=$(printf '| %s (%s) | %s | %s | %s | %s | %s |' "$metric" "$unit" "$setup" \
+      "$(wc -l <<<"$sorted")" "$(number "$min")" "$(number "$med")" "$(number "$max")")
+    for ref in "${present_refs[@]}"; do
+      ratio=-
+      [[ $setup == "$ref" ]] || ratio=$(ratios "$setup" "$metric" "$ref" | median)
+      [[ $ratio == - ]] || ratio=$(printf '%.2f' "$ratio")
+      row+=" $ratio |"
+    done
+    echo "$row"
   done
 done
 echo

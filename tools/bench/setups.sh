@@ -101,4 +101,106 @@ setup_shuttle() {
 JSON
   fi
   bench_cni_pods shuttle sh "$conf"
+  bench_note "shuttle: $(bench_shuttle_datapath sh)"
+}
+
+# What carries the shuttle setup's pod traffic: the eBPF datapath (attach mode per veth,
+# from shuttlectl) or, without pins in the node, the plugin's host routes alone.
+bench_shuttle_datapath() { # node
+  local status
+  if ! status=$(kit_node_exec "$1" "$SHUTTLE_BIN_DIR/shuttlectl" --json status 2>/dev/null); then
+    echo "no eBPF datapath pinned in the node: host routing only"
+    return
+  fi
+  jq -r '[.attachments // [] | .[] | "\(.mode // "?")\(if .attached == false then " (not attached)" else "" end)"]
+         | if length == 0 then "eBPF datapath pinned, no endpoint attached" else "eBPF datapath attached to \(length) pod veths: \(unique | join(", "))" end' \
+    <<<"$status" 2>/dev/null || echo "eBPF datapath pinned (shuttlectl status unreadable)"
+}
+
+# A line for the report's notes (results.md, and suite.sh's report).
+bench_note() { echo "$*" >>"$BENCH_OUT/notes.txt"; }
+
+# Cross-node setups. Pods on two nodes; the path between the nodes is the kit's underlay
+# (node eth0 -> veth -> bridge br0 in the underlay namespace -> veth -> node eth0).
+
+# The underlay limit: two namespaces plugged straight into the underlay bridge, i.e. the
+# node-to-node path with no pod network on top.
+setup_underlay() {
+  kit_underlay_up
+  local u pod ip i=0
+  u=$(kit_underlay_netns)
+  for pod in ul-c ul-s; do
+    i=$((i + 1))
+    ip=$KIT_UNDERLAY_NET.$((200 + i))
+    kit_pod_add "$pod"
+    ip -n "$u" link add "ul$(kit_run_id)$i" type veth peer name eth0 netns "$(kit_pod_netns "$pod")"
+    ip -n "$u" link set "ul$(kit_run_id)$i" master br0 up
+    ip -n "$(kit_pod_netns "$pod")" addr add "$ip/$KIT_UNDERLAY_LEN" dev eth0
+    ip -n "$(kit_pod_netns "$pod")" link set eth0 up
+  done
+  BENCH_CLIENT[underlay]=ul-c BENCH_SERVER[underlay]=ul-s BENCH_SERVER_IP[underlay]=$KIT_UNDERLAY_NET.202
+}
+
+# flannel-style: on each of two Kubernetes-like nodes, Debian's bridge plugin + host-local
+# on the node's /24 (cni0, as flannel's CNI config delegates), and a kernel VXLAN device
+# configured exactly as flanneld's vxlan backend does: flannel.1 (VNI 1, port 8472,
+# nolearning, MTU 1450) with <subnet>.0/32, and per peer a permanent neighbour entry for
+# the peer's <subnet>.0, an FDB entry to its public IP and an onlink route for its subnet.
+setup_flannel() {
+  local nodes=(fl1 fl2) i j node conf out
+  for i in 0 1; do
+    node=${nodes[i]}
+    kit_node_add "$node"
+    bench_prepare_node "$node" "$BENCH_KUBE_SERVICES"
+    bench_flannel_vxlan "$node" "$((i + 1))"
+  done
+  for i in 0 1; do
+    for j in 0 1; do
+      ((i != j)) || continue
+      bench_flannel_peer "${nodes[i]}" "$((j + 1))" "$(kit_node_ip "${nodes[j]}")"
+    done
+  done
+  [[ -e /proc/sys/net/bridge ]] || modprobe br_netfilter || kit_die "flannel: br_netfilter is not available"
+  for i in 0 1; do
+    node=${nodes[i]}
+    conf=$(kit_node_conf_dir "$node")/10-flannel.conf
+    cat >"$conf" <<JSON
+{"cniVersion": "1.0.0", "name": "cbr0", "type": "bridge", "bridge": "cni0", "mtu": 1450,
+ "isGateway": true, "isDefaultGateway": true, "ipMasq": false, "hairpinMode": true,
+ "ipam": {"type": "host-local", "subnet": "10.245.$((i + 1)).0/24",
+          "routes": [{"dst": "10.245.0.0/16"}]}}
+JSON
+    kit_node_exec "$node" sysctl -qw net.bridge.bridge-nf-call-iptables=1
+  done
+  kit_pod_add flannel-c
+  kit_pod_add flannel-s
+  kit_cni fl1 ADD bench-flannel-c flannel-c eth0 "$(kit_node_conf_dir fl1)/10-flannel.conf" >/dev/null ||
+    kit_die "flannel: CNI ADD of the client pod failed"
+  out=$(kit_cni fl2 ADD bench-flannel-s flannel-s eth0 "$(kit_node_conf_dir fl2)/10-flannel.conf") ||
+    kit_die "flannel: CNI ADD of the server pod failed: $out"
+  for node in "${nodes[@]}"; do kit_node_exec "$node" sysctl -qw net.bridge.bridge-nf-call-iptables=1; done
+  BENCH_CLIENT[flannel]=flannel-c BENCH_SERVER[flannel]=flannel-s
+  BENCH_SERVER_IP[flannel]=$(jq -r '.ips[0].address' <<<"$out" | cut -d/ -f1)
+  kit_pod_exec flannel-c ping -c 1 -W 2 "${BENCH_SERVER_IP[flannel]}" >/dev/null ||
+    kit_die "flannel: the client pod cannot reach the server pod across the VXLAN"
+}
+
+bench_flannel_mac() { printf '0e:00:00:00:00:%02x' "$1"; }
+
+bench_flannel_vxlan() { # node index
+  local node=$1 i=$2 n
+  n=$(kit_node_netns "$node")
+  ip -n "$n" link add flannel.1 type vxlan id 1 local "$(kit_node_ip "$node")" dev eth0 \
+    dstport 8472 nolearning
+  ip -n "$n" link set flannel.1 address "$(bench_flannel_mac "$i")" mtu 1450 up
+  ip -n "$n" addr add "10.245.$i.0/32" dev flannel.1
+}
+
+bench_flannel_peer() { # node peer-index peer-public-ip
+  local n mac
+  n=$(kit_node_netns "$1")
+  mac=$(bench_flannel_mac "$2")
+  ip -n "$n" neigh replace "10.245.$2.0" lladdr "$mac" dev flannel.1 nud permanent
+  bridge -n "$n" fdb append "$mac" dev flannel.1 dst "$3" self permanent
+  ip -n "$n" route add "10.245.$2.0/24" via "10.245.$2.0" dev flannel.1 onlink
 }

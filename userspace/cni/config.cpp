@@ -133,6 +133,19 @@ void parse_attach(NetConf& conf, const json& root) {
         conf.bpffs_root = root_path;
 }
 
+// runtimeConfig.bandwidth (the "bandwidth" capability): only whether egress is shaped
+// matters here, since a chained bandwidth plugin then adds an ingress qdisc to the host veth.
+double egress_rate(const json& bandwidth) {
+    if (!bandwidth.is_object())
+        invalid("runtimeConfig.bandwidth", "must be an object");
+    const json* rate = find(bandwidth, "egressRate");
+    if (!rate)
+        return 0;
+    if (!rate->is_number() || rate->get<double>() < 0)
+        invalid("runtimeConfig.bandwidth.egressRate", "must be a non-negative number");
+    return rate->get<double>();
+}
+
 void parse_runtime_config(NetConf& conf, const json& root) {
     const json* runtime = find(root, "runtimeConfig");
     if (runtime) {
@@ -144,6 +157,8 @@ void parse_runtime_config(NetConf& conf, const json& root) {
         }
         if (const json* mac = find(*runtime, "mac"))
             conf.mac = mac_field(*mac, "runtimeConfig.mac");
+        if (const json* bandwidth = find(*runtime, "bandwidth"))
+            conf.egress_shaping = egress_rate(*bandwidth) > 0;
     }
     const json* args = find(root, "args");
     if (!args)

@@ -38,7 +38,8 @@ struct NetConf {
     // runtimeConfig.ips / .mac and args.cni.ips / .mac
     std::vector<IpAddress> requested_ips;
     std::optional<MacAddress> mac;
-    nlohmann::json prev_result;                                  // null when absent
+    bool egress_shaping = false;  // runtimeConfig.bandwidth.egressRate > 0
+    nlohmann::json prev_result;   // null when absent
     std::optional<std::vector<AttachmentId>> valid_attachments;  // GC: cni.dev/valid-attachments
     nlohmann::json raw;                                          // the whole input
 };

@@ -32,6 +32,9 @@ const char* const kMapNames[] = {"endpoints", "endpoint_meta", "nat_pairs",
                                  "routes",    "route_slots",   "node_config",
                                  "loader",    "stats",         "events"};
 
+// Pins that builds of layout 1 before the overlay did not have.
+const char* const kAddedToLayout1[] = {"from_overlay", "to_overlay", "route_slots"};
+
 // Which program runs at which hook of a device, and where its TCX links are pinned.
 struct HookSpec {
     Hook hook;
@@ -342,7 +345,7 @@ Node Node::ensure(const Options& options) {
         node.maps_created_ = load_and_pin(node.pin_dir_).maps_created;
         node.programs_loaded_ = true;
     }
-    node.open_pins();
+    node.open_pins(true);
     if (node.programs_loaded_) {
         node.sync_route_slots();  // e.g. route_slots new next to routes of an older build
     }
@@ -358,26 +361,34 @@ Node Node::open_existing(const Options& options) {
                                  " (nothing has run ensure() on this node, or bpffs was "
                                  "remounted)");
     }
-    node.open_pins();
+    node.open_pins(false);
     return node;
 }
 
-void Node::open_pins() {
+void Node::open_pins(bool require_all) {
+    // An inspection or a DEL may meet the pins of an older build of this layout, which lack
+    // what came later: those are skipped, and using them throws (program_fd / map_fd).
+    // ensure() has just pinned everything, so it requires all.
+    auto may_lack = [&](const char* name) {
+        return !require_all &&
+               std::any_of(std::begin(kAddedToLayout1), std::end(kAddedToLayout1),
+                           [&](const char* n) { return std::strcmp(n, name) == 0; });
+    };
     programs_.clear();
     for (const HookSpec& spec : kAllHooks) {
-        UniqueFd fd = open_pin(prog_pin(pin_dir_, spec));
-        if (!fd) {
+        if (UniqueFd fd = open_pin(prog_pin(pin_dir_, spec))) {
+            programs_.emplace_back(spec.program, std::move(fd));
+        } else if (!may_lack(spec.program)) {
             throw std::runtime_error("missing pin " + prog_pin(pin_dir_, spec));
         }
-        programs_.emplace_back(spec.program, std::move(fd));
     }
     maps_.clear();
     for (const char* name : kMapNames) {
-        UniqueFd fd = open_pin(map_pin(pin_dir_, name));
-        if (!fd) {
+        if (UniqueFd fd = open_pin(map_pin(pin_dir_, name))) {
+            maps_.emplace_back(name, std::move(fd));
+        } else if (!may_lack(name)) {
             throw std::runtime_error("missing pin " + map_pin(pin_dir_, name));
         }
-        maps_.emplace_back(name, std::move(fd));
     }
 }
 
@@ -689,6 +700,12 @@ std::optional<Attachment> Node::overlay_attachment() const {
         a.detail = "device gone";
         return a;
     }
+    bool pinned = std::any_of(programs_.begin(), programs_.end(),
+                              [](const auto& p) { return p.first == "from_overlay"; });
+    if (!pinned) {
+        a.detail = "no overlay programs pinned (pins of an older build; ensure() loads them)";
+        return a;
+    }
     bool tcx = path_exists(link_pin_of(pin_dir_, kOverlayHooks[0], a.ifname));
     a.mode = tcx ? AttachMode::Tcx : AttachMode::Tc;
     a.detail =
@@ -773,31 +790,49 @@ std::optional<uint32_t> route_slot(uint32_t subnet, uint32_t len, const shuttle_
     return offset >> (32 - node_len);
 }
 
-// Every slot of the route_slots array, in index order (one batch read of the array).
-std::vector<shuttle_route> read_slots(int slots_fd) {
-    std::vector<shuttle_route> out(SHUTTLE_MAX_ROUTE_SLOTS);
-    std::vector<uint32_t> keys(SHUTTLE_MAX_ROUTE_SLOTS);
-    std::vector<shuttle_route> values(SHUTTLE_MAX_ROUTE_SLOTS);
-    uint32_t batch = 0;
-    bool first = true;
-    for (;;) {
-        uint32_t count = SHUTTLE_MAX_ROUTE_SLOTS;
+// Every entry of a map, by BPF_MAP_LOOKUP_BATCH: a few syscalls instead of two per entry.
+template <class Key, class Value>
+std::vector<std::pair<Key, Value>> read_all(int fd, uint32_t max_entries, const char* what) {
+    std::vector<std::pair<Key, Value>> out;
+    std::vector<Key> keys(max_entries);
+    std::vector<Value> values(max_entries);
+    uint32_t batch = 0;  // the kernel's resume token: a bucket (hash) or a key (array)
+    for (bool first = true;; first = false) {
+        uint32_t count = max_entries;
         LIBBPF_OPTS(bpf_map_batch_opts, opts);
-        int rc = bpf_map_lookup_batch(slots_fd, first ? nullptr : &batch, &batch, keys.data(),
+        int rc = bpf_map_lookup_batch(fd, first ? nullptr : &batch, &batch, keys.data(),
                                       values.data(), &count, &opts);
         if (rc != 0 && errno != ENOENT) {
-            throw_errno("batch read of route_slots");
+            throw_errno(std::string("batch read of ") + what);
         }
         for (uint32_t i = 0; i < count; ++i) {
-            if (keys[i] < out.size()) {
-                out[keys[i]] = values[i];
-            }
+            out.emplace_back(keys[i], values[i]);
         }
         if (rc != 0 || count == 0) {
             return out;
         }
-        first = false;
     }
+}
+
+// Every slot of route_slots, in index order.
+std::vector<shuttle_route> read_slots(int slots_fd) {
+    std::vector<shuttle_route> out(SHUTTLE_MAX_ROUTE_SLOTS);
+    for (const auto& [slot, value] :
+         read_all<uint32_t, shuttle_route>(slots_fd, SHUTTLE_MAX_ROUTE_SLOTS, "route_slots")) {
+        if (slot < out.size()) {
+            out[slot] = value;
+        }
+    }
+    return out;
+}
+
+RouteEntries read_routes(int routes_fd) {
+    RouteEntries out;
+    for (const auto& [key, value] :
+         read_all<shuttle_route_key, shuttle_route>(routes_fd, SHUTTLE_MAX_ROUTES, "routes")) {
+        out.emplace(std::make_pair(key.subnet, key.prefix_len), value);
+    }
+    return out;
 }
 
 }  // namespace
@@ -805,14 +840,11 @@ std::vector<shuttle_route> read_slots(int slots_fd) {
 void Node::sync_route_slots() const {
     auto cfg =
         lookup<shuttle_config>(map_fd("node_config"), uint32_t{0}).value_or(shuttle_config{});
-    const int routes_fd = map_fd("routes");
     const int slots_fd = map_fd("route_slots");
     std::vector<shuttle_route> wanted(SHUTTLE_MAX_ROUTE_SLOTS);
-    for (const shuttle_route_key& k : keys<shuttle_route_key>(routes_fd)) {
-        auto value = lookup<shuttle_route>(routes_fd, k);
-        auto slot = route_slot(k.subnet, k.prefix_len, cfg);
-        if (value && slot) {
-            wanted[*slot] = *value;
+    for (const auto& [key, value] : read_routes(map_fd("routes"))) {
+        if (auto slot = route_slot(key.first, key.second, cfg)) {
+            wanted[*slot] = value;
         }
     }
     std::vector<shuttle_route> current = read_slots(slots_fd);
@@ -827,17 +859,17 @@ void Node::set_routes(const std::vector<RemoteRoute>& routes) {
     DirLock lock(options_.bpffs_root);
     RouteEntries wanted = route_entries(routes, config());
     const int fd = map_fd("routes");
+    RouteEntries current = read_routes(fd);
     // Additions and changes first, so a subnet that moved never has no route.
     for (const auto& [key, value] : wanted) {
-        auto k = route_key(key.first, key.second);
-        auto current = lookup<shuttle_route>(fd, k);
-        if (!current || !same_route(*current, value)) {
-            update(fd, k, value);
+        auto found = current.find(key);
+        if (found == current.end() || !same_route(found->second, value)) {
+            update(fd, route_key(key.first, key.second), value);
         }
     }
-    for (const shuttle_route_key& k : keys<shuttle_route_key>(fd)) {
-        if (!wanted.count({k.subnet, k.prefix_len})) {
-            erase(fd, k);
+    for (const auto& [key, value] : current) {
+        if (!wanted.count(key)) {
+            erase(fd, route_key(key.first, key.second));
         }
     }
     sync_route_slots();
@@ -845,17 +877,12 @@ void Node::set_routes(const std::vector<RemoteRoute>& routes) {
 
 std::vector<RemoteRoute> Node::routes() const {
     std::vector<RemoteRoute> out;
-    const int fd = map_fd("routes");
-    for (const shuttle_route_key& k : keys<shuttle_route_key>(fd)) {
-        auto value = lookup<shuttle_route>(fd, k);
-        if (!value) {
-            continue;  // deleted meanwhile
-        }
+    for (const auto& [key, value] : read_routes(map_fd("routes"))) {
         RemoteRoute r;
-        r.subnet = IpPrefix{ip_of(k.subnet), static_cast<int>(k.prefix_len)};
-        r.underlay_ip = ip_of(value->underlay_ip);
-        r.vtep_mac = mac_of(value->vtep_mac);
-        r.vni = value->vni;
+        r.subnet = IpPrefix{ip_of(key.first), static_cast<int>(key.second)};
+        r.underlay_ip = ip_of(value.underlay_ip);
+        r.vtep_mac = mac_of(value.vtep_mac);
+        r.vni = value.vni;
         out.push_back(r);
     }
     std::sort(out.begin(), out.end(), [](const RemoteRoute& a, const RemoteRoute& b) {

@@ -145,7 +145,7 @@ class Node {
 
   private:
     Node() = default;
-    void open_pins();
+    void open_pins(bool require_all);
     EndpointTable table() const;
     // Makes route_slots equal to `routes` under the current node_config (see shuttle_abi.h).
     void sync_route_slots() const;

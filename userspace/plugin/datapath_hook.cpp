@@ -17,7 +17,11 @@ datapath::Options options_of(const Network& net) {
     options.bpffs_root = net.conf.bpffs_root;
     switch (net.conf.attach) {
         case cni::AttachMode::Auto:
-            options.attach = datapath::AttachMode::Auto;
+            // tc unless a chained bandwidth plugin will add an ingress qdisc, which clsact
+            // blocks: TCX coexists with qdiscs, but each TCX link create or detach waits for an
+            // RCU grace period (~10 ms per hook here), so tc keeps ADD and DEL fast.
+            options.attach =
+                net.conf.egress_shaping ? datapath::AttachMode::Auto : datapath::AttachMode::Tc;
             break;
         case cni::AttachMode::Tcx:
             options.attach = datapath::AttachMode::Tcx;

@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# Every benchmark scenario that exists today, in one run, into one results folder:
+#
+#   sudo tools/bench/suite.sh [--quick] [--rounds N] [--scenarios datapath,cni,bpf] [--out DIR]
+#
+#   datapath  same node: limit, bridge, shuttle; cross node: underlay, flannel-style,
+#             (shuttle once cross-node encapsulation exists): TCP Gbit/s, TCP round trip,
+#             64-byte UDP packets/s, TCP connections/s (bench.sh, interleaved rounds)
+#   cni       ADD/DEL latency, pods/s sequential and parallel, ADD latency with 250 pods on
+#             the node: shuttle (TCX), shuttle (tc), bridge + host-local (cni-rounds.sh)
+#   bpf       from_pod's ns/packet per path at 10 and 10,000 endpoints (BPF_PROG_TEST_RUN,
+#             1,000,000 repeats; needs the shuttle_bpf_tests build target)
+#   every scenario not built yet is listed in the report with the reason.
+#
+# Writes DIR (default build/bench/<UTC time>): report.md, figures.csv (every per-round figure:
+# scenario,round,setup,metric,value,unit), cni_samples.csv (every CNI call), one folder per
+# scenario with its raw output, and plots/*.png (gnuplot). Every figure is min / median / max
+# over the rounds; ratios are medians of ratios taken within a round. --quick: fewer and
+# shorter rounds (the demo's). Not part of ctest.
+set -euo pipefail
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$bench_dir/../.." && pwd)
+export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$repo/build/bin}
+[[ $(id -u) == 0 ]] || { echo "suite: run as root (namespaces)" >&2; exit 1; }
+
+quick= rounds= scenarios=datapath,cni,bpf out=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
+while (($#)); do
+  case $1 in
+  --quick) quick=1; shift ;;
+  --rounds) rounds=$2; shift 2 ;;
+  --scenarios) scenarios=$2; shift 2 ;;
+  --out) out=$2; shift 2 ;;
+  *) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  esac
+done
+if [[ -n $quick ]]; then
+  rounds=${rounds:-3} duration=1 metrics=tcp_stream,tcp_rr,udp_rate
+  cni_args=(--pods 32 --parallel 32 --at 0 --setups shuttle,bridge)
+else
+  rounds=${rounds:-5} duration=5 metrics=tcp_stream,tcp_rr,udp_rate,tcp_conn
+  cni_args=(--pods 100 --parallel 32 --at 250 --setups shuttle,shuttle-tc,bridge)
+fi
+mkdir -p "$out/plots"
+figures=$out/figures.csv
+echo "scenario,round,setup,metric,value,unit" >"$figures"
+declare -a not_available=() skipped=()
+wanted() { [[ ,$scenarios, == *",$1,"* ]]; }
+say() { echo "suite: $*" >&2; }
+unavailable() { not_available+=("$1"); say "not available yet: $1"; }
+skip() { skipped+=("$1"); say "skipped: $1"; }
+
+# Cross-node shuttle needs an encapsulation program; the sources say whether one exists.
+shuttle_encap=
+grep -qsiE '\bint +[a-z_]*(overlay|encap)[a-z_]* *\(' "$repo"/bpf/*.bpf.c && shuttle_encap=1
+have_shuttle=
+[[ -x $SHUTTLE_BIN_DIR/shuttle ]] && have_shuttle=1
+
+bench_first_metric() { # metrics list -> the first figure name it prints
+  case ${1%%,*} in tcp_stream) echo tcp_gbps ;; tcp_rr) echo rr_avg_us ;; udp_rate) echo udp_pps ;; tcp_conn) echo tcp_cps ;; esac
+}
+
+# bench.sh's lines -> one progress line per setup built and per round and setup measured
+# (a read loop: mawk buffers its input from a pipe).
+datapath_progress() { # first-metric
+  local line word round setup metric value unit
+  while IFS= read -r line; do
+    case $line in
+    "bench: setting up"*) echo "suite: datapath: ${line#bench: }" ;;
+    "bench: round "*)
+      read -r word word round setup metric value unit <<<"$line"
+      [[ $metric != "$1" ]] || printf 'suite: datapath: round %s %-8s %s %.3g %s\n' "$round" "$setup" "$metric" "$value" "$unit"
+      ;;
+    esac
+  done
+}
+
+# ---- datapath: same node and cross node, interleaved in one bench.sh run ---------------
+if ! wanted datapath; then
+  skip "datapath: not in --scenarios"
+else
+  setups=limit,bridge
+  [[ -z $have_shuttle ]] || setups+=,shuttle
+  setups+=,underlay,flannel
+  [[ -n $have_shuttle ]] || unavailable "shuttle same node: no $SHUTTLE_BIN_DIR/shuttle (build first)"
+  if [[ -z $shuttle_encap ]]; then
+    unavailable "shuttle cross node: no eBPF encapsulation program in bpf/ (cross-node eBPF encap is not built)"
+  fi
+  say "datapath: $rounds rounds x ${duration}s, setups $setups"
+  # Progress: one line per setup being built and per round and setup measured.
+  first_metric=$(bench_first_metric "$metrics")
+  if ! bash "$bench_dir/bench.sh" --rounds "$rounds" --duration "$duration" --setups "$setups" \
+    --metrics "$metrics" --out "$out/datapath" 2>&1 | tee "$out/datapath.log" |
+    datapath_progress "$first_metric" >&2; then
+    tail -n 20 "$out/datapath.log" >&2
+    say "datapath scenario failed (log: $out/datapath.log)"
+    exit 1
+  fi
+  awk -F, 'NR > 1 {print "datapath," $0}' "$out/datapath/results.csv" >>"$figures"
+fi
+
+# ---- cni ------------------------------------------------------------------------------
+if ! wanted cni; then
+  skip "cni: not in --scenarios"
+else
+  if [[ -z $have_shuttle ]]; then
+    cni_args+=(--setups bridge)
+  fi
+  say "cni: $rounds rounds, ${cni_args[*]}"
+  if ! bash "$bench_dir/cni-rounds.sh" --rounds "$rounds" "${cni_args[@]}" --out "$out/cni" 2>&1 |
+    tee "$out/cni.log" | sed -u -n 's/^cni: round/suite: cni: round/p' >&2; then
+    tail -n 20 "$out/cni.log" >&2
+    say "cni scenario failed (log: $out/cni.log)"
+    exit 1
+  fi
+  awk -F, 'NR > 1 {print "cni," $0}' "$out/cni/cni.csv" >>"$figures"
+  cp "$out/cni/cni_samples.csv" "$out/cni_samples.csv"
+fi
+
+# ---- bpf ns/packet ----------------------------------------------------------------------
+if ! wanted bpf; then
+  skip "bpf: not in --scenarios"
+else
+  bpf_tests=$SHUTTLE_BIN_DIR/shuttle_bpf_tests
+  if [[ -n $quick ]]; then
+    skip "BPF ns/packet: left out of --quick"
+  elif [[ ! -x $bpf_tests ]]; then
+    unavailable "BPF ns/packet: build the test binary first (cmake --build build --target shuttle_bpf_tests)"
+  else
+    mkdir -p "$out/bpf"
+    for ((round = 1; round <= rounds; round++)); do
+      say "bpf: round $round"
+      # Catch2 splits test specs at commas: the name is matched by its start.
+      "$bpf_tests" "ns per packet for each path at 10 and*" >"$out/bpf/round-$round.txt" 2>&1 ||
+        { cat "$out/bpf/round-$round.txt" >&2; say "bpf scenario failed"; exit 1; }
+      grep -q '^| .* | on |' "$out/bpf/round-$round.txt" ||
+        { cat "$out/bpf/round-$round.txt" >&2; say "bpf scenario printed no figures"; exit 1; }
+      # "| path | endpoints | Services check | ns/packet | ns incl. restore |" rows
+      awk -F' *[|] *' -v r="$round" '$3 ~ /^[0-9]+$/ && $4 ~ /^(on|off)$/ {
+          path = $2; gsub(/[^A-Za-z0-9]+/, "_", path)
+          printf "bpf,%d,shuttle,bpf_ns_%s_svc_%s_%dep,%s,ns\n", r, tolower(path), $4, $3, $5}' \
+        "$out/bpf/round-$round.txt" >>"$figures"
+    done
+  fi
+fi
+
+unavailable "BPF ns/packet of the encapsulation path with 10 and 5,000 remote subnets: no encapsulation program yet"
+unavailable "routes map in line after 1,000 leases: shuttled does not fill the routes map yet"
+
+# ---- report ---------------------------------------------------------------------------
+scenario_csv() { # scenario [setups regex] -> CSV for report.sh
+  echo "round,setup,metric,value,unit"
+  awk -F, -v s="$1" -v re="${2:-.}" 'NR > 1 && $1 == s && $3 ~ re {print $2 "," $3 "," $4 "," $5 "," $6}' "$figures"
+}
+table() { # refs csv-file
+  REPORT_REFS=$1 bash "$bench_dir/report.sh" "$2"
+}
+tmp=$out/.tmp
+mkdir -p "$tmp"
+scenario_csv datapath '^(limit|bridge|shuttle)$' >"$tmp/same.csv"
+scenario_csv datapath '^(underlay|flannel|shuttle-x)$' >"$tmp/cross.csv"
+scenario_csv cni >"$tmp/cni.csv"
+scenario_csv bpf >"$tmp/bpf.csv"
+
+bash "$bench_dir/plots.sh" "$figures" "$out/cni_samples.csv" "$out/plots" >"$out/plots.log" 2>&1 ||
+  say "plots failed (log: $out/plots.log)"
+
+has_rows() { (($(wc -l <"$1") > 1)); }
+
+# A compact table: one row per figure, one column per setup, "median (min–max)".
+pivot() { # scenario metric-regex setup...
+  local scenario=$1 re=$2
+  shift 2
+  awk -F, -v sc="$scenario" -v re="$re" -v order="$*" '
+    function med(a, n,   i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) {t = a[j]; a[j] = a[j - 1]; a[j - 1] = t}
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function fmt(v) {return v >= 1000 ? sprintf("%d", v + 0.5) : sprintf("%.3g", v)}
+    NR > 1 && $1 == sc && $4 ~ re {
+      if (!(($4) in unit)) {metrics[++nm] = $4; unit[$4] = $6}
+      k = $4 SUBSEP $3; vals[k, ++cnt[k]] = $5 + 0; seen[$3] = 1
+    }
+    END {
+      ns = split(order, setups, " "); head = "| figure |"; rule = "|---|"
+      for (i = 1; i <= ns; i++) if (setups[i] in seen) {cols[++nc] = setups[i]; head = head " " setups[i] " |"; rule = rule "---:|"}
+      if (!nm) exit
+      print head; print rule
+      for (i = 1; i <= nm; i++) {
+        line = "| " metrics[i] " (" unit[metrics[i]] ") |"
+        for (c = 1; c <= nc; c++) {
+          k = metrics[i] SUBSEP cols[c]; n = cnt[k]
+          if (!n) {line = line " - |"; continue}
+          delete a; for (j = 1; j <= n; j++) a[j] = vals[k, j]
+          m = med(a, n); line = line " " fmt(m) " (" fmt(a[1]) "–" fmt(a[n]) ") |"
+        }
+        print line
+      }
+    }' "$figures"
+}
+
+{
+  echo "# shuttle benchmark $(date -u +%Y-%m-%dT%H:%MZ)${quick:+ (quick)}"
+  echo
+  echo "Kernel $(uname -r), $(nproc) CPUs; $rounds interleaved rounds per scenario (the order of"
+  echo "setups rotates every round); every figure is min / median / max over the rounds, ratios"
+  echo "are the median of ratios taken within each round. Datapath: client and server pinned to"
+  echo "one CPU, ${duration} s per measurement, kube-proxy-style rules (2,000 services) in every node."
+  echo
+  echo "## Summary: median (min–max) over $rounds rounds"
+  if has_rows "$tmp/same.csv" || has_rows "$tmp/cross.csv"; then
+    echo
+    echo "Pod to pod; limit, bridge, shuttle on one node; underlay (node to node), flannel (flannel-style) across two nodes."
+    echo
+    pivot datapath '^(tcp_gbps|rr_avg_us|udp_pps|tcp_cps)$' limit bridge shuttle underlay flannel shuttle-x
+  fi
+  if has_rows "$tmp/cni.csv"; then
+    echo
+    echo "CNI: ADD / DEL p50 per call, pods per second sequential and in parallel."
+    echo
+    pivot cni '_p50_ms$|pods_per_s$' shuttle shuttle-tc bridge
+  fi
+  if has_rows "$tmp/same.csv"; then
+    echo
+    echo "## Same node: pod to pod"
+    echo
+    table "limit bridge" "$tmp/same.csv"
+    [[ ! -s $out/datapath/notes.txt ]] || { echo; sed 's/^/- /' "$out/datapath/notes.txt"; }
+  fi
+  if has_rows "$tmp/cross.csv"; then
+    echo
+    echo "## Cross node: pod to pod over the underlay"
+    echo
+    echo "underlay = two namespaces on the underlay bridge (node to node, the limit);"
+    echo "flannel = bridge + host-local on cni0 and flannel.1 configured as flanneld's vxlan backend does."
+    echo
+    table "underlay flannel" "$tmp/cross.csv"
+  fi
+  if has_rows "$tmp/cni.csv"; then
+    echo
+    echo "## CNI plugin: ADD / DEL"
+    echo
+    echo "Each call timed inside the node from exec to exit; per round: sequential ADDs then DELs,"
+    echo "then a parallel batch. shuttle = attach auto (TCX here), shuttle-tc = attach tc."
+    echo
+    table "bridge" "$tmp/cni.csv"
+  fi
+  if has_rows "$tmp/bpf.csv"; then
+    echo
+    echo "## BPF: from_pod ns/packet (BPF_PROG_TEST_RUN, 1,000,000 repeats, restore cost subtracted)"
+    echo
+    table "" "$tmp/bpf.csv"
+  fi
+  echo
+  echo "## Targets"
+  echo
+  bash "$bench_dir/targets.sh" "$figures"
+  echo
+  echo "## Not measured"
+  echo
+  for line in "${not_available[@]}"; do echo "- not available yet: $line"; done
+  for line in "${skipped[@]}"; do echo "- skipped: $line"; done
+  echo
+  echo "## Plots"
+  echo
+  for png in "$out"/plots/*.png; do
+    [[ -e $png ]] && echo "![$(basename "$png" .png)](plots/$(basename "$png"))"
+  done
+  echo
+  echo "Raw figures: figures.csv (per round), cni_samples.csv (every CNI call); logs beside them."
+} >"$out/report.md"
+rm -rf "$tmp"
+# On the terminal: the summary and the targets.
+sed -n '/^## Summary/,/^## \(Same node\|Cross node\|CNI plugin\|BPF\|Targets\)/p' "$out/report.md" | sed '$d'
+targets=$(sed -n '/^## Targets/,/^## Not measured/p' "$out/report.md" | sed '$d')
+grep -v '| not measured' <<<"$targets"
+echo "($(grep -c '| not measured' <<<"$targets" || true) more targets not measured yet: see the report)"
+echo
+echo "report: $out/report.md, plots: $out/plots/"
