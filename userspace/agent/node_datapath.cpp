@@ -49,10 +49,15 @@ std::string cni_conflist_text(const std::string& subnet_file, const std::string&
     if (bpffs_root != datapath::Options{}.bpffs_root) {
         shuttle["bpffsRoot"] = bpffs_root;
     }
+    // As tools/install/10-shuttle.conflist: the plugin learns of a chained bandwidth plugin.
+    shuttle["capabilities"] = {{"bandwidth", true}};
     nlohmann::ordered_json conflist = {
         {"cniVersion", "1.0.0"},
         {"name", "cbr0"},
-        {"plugins", {shuttle, {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}},
+        {"plugins",
+         {shuttle,
+          {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}},
+          {{"type", "bandwidth"}, {"capabilities", {{"bandwidth", true}}}}}},
     };
     return conflist.dump(2) + "\n";
 }

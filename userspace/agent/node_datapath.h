@@ -43,7 +43,8 @@ struct NodeDatapathOptions {
 };
 
 // The conflist shuttled writes once the node is ready (as kube-flannel's install container
-// writes 10-flannel.conflist): network "cbr0", the shuttle plugin reading subnet.env, portmap.
+// writes 10-flannel.conflist): tools/install/10-shuttle.conflist — network "cbr0", the shuttle
+// plugin reading subnet.env, portmap, bandwidth.
 std::string cni_conflist_text(const std::string& subnet_file, const std::string& bpffs_root);
 
 // Writes `text` to `path` atomically unless the file already holds exactly that; true when
