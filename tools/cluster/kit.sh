@@ -279,6 +279,9 @@ kit_stop() {
     kill -KILL "$pid" 2>/dev/null
     kit__wait_gone 5 "$pid" >/dev/null
   fi
+  # kit__wait_gone ran in a subshell, which cannot reap our child: reap it here, or it
+  # stays a zombie that `kill -0` still finds.
+  wait "$pid" 2>/dev/null || true
   return 0
 }
 
