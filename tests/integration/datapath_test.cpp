@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <thread>
 #include <vector>
 #include <nlohmann/json.hpp>
 #include <cstdio>
@@ -301,8 +302,11 @@ TEST_CASE("lost pins: ensure rebuilds, re-attaching brings traffic back", "[data
     }
     bpffs.remount();  // TCX links die with their pins (their release is deferred a little)
     bool stopped = false;
-    for (int i = 0; i < 10 && !stopped; ++i) {
+    for (int i = 0; i < 50 && !stopped; ++i) {  // up to ~5 s for the deferred release
         stopped = !pings(a, b, 1);
+        if (!stopped) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
     }
     CHECK(stopped);
     dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Tcx});
