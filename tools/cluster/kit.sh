@@ -160,7 +160,10 @@ kit_underlay_up() {
   kit__add_netns u
   local u
   u=$(kit_underlay_netns)
-  kit__ip -n "$u" link add br0 type bridge
+  # A fixed MAC: otherwise the bridge takes the lowest port MAC, changes it as nodes join,
+  # and a node that ARPed the old one can be cut off from the bridge address (seen here:
+  # SYN-SENT to etcd for good, neighbour REACHABLE at the old MAC).
+  kit__ip -n "$u" link add br0 address "02:6b:${KIT_ID:0:2}:${KIT_ID:2:2}:${KIT_ID:4:2}:01" type bridge
   kit__ip -n "$u" addr add "$KIT_UNDERLAY_BRIDGE_IP/$KIT_UNDERLAY_LEN" dev br0
   kit__ip -n "$u" link set br0 up
   KIT_UNDERLAY_UP=1
