@@ -159,7 +159,7 @@ jq -c '.plugins[]' "$conflist_src" | demo_show
 demo_ok "plugin answers VERSION: $(kit_node_exec n1 CNI_COMMAND=VERSION /opt/cni/bin/shuttle </dev/null | jq -c .supportedVersions)"
 
 demo_step 6/12 "pods on every node through the plugin"
-printf '    %-6s %-5s %-14s %-16s %s\n' pod node IP "host veth" "ADD ms (the conflist's chain: shuttle, portmap)"
+printf '    %-6s %-5s %-14s %-16s %s\n' pod node IP "host veth" "ADD ms (the whole conflist chain)"
 for node in "${NODES[@]}"; do
   for suffix in a b; do
     pod=$node-$suffix
@@ -263,7 +263,8 @@ else
   for command in endpoints routes nodes config stats status; do
     if have_shuttlectl_command "$command"; then
       demo_cmd "shuttlectl $command"
-      kit_node_exec n1 "$bin/shuttlectl" "$command" 2>&1 | demo_show || true
+      kit_node_exec n1 SHUTTLED_ETCD_ENDPOINTS="$(kit_etcd_endpoint)" SHUTTLED_ETCD_PREFIX="$ETCD_PREFIX" \
+        "$bin/shuttlectl" "$command" 2>&1 | demo_show || true
     else
       demo_skip "shuttlectl $command (this build's shuttlectl has no such command)"
     fi
