@@ -55,9 +55,11 @@ void cmd_del(const cni::Environment& env, const cni::NetConf& conf) {
                 first_failure = std::current_exception();
         }
     };
-    step("datapath", [&] { datapath_detach(net, known); });  // DATAPATH CALL SITE
+    // The veth goes first: its tc filters and TCX links go with it, so the datapath step
+    // only clears the pod's map entries and link pins instead of detaching one by one.
     step("pod interface", [&] { remove_pod_interface(env.netns, env.ifname); });
     step("host interface", [&] { remove_host_veth(known.host_ifname); });
+    step("datapath", [&] { datapath_detach(net, known); });  // DATAPATH CALL SITE
     step("ipam", [&] {
         ipam_del(net, env.path, env.container_id, env.ifname,
                  record ? record->delegate_config : nlohmann::json());
