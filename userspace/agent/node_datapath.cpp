@@ -15,6 +15,7 @@
 #include "agent/flannel_adopt.h"
 #include "agent/log.h"
 #include "plugin/attachment.h"
+#include "plugin/datapath_hook.h"
 #include "common/system_error.h"
 #include "common/unique_fd.h"
 #include "masquerade/masquerade.h"
@@ -190,31 +191,12 @@ void NodeDatapath::reattach_recorded_pods() {
     int count = 0;
     for (const auto& network :
          std::filesystem::directory_iterator(options_.plugin_state_root, error)) {
-        for (const auto& record : plugin::AttachmentStore(network.path().string()).list()) {
-            int index = static_cast<int>(if_nametoindex(record.host_ifname.c_str()));
-            auto pod_mac = MacAddress::parse(record.pod_mac);
-            auto host_mac = MacAddress::parse(record.host_mac);
-            if (record.addresses.empty() || index == 0 || !pod_mac || !host_mac) {
-                continue;
-            }
-            datapath::Endpoint endpoint;
-            endpoint.ip = record.addresses.front().address;
-            endpoint.pod_mac = *pod_mac;
-            endpoint.host_mac = *host_mac;
-            endpoint.host_ifindex = index;
-            endpoint.host_ifname = record.host_ifname;
-            endpoint.container_id = record.container_id;
-            endpoint.ifname = record.ifname;
-            endpoint.pod_namespace = record.pod_namespace;
-            endpoint.pod_name = record.pod_name;
-            try {
-                node_.attach(endpoint);
-                ++count;
-            } catch (const std::exception& e) {
+        count += plugin::reattach_recorded(
+            network.path().string(), node_,
+            [](const plugin::AttachmentRecord& record, const std::exception& e) {
                 log_error("re-attaching " + record.container_id + " (" + record.host_ifname +
                           "): " + e.what());
-            }
-        }
+            });
     }
     if (count > 0) {
         log_info("fresh maps: re-attached " + std::to_string(count) + " pod(s) from " +

@@ -7,6 +7,7 @@
 #include "datapath/datapath.h"
 
 #include <filesystem>
+#include <stdexcept>
 
 namespace shuttle::plugin {
 
@@ -36,8 +37,14 @@ datapath::Options options_of(const Network& net) {
 datapath::Endpoint endpoint_of(const AttachmentRecord& record, int host_ifindex) {
     datapath::Endpoint endpoint;
     endpoint.ip = record.addresses.front().address;
-    endpoint.pod_mac = MacAddress::parse(record.pod_mac).value_or(MacAddress{});
-    endpoint.host_mac = MacAddress::parse(record.host_mac).value_or(MacAddress{});
+    auto pod_mac = MacAddress::parse(record.pod_mac);
+    auto host_mac = MacAddress::parse(record.host_mac);
+    if (!pod_mac || !host_mac) {
+        throw std::runtime_error("attachment record of " + record.container_id +
+                                 " has no valid MACs");
+    }
+    endpoint.pod_mac = *pod_mac;
+    endpoint.host_mac = *host_mac;
     endpoint.host_ifindex = host_ifindex;
     endpoint.host_ifname = record.host_ifname;
     endpoint.container_id = record.container_id;
@@ -59,23 +66,27 @@ auto as_datapath_error(const char* what, F action) {
     }
 }
 
-// New maps (first ADD on the node, or bpffs lost its pins): the pods already on this node
-// get their entries and programs back from the attachment records and their veths.
-void reattach_recorded(const Network& net, datapath::Node& node) {
-    for (const AttachmentRecord& record : AttachmentStore(net.state_dir).list()) {
+}  // namespace
+
+int reattach_recorded(const std::string& state_dir, datapath::Node& node,
+                      const ReattachFailure& on_failure) {
+    int count = 0;
+    for (const AttachmentRecord& record : AttachmentStore(state_dir).list()) {
         int index = static_cast<int>(::if_nametoindex(record.host_ifname.c_str()));
         if (record.addresses.empty() || index == 0) {
             continue;
         }
         try {
             node.attach(endpoint_of(record, index));
-        } catch (const std::exception&) {
-            // one stale record must not fail a new pod's ADD; CHECK reports the drift
+            ++count;
+        } catch (const std::exception& e) {
+            if (on_failure) {
+                on_failure(record, e);
+            }
         }
     }
+    return count;
 }
-
-}  // namespace
 
 void datapath_attach(const Network& net, const AttachmentRecord& record, int host_ifindex) {
     if (record.addresses.empty())
@@ -90,7 +101,8 @@ void datapath_attach(const Network& net, const AttachmentRecord& record, int hos
             record.gateway.value_or(IpAddress::v4(subnet.address.v4_host_order() + 1));
         node.set_pod_network(subnet, gateway, cluster);
         if (node.maps_created()) {
-            reattach_recorded(net, node);
+            // one stale record must not fail a new pod's ADD; CHECK reports the drift
+            reattach_recorded(net.state_dir, node);
         }
         node.attach(endpoint_of(record, host_ifindex));
     });

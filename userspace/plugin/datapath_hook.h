@@ -1,9 +1,15 @@
 #pragma once
 
+#include <exception>
+#include <functional>
 #include <string>
 
 #include "plugin/attachment.h"
 #include "plugin/network.h"
+
+namespace shuttle::datapath {
+class Node;
+}
 
 namespace shuttle::plugin {
 
@@ -21,6 +27,11 @@ void datapath_attach(const Network& net, const AttachmentRecord& record, int hos
 void datapath_detach(const Network& net, const AttachmentRecord& record);
 // "" when the program and map entries match the record, else what drifted.
 std::string datapath_check(const Network& net, const AttachmentRecord& record);
+// New maps (first start, or bpffs lost its pins): every pod recorded under state_dir whose
+// host veth still exists gets its map entries and programs back. Returns how many did.
+using ReattachFailure = std::function<void(const AttachmentRecord&, const std::exception&)>;
+int reattach_recorded(const std::string& state_dir, datapath::Node& node,
+                      const ReattachFailure& on_failure = {});
 // STATUS: "" when ADD could pin under bpffsRoot (it, or its nearest existing parent, is on
 // a bpf filesystem), else why not.
 std::string datapath_status(const Network& net);
