@@ -41,3 +41,19 @@ pass "the first ADD after lost pins re-attaches the node's pods"
 for k in 1 2 3; do cni_ok DEL "dp-$k" eth0 "/run/netns/$RUN-dp$k" "$c"; done
 expect_clean_node
 pass "DEL cleans up"
+
+# attach none: the host routing alone (the fallback path, and ADD's cost without eBPF)
+cn=$(conf 1.0.0 '.attach = "none"')
+declare -A none_ip
+for k in 1 2; do
+    cni_ok ADD "dpn-$k" eth0 "$(new_pod "dpn$k")" "$cn"
+    h=$(echo "$OUT" | jq -r '.interfaces[0].name')
+    none_ip[$k]=$(echo "$OUT" | jq -r '.ips[0].address' | cut -d/ -f1)
+    node tc filter show dev "$h" ingress | contains from_pod && fail "attach none attached from_pod to $h"
+done
+ping_ok dpn1 "${none_ip[2]}" || fail "pods without eBPF reach each other by host routing"
+n=$(nsenter --net=/run/netns/"$NODE" "$BIN/shuttlectl" --bpffs-root "$BPFFS/shuttle" --json endpoints | jq length)
+[ "$n" = 0 ] || fail "attach none wrote $n endpoints"
+for k in 1 2; do cni_ok DEL "dpn-$k" eth0 "/run/netns/$RUN-dpn$k" "$cn"; done
+expect_clean_node
+pass "attach none: host routing only, nothing attached"

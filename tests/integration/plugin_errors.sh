@@ -49,7 +49,7 @@ expect_error '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config: name
 cni ADD c1 eth0 "$ns" "$(conf 1.0.0 'del(.ipam)')"
 expect_error '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config: ipam","details":"missing (and no subnetFile)"}'
 cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.attach = "xdp"')"
-expect_error '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config: attach","details":"\"xdp\" must be auto, tcx or tc"}'
+expect_error '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config: attach","details":"\"xdp\" must be auto, tcx, tc or none"}'
 cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.ipam.ranges[0][0].subnet = "10.99.1.0/31"')"
 expect_error '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config: ipam.ranges[0][0].subnet","details":"network 10.99.1.0/31 too small to allocate from"}'
 cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.runtimeConfig = {ips: ["10.99.1.x"]}')"

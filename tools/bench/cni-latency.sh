@@ -3,7 +3,8 @@
 # plugin with host-local, measured the same way in the same run. Not part of ctest.
 #
 #   sudo tools/bench/cni-latency.sh [N]        (N defaults to 100)
-#   SHUTTLE_ATTACH=tc|tcx|auto (default auto) picks shuttle's attach mode.
+#   SHUTTLE_ATTACH="auto none" (default auto): shuttle's attach modes, each measured in turn
+#   (tc, tcx, auto, none = no eBPF: the ADD cost of the datapath is auto against none).
 #
 # Everything happens in namespaces made here (a node netns and N pod netns per plugin);
 # nothing touches the root namespace. Each plugin call is timed from exec to exit by a loop
@@ -43,11 +44,14 @@ for i in $(seq 1 "$N"); do
     ip netns add "$RUN-b$i"
 done
 
-cat >"$WORK/shuttle.json" <<JSON
+MODES=(${SHUTTLE_ATTACH:-auto})
+for mode in "${MODES[@]}"; do
+    cat >"$WORK/shuttle-$mode.json" <<JSON
 {"cniVersion":"1.0.0","name":"bench-shuttle","type":"shuttle","mtu":1450,"dataDir":"$WORK/state",
- "bpffsRoot":"$WORK/bpffs/shuttle","attach":"${SHUTTLE_ATTACH:-auto}",
+ "bpffsRoot":"$WORK/bpffs/shuttle","attach":"$mode",
  "ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.2.0/24"}]],"dataDir":"$WORK/networks"}}
 JSON
+done
 cat >"$WORK/bridge.json" <<JSON
 {"cniVersion":"1.0.0","name":"bench-bridge","type":"bridge","bridge":"cni0","isGateway":true,
  "mtu":1450,"hairpinMode":true,
@@ -71,8 +75,8 @@ for cmd in ADD DEL; do
 done
 LOOP
 
-measure() {  # PLUGIN CONF PREFIX -> file of samples
-    nsenter --net=/run/netns/"$NODE" bash "$WORK/loop.sh" "$1" "$2" "$3" "$N" "$WORK/bin" >"$WORK/$1.samples"
+measure() {  # PLUGIN CONF PREFIX LABEL -> $WORK/LABEL.samples
+    nsenter --net=/run/netns/"$NODE" bash "$WORK/loop.sh" "$1" "$2" "$3" "$N" "$WORK/bin" >"$WORK/$4.samples"
 }
 
 percentile() {  # FILE COMMAND P -> milliseconds
@@ -81,16 +85,15 @@ percentile() {  # FILE COMMAND P -> milliseconds
                              printf "%.2f", v[i] / 1000 }'
 }
 
-measure shuttle "$WORK/shuttle.json" "$RUN-s"
-measure bridge "$WORK/bridge.json" "$RUN-b"
+for mode in "${MODES[@]}"; do measure shuttle "$WORK/shuttle-$mode.json" "$RUN-s" "shuttle-$mode"; done
+measure bridge "$WORK/bridge.json" "$RUN-b" bridge
 
 echo "CNI latency over $N sequential pods (ms, exec to exit, node = netns, kernel $(uname -r))"
 printf '| plugin | ADD p50 | ADD p99 | DEL p50 | DEL p99 |\n|---|---|---|---|---|\n'
-for p in shuttle bridge; do
+for p in "${MODES[@]/#/shuttle-}" bridge; do
     f=$WORK/$p.samples
-    label=$p
+    label="shuttle (built-in host-local IPAM, attach ${p#shuttle-})"
     [ "$p" = bridge ] && label="bridge + host-local (Debian $(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null || echo '?'))"
-    [ "$p" = shuttle ] && label="shuttle (built-in host-local IPAM, eBPF attach ${SHUTTLE_ATTACH:-auto})"
     printf '| %s | %s | %s | %s | %s |\n' "$label" "$(percentile "$f" ADD 50)" "$(percentile "$f" ADD 99)" \
         "$(percentile "$f" DEL 50)" "$(percentile "$f" DEL 99)"
 done

@@ -125,8 +125,10 @@ void parse_attach(NetConf& conf, const json& root) {
         conf.attach = AttachMode::Tcx;
     } else if (attach == "tc") {
         conf.attach = AttachMode::Tc;
+    } else if (attach == "none") {
+        conf.attach = AttachMode::None;
     } else {
-        invalid("attach", "\"" + attach + "\" must be auto, tcx or tc");
+        invalid("attach", "\"" + attach + "\" must be auto, tcx, tc or none");
     }
     auto root_path = absolute_path_field(root, "bpffsRoot");
     if (!root_path.empty())

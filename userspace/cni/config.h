@@ -11,7 +11,8 @@
 
 namespace shuttle::cni {
 
-enum class AttachMode { Auto, Tcx, Tc };
+// None: no eBPF at all, pods use the host routing alone (for comparison and debugging).
+enum class AttachMode { Auto, Tcx, Tc, None };
 
 struct AttachmentId {
     std::string container_id;

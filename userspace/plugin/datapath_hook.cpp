@@ -28,6 +28,7 @@ datapath::Options options_of(const Network& net) {
             options.attach = datapath::AttachMode::Tcx;
             break;
         case cni::AttachMode::Tc:
+        case cni::AttachMode::None:  // DEL and GC still detach what an earlier mode attached
             options.attach = datapath::AttachMode::Tc;
             break;
     }
@@ -89,7 +90,7 @@ int reattach_recorded(const std::string& state_dir, datapath::Node& node,
 }
 
 void datapath_attach(const Network& net, const AttachmentRecord& record, int host_ifindex) {
-    if (record.addresses.empty())
+    if (record.addresses.empty() || net.conf.attach == cni::AttachMode::None)
         return;
     as_datapath_error("attach", [&] {
         auto node = datapath::Node::ensure(options_of(net));
@@ -125,7 +126,7 @@ void datapath_detach(const Network& net, const AttachmentRecord& record) {
 }
 
 std::string datapath_check(const Network& net, const AttachmentRecord& record) {
-    if (record.addresses.empty())
+    if (record.addresses.empty() || net.conf.attach == cni::AttachMode::None)
         return "";
     return as_datapath_error("check", [&]() -> std::string {
         std::optional<datapath::Node> node;
@@ -141,6 +142,8 @@ std::string datapath_check(const Network& net, const AttachmentRecord& record) {
 }
 
 std::string datapath_status(const Network& net) {
+    if (net.conf.attach == cni::AttachMode::None)
+        return "";
     std::filesystem::path path = net.conf.bpffs_root;
     std::error_code ec;
     while (!std::filesystem::exists(path, ec) && path.has_parent_path() &&
