@@ -4,7 +4,7 @@
 #   sudo tools/bench/suite.sh [--quick] [--rounds N] [--scenarios datapath,cni,bpf] [--out DIR]
 #
 #   datapath  same node: limit, bridge, shuttle; cross node: underlay, flannel-style,
-#             (shuttle once cross-node encapsulation exists): TCP Gbit/s, TCP round trip,
+#             shuttle-x (shuttled --static-nodes on two nodes): TCP Gbit/s, TCP round trip,
 #             64-byte UDP packets/s, TCP connections/s (bench.sh, interleaved rounds)
 #   cni       ADD/DEL latency, pods/s sequential and parallel, ADD latency with 250 pods on
 #             the node: shuttle (TCX), shuttle (tc), bridge + host-local (cni-rounds.sh)
@@ -49,11 +49,9 @@ say() { echo "suite: $*" >&2; }
 unavailable() { not_available+=("$1"); say "not available yet: $1"; }
 skip() { skipped+=("$1"); say "skipped: $1"; }
 
-# Cross-node shuttle needs an encapsulation program; the sources say whether one exists.
-shuttle_encap=
-grep -qsiE '\bint +[a-z_]*(overlay|encap)[a-z_]* *\(' "$repo"/bpf/*.bpf.c && shuttle_encap=1
-have_shuttle=
+have_shuttle= have_shuttled=
 [[ -x $SHUTTLE_BIN_DIR/shuttle ]] && have_shuttle=1
+[[ -n $have_shuttle && -x $SHUTTLE_BIN_DIR/shuttled ]] && have_shuttled=1
 
 bench_first_metric() { # metrics list -> the first figure name it prints
   case ${1%%,*} in tcp_stream) echo tcp_gbps ;; tcp_rr) echo rr_avg_us ;; udp_rate) echo udp_pps ;; tcp_conn) echo tcp_cps ;; esac
@@ -81,10 +79,9 @@ else
   setups=limit,bridge
   [[ -z $have_shuttle ]] || setups+=,shuttle
   setups+=,underlay,flannel
+  [[ -z $have_shuttled ]] || setups+=,shuttle-x
   [[ -n $have_shuttle ]] || unavailable "shuttle same node: no $SHUTTLE_BIN_DIR/shuttle (build first)"
-  if [[ -z $shuttle_encap ]]; then
-    unavailable "shuttle cross node: no eBPF encapsulation program in bpf/ (cross-node eBPF encap is not built)"
-  fi
+  [[ -n $have_shuttled ]] || unavailable "shuttle cross node: no $SHUTTLE_BIN_DIR/shuttle and shuttled (build first)"
   say "datapath: $rounds rounds x ${duration}s, setups $setups"
   # Progress: one line per setup being built and per round and setup measured.
   first_metric=$(bench_first_metric "$metrics")
@@ -209,7 +206,7 @@ pivot() { # scenario metric-regex setup...
   echo "## Summary: median (min–max) over $rounds rounds"
   if has_rows "$tmp/same.csv" || has_rows "$tmp/cross.csv"; then
     echo
-    echo "Pod to pod; limit, bridge, shuttle on one node; underlay (node to node), flannel (flannel-style) across two nodes."
+    echo "Pod to pod; limit, bridge, shuttle on one node; underlay (node to node), flannel (flannel-style), shuttle-x (shuttle) across two nodes."
     echo
     pivot datapath '^(tcp_gbps|rr_avg_us|udp_pps|tcp_cps)$' limit bridge shuttle underlay flannel shuttle-x
   fi
@@ -231,7 +228,8 @@ pivot() { # scenario metric-regex setup...
     echo "## Cross node: pod to pod over the underlay"
     echo
     echo "underlay = two namespaces on the underlay bridge (node to node, the limit);"
-    echo "flannel = bridge + host-local on cni0 and flannel.1 configured as flanneld's vxlan backend does."
+    echo "flannel = bridge + host-local on cni0 and flannel.1 configured as flanneld's vxlan backend does;"
+    echo "shuttle-x = shuttled --static-nodes on both nodes (shuttle.1, eBPF encap), pods by the plugin."
     echo
     table "underlay flannel" "$tmp/cross.csv"
   fi
