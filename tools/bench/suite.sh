@@ -9,7 +9,8 @@
 #   cni       ADD/DEL latency, pods/s sequential and parallel, ADD latency with 250 pods on
 #             the node: shuttle (TCX), shuttle (tc), bridge + host-local (cni-rounds.sh)
 #   bpf       from_pod's ns/packet per path at 10 and 10,000 endpoints (BPF_PROG_TEST_RUN,
-#             1,000,000 repeats; needs the shuttle_bpf_tests build target)
+#             1,000,000 repeats; needs the shuttle_bpf_tests build target; not in --quick) and
+#             the overlay paths' (encap, decap, to_overlay) at 10 and 5,000 routes
 #   every scenario not built yet is listed in the report with the reason.
 #
 # Writes DIR (default build/bench/<UTC time>): report.md, figures.csv (every per-round figure:
@@ -114,33 +115,47 @@ else
 fi
 
 # ---- bpf ns/packet ----------------------------------------------------------------------
+# The overlay paths' figures (encap, decap, to_overlay at 10 and 5,000 routes) cost ~6 s a
+# round and are in --quick too; from_pod's per-path figures at 10 and 10,000 endpoints not.
+bpf_round() { # round test-name-prefix out-file
+  "$bpf_tests" "$2*" >"$3" 2>&1 || { cat "$3" >&2; say "bpf scenario failed ($2)"; exit 1; }
+}
 if ! wanted bpf; then
   skip "bpf: not in --scenarios"
 else
   bpf_tests=$SHUTTLE_BIN_DIR/shuttle_bpf_tests
-  if [[ -n $quick ]]; then
-    skip "BPF ns/packet: left out of --quick"
-  elif [[ ! -x $bpf_tests ]]; then
+  if [[ ! -x $bpf_tests ]]; then
     unavailable "BPF ns/packet: build the test binary first (cmake --build build --target shuttle_bpf_tests)"
   else
     mkdir -p "$out/bpf"
+    [[ -z $quick ]] || skip "BPF ns/packet of from_pod's paths at 10 and 10,000 endpoints: left out of --quick"
     for ((round = 1; round <= rounds; round++)); do
       say "bpf: round $round"
       # Catch2 splits test specs at commas: the name is matched by its start.
-      "$bpf_tests" "ns per packet for each path at 10 and*" >"$out/bpf/round-$round.txt" 2>&1 ||
-        { cat "$out/bpf/round-$round.txt" >&2; say "bpf scenario failed"; exit 1; }
-      grep -q '^| .* | on |' "$out/bpf/round-$round.txt" ||
-        { cat "$out/bpf/round-$round.txt" >&2; say "bpf scenario printed no figures"; exit 1; }
-      # "| path | endpoints | Services check | ns/packet | ns incl. restore |" rows
-      awk -F' *[|] *' -v r="$round" '$3 ~ /^[0-9]+$/ && $4 ~ /^(on|off)$/ {
-          path = $2; gsub(/[^A-Za-z0-9]+/, "_", path)
-          printf "bpf,%d,shuttle,bpf_ns_%s_svc_%s_%dep,%s,ns\n", r, tolower(path), $4, $3, $5}' \
-        "$out/bpf/round-$round.txt" >>"$figures"
+      if [[ -z $quick ]]; then
+        bpf_round "$round" "ns per packet for each path at 10 and" "$out/bpf/round-$round.txt"
+        grep -q '^| .* | on |' "$out/bpf/round-$round.txt" ||
+          { cat "$out/bpf/round-$round.txt" >&2; say "bpf scenario printed no figures"; exit 1; }
+        # "| path | endpoints | Services check | ns/packet | ns incl. restore |" rows
+        awk -F' *[|] *' -v r="$round" '$3 ~ /^[0-9]+$/ && $4 ~ /^(on|off)$/ {
+            path = $2; gsub(/[^A-Za-z0-9]+/, "_", path)
+            printf "bpf,%d,shuttle,bpf_ns_%s_svc_%s_%dep,%s,ns\n", r, tolower(path), $4, $3, $5}' \
+          "$out/bpf/round-$round.txt" >>"$figures"
+      fi
+      overlay_txt=$out/bpf/overlay-round-$round.txt
+      bpf_round "$round" "ns per packet for the overlay paths at 10 and" "$overlay_txt"
+      # "| path | routes | ns/packet | ns incl. restore |" rows, routes "5000 (route_slots)"
+      awk -F' *[|] *' -v r="$round" '$3 ~ /^[0-9]+ [(][a-z_]+[)]$/ && $4 ~ /^[0-9.]+$/ {
+          path = $2; sub(/ [(].*/, "", path); gsub(/[^A-Za-z0-9]+/, "_", path); sub(/_$/, "", path)
+          split($3, routes, /[ ()]+/)
+          printf "bpf_overlay,%d,shuttle,bpf_ns_%s_%s_%sroutes,%s,ns\n", r, tolower(path), routes[2], routes[1], $4}' \
+        "$overlay_txt" >>"$figures"
+      grep -q "^bpf_overlay,$round,.*from_pod_encap_to_a_remote_pod_route_slots_5000routes," "$figures" ||
+        { cat "$overlay_txt" >&2; say "bpf scenario printed no encap figure"; exit 1; }
     done
   fi
 fi
 
-unavailable "BPF ns/packet of the encapsulation path with 10 and 5,000 remote subnets: no encapsulation program yet"
 unavailable "routes map in line after 1,000 leases: shuttled does not fill the routes map yet"
 
 # ---- report ---------------------------------------------------------------------------
@@ -157,6 +172,7 @@ scenario_csv datapath '^(limit|bridge|shuttle)$' >"$tmp/same.csv"
 scenario_csv datapath '^(underlay|flannel|shuttle-x)$' >"$tmp/cross.csv"
 scenario_csv cni >"$tmp/cni.csv"
 scenario_csv bpf >"$tmp/bpf.csv"
+scenario_csv bpf_overlay >"$tmp/bpf_overlay.csv"
 
 bash "$bench_dir/plots.sh" "$figures" "$out/cni_samples.csv" "$out/plots" >"$out/plots.log" 2>&1 ||
   say "plots failed (log: $out/plots.log)"
@@ -247,6 +263,15 @@ pivot() { # scenario metric-regex setup...
     echo "## BPF: from_pod ns/packet (BPF_PROG_TEST_RUN, 1,000,000 repeats, restore cost subtracted)"
     echo
     table "" "$tmp/bpf.csv"
+  fi
+  if has_rows "$tmp/bpf_overlay.csv"; then
+    echo
+    echo "## BPF: overlay paths ns/packet at 10 and 5,000 routes (BPF_PROG_TEST_RUN, restore cost subtracted)"
+    echo
+    echo "route_slots = the array the packet path reads for flannel's layout (the shipped one); hash = the"
+    echo "routes hash the wider layouts use. encap = from_pod to a remote pod; decap = from_overlay into a pod."
+    echo
+    table "" "$tmp/bpf_overlay.csv"
   fi
   echo
   echo "## Targets"
