@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark scenario that exists today, in one run, into one results folder:
 #
-#   sudo tools/bench/suite.sh [--quick] [--rounds N] [--scenarios datapath,cni,bpf] [--out DIR]
+#   sudo tools/bench/suite.sh [--quick] [--rounds N] [--scenarios datapath,cni,bpf,routes] [--out DIR]
 #
 #   datapath  same node: limit, bridge, shuttle; cross node: underlay, flannel-style,
 #             shuttle-x (shuttled --static-nodes on two nodes): TCP Gbit/s, TCP round trip,
@@ -11,6 +11,9 @@
 #   bpf       from_pod's ns/packet per path at 10 and 10,000 endpoints (BPF_PROG_TEST_RUN,
 #             1,000,000 repeats; needs the shuttle_bpf_tests build target; not in --quick) and
 #             the overlay paths' (encap, decap, to_overlay) at 10 and 5,000 routes
+#   routes    shuttled (etcd mode, one node): seconds until the routes map holds 1,000 leases
+#             written in txns of 125 (from the last commit), and until it is empty again after
+#             their deletion (routes-sync.sh)
 #   every scenario not built yet is listed in the report with the reason.
 #
 # Writes DIR (default build/bench/<UTC time>): report.md, figures.csv (every per-round figure:
@@ -24,7 +27,7 @@ repo=$(cd "$bench_dir/../.." && pwd)
 export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$repo/build/bin}
 [[ $(id -u) == 0 ]] || { echo "suite: run as root (namespaces)" >&2; exit 1; }
 
-quick= rounds= scenarios=datapath,cni,bpf out=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
+quick= rounds= scenarios=datapath,cni,bpf,routes out=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
 while (($#)); do
   case $1 in
   --quick) quick=1; shift ;;
@@ -156,7 +159,21 @@ else
   fi
 fi
 
-unavailable "routes map in line after 1,000 leases: shuttled does not fill the routes map yet"
+# ---- routes: shuttled's routes map after 1,000 leases appear in etcd ----------------------
+if ! wanted routes; then
+  skip "routes: not in --scenarios"
+elif [[ -z $have_shuttled ]] || ! command -v etcd >/dev/null; then
+  unavailable "routes map in line after 1,000 leases: needs $SHUTTLE_BIN_DIR/shuttled, shuttlectl and etcd"
+else
+  say "routes: $rounds rounds, 1,000 leases in txns of 125"
+  if ! bash "$bench_dir/routes-sync.sh" --rounds "$rounds" --leases 1000 --batch 125 --out "$out/routes" 2>&1 |
+    tee "$out/routes.log" | sed -u -n 's/^routes: round/suite: routes: round/p' >&2; then
+    tail -n 20 "$out/routes.log" >&2
+    say "routes scenario failed (log: $out/routes.log)"
+    exit 1
+  fi
+  awk -F, 'NR > 1 {print "routes," $0}' "$out/routes/routes.csv" >>"$figures"
+fi
 
 # ---- report ---------------------------------------------------------------------------
 scenario_csv() { # scenario [setups regex] -> CSV for report.sh
@@ -173,6 +190,7 @@ scenario_csv datapath '^(underlay|flannel|shuttle-x)$' >"$tmp/cross.csv"
 scenario_csv cni >"$tmp/cni.csv"
 scenario_csv bpf >"$tmp/bpf.csv"
 scenario_csv bpf_overlay >"$tmp/bpf_overlay.csv"
+scenario_csv routes >"$tmp/routes.csv"
 
 bash "$bench_dir/plots.sh" "$figures" "$out/cni_samples.csv" "$out/plots" >"$out/plots.log" 2>&1 ||
   say "plots failed (log: $out/plots.log)"
@@ -272,6 +290,18 @@ pivot() { # scenario metric-regex setup...
     echo "routes hash the wider layouts use. encap = from_pod to a remote pod; decap = from_overlay into a pod."
     echo
     table "" "$tmp/bpf_overlay.csv"
+  fi
+  if has_rows "$tmp/routes.csv"; then
+    echo
+    echo "## shuttled: routes map in line with etcd"
+    echo
+    echo "One node running shuttled against the kit's etcd; per round 1,000 leases (flannel's value format,"
+    echo "distinct PublicIPs and VtepMACs) written through the JSON gateway in 8 txns of 125 puts,"
+    echo "then deleted the same way. in_line = from the last txn's commit until \`shuttlectl --json routes\`"
+    echo "in the node lists all 1,000 (polled; one poll takes ~20 ms, the resolution); removed = from the"
+    echo "last delete txn until the map is empty."
+    echo
+    table "" "$tmp/routes.csv"
   fi
   echo
   echo "## Targets"

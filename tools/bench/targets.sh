@@ -56,4 +56,5 @@ row "BPF ns/packet, encap path, 5,000 remote subnets (ns)" "$(value bpf_overlay 
   "needs the shuttle_bpf_tests build"
 row "BPF ns/packet, encap path, 5,000 × 10 remote subnets" \
   "$(ratio_of_metrics bpf_overlay shuttle "${encap}_5000routes" "${encap}_10routes")" "≤" 1.1 "needs the shuttle_bpf_tests build"
-row "routes map in line after 1,000 new leases (s)" "" "≤" 2 "shuttled does not fill the routes map yet"
+row "routes map in line after 1,000 new leases (s)" "$(value routes routes_in_line_s shuttled)" "≤" 2 \
+  "needs shuttled and etcd (the routes scenario)"
