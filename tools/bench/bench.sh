@@ -2,7 +2,8 @@
 # Same-node pod <-> pod benchmark on the cluster kit: the limit (two namespaces on one
 # veth pair), Debian's bridge plugin with host-local on a Kubernetes-like node
 # (br_netfilter on, kube-proxy-style iptables rules for --kube-services ClusterIPs), and
-# shuttle (when asked for), measured in interleaved rounds in one run. Writes results.csv and results.md, prints the table.
+# shuttle (when asked for); cross node: underlay, flannel (flannel-style), shuttle-x (shuttled
+# --static-nodes on two nodes); measured in interleaved rounds in one run. Writes results.csv and results.md, prints the table.
 #
 #   sudo tools/bench/bench.sh [--rounds 5] [--duration 5] [--setups limit,bridge[,shuttle]]
 #                             [--metrics tcp_stream,tcp_rr,udp_rate,tcp_conn] [--cpu N]

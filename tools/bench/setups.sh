@@ -204,3 +204,51 @@ bench_flannel_peer() { # node peer-index peer-public-ip
   bridge -n "$n" fdb append "$mac" dev flannel.1 dst "$3" self permanent
   ip -n "$n" route add "10.245.$2.0/24" via "10.245.$2.0" dev flannel.1 onlink
 }
+
+# shuttle across two nodes: shuttled in each node with --static-nodes (both nodes listed,
+# no etcd: the routes map, the collect_md VXLAN device shuttle.1 and the overlay programs
+# come from the file), pods added by the real plugin from the subnet.env shuttled writes,
+# one pod per node; the same kube-proxy-style rules as the other nodes.
+setup_shuttle-x() {
+  [[ -x ${SHUTTLE_BIN_DIR:-}/shuttled ]] || kit_die "shuttle-x: no shuttled at \$SHUTTLE_BIN_DIR (build first)"
+  local nodes=(sx1 sx2) i node entries=() file conf out
+  for i in 0 1; do
+    node=${nodes[i]}
+    kit_node_add "$node"
+    bench_prepare_node "$node" "$BENCH_KUBE_SERVICES"
+    entries+=("{\"subnet\":\"10.246.$((i + 1)).0/24\",\"PublicIP\":\"$(kit_node_ip "$node")\",\"VtepMAC\":\"$(bench_shuttle_mac "$((i + 1))")\",\"VNI\":1}")
+  done
+  file=$(kit_run_dir)/shuttle-x-nodes.json
+  (IFS=,; echo "{\"Network\":\"10.246.0.0/16\",\"Nodes\":[${entries[*]}]}") >"$file"
+  for node in "${nodes[@]}"; do
+    kit_node_spawn "$node" "$BENCH_OUT/logs/shuttled-$node.log" \
+      "$SHUTTLE_BIN_DIR/shuttled" --static-nodes "$file" --iface eth0
+  done
+  for node in "${nodes[@]}"; do
+    bench_wait 20 kit_node_exec "$node" curl -sf --max-time 2 http://127.0.0.1:9465/readyz ||
+      kit_die "shuttle-x: shuttled in $node not ready after 20 s: $(tail -5 "$BENCH_OUT/logs/shuttled-$node.log")"
+  done
+  conf=$(kit_run_dir)/shuttle-x.conf
+  echo '{"cniVersion": "1.0.0", "name": "cbr0", "type": "shuttle", "subnetFile": "/run/flannel/subnet.env", "ipMasq": false}' >"$conf"
+  kit_pod_add shx-c
+  kit_pod_add shx-s
+  kit_cni sx1 ADD bench-shx-c shx-c eth0 "$conf" >/dev/null || kit_die "shuttle-x: CNI ADD of the client pod failed"
+  out=$(kit_cni sx2 ADD bench-shx-s shx-s eth0 "$conf") || kit_die "shuttle-x: CNI ADD of the server pod failed: $out"
+  BENCH_CLIENT[shuttle-x]=shx-c BENCH_SERVER[shuttle-x]=shx-s
+  BENCH_SERVER_IP[shuttle-x]=$(jq -r '.ips[0].address' <<<"$out" | cut -d/ -f1)
+  bench_wait 10 kit_pod_exec shx-c ping -c 1 -W 1 "${BENCH_SERVER_IP[shuttle-x]}" ||
+    kit_die "shuttle-x: the client pod cannot reach the server pod across the overlay"
+  bench_note "shuttle-x: client node $(bench_shuttle_datapath sx1); routes map of sx1: $(kit_node_exec sx1 "$SHUTTLE_BIN_DIR/shuttlectl" --json routes | jq -c '[.[].subnet]')"
+}
+
+bench_shuttle_mac() { printf '0e:00:00:00:01:%02x' "$1"; }
+
+# bench_wait <seconds> <command...>: until it succeeds (0.2 s apart); 1 on timeout.
+bench_wait() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}

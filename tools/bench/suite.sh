@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Every benchmark scenario that exists today, in one run, into one results folder:
 #
-#   sudo tools/bench/suite.sh [--quick] [--rounds N] [--scenarios datapath,cni,bpf] [--out DIR]
+#   sudo tools/bench/suite.sh [--quick] [--rounds N] [--scenarios datapath,cni,bpf,routes] [--out DIR]
 #
 #   datapath  same node: limit, bridge, shuttle; cross node: underlay, flannel-style,
-#             (shuttle once cross-node encapsulation exists): TCP Gbit/s, TCP round trip,
+#             shuttle-x (shuttled --static-nodes on two nodes): TCP Gbit/s, TCP round trip,
 #             64-byte UDP packets/s, TCP connections/s (bench.sh, interleaved rounds)
 #   cni       ADD/DEL latency, pods/s sequential and parallel, ADD latency with 250 pods on
 #             the node: shuttle (TCX), shuttle (tc), bridge + host-local (cni-rounds.sh)
 #   bpf       from_pod's ns/packet per path at 10 and 10,000 endpoints (BPF_PROG_TEST_RUN,
-#             1,000,000 repeats; needs the shuttle_bpf_tests build target)
+#             1,000,000 repeats; needs the shuttle_bpf_tests build target; not in --quick) and
+#             the overlay paths' (encap, decap, to_overlay) at 10 and 5,000 routes
+#   routes    shuttled (etcd mode, one node): seconds until the routes map holds 1,000 leases
+#             written in txns of 125 (from the last commit), and until it is empty again after
+#             their deletion (routes-sync.sh)
 #   every scenario not built yet is listed in the report with the reason.
 #
 # Writes DIR (default build/bench/<UTC time>): report.md, figures.csv (every per-round figure:
@@ -23,7 +27,7 @@ repo=$(cd "$bench_dir/../.." && pwd)
 export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$repo/build/bin}
 [[ $(id -u) == 0 ]] || { echo "suite: run as root (namespaces)" >&2; exit 1; }
 
-quick= rounds= scenarios=datapath,cni,bpf out=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
+quick= rounds= scenarios=datapath,cni,bpf,routes out=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
 while (($#)); do
   case $1 in
   --quick) quick=1; shift ;;
@@ -49,11 +53,9 @@ say() { echo "suite: $*" >&2; }
 unavailable() { not_available+=("$1"); say "not available yet: $1"; }
 skip() { skipped+=("$1"); say "skipped: $1"; }
 
-# Cross-node shuttle needs an encapsulation program; the sources say whether one exists.
-shuttle_encap=
-grep -qsiE '\bint +[a-z_]*(overlay|encap)[a-z_]* *\(' "$repo"/bpf/*.bpf.c && shuttle_encap=1
-have_shuttle=
+have_shuttle= have_shuttled=
 [[ -x $SHUTTLE_BIN_DIR/shuttle ]] && have_shuttle=1
+[[ -n $have_shuttle && -x $SHUTTLE_BIN_DIR/shuttled ]] && have_shuttled=1
 
 bench_first_metric() { # metrics list -> the first figure name it prints
   case ${1%%,*} in tcp_stream) echo tcp_gbps ;; tcp_rr) echo rr_avg_us ;; udp_rate) echo udp_pps ;; tcp_conn) echo tcp_cps ;; esac
@@ -81,10 +83,9 @@ else
   setups=limit,bridge
   [[ -z $have_shuttle ]] || setups+=,shuttle
   setups+=,underlay,flannel
+  [[ -z $have_shuttled ]] || setups+=,shuttle-x
   [[ -n $have_shuttle ]] || unavailable "shuttle same node: no $SHUTTLE_BIN_DIR/shuttle (build first)"
-  if [[ -z $shuttle_encap ]]; then
-    unavailable "shuttle cross node: no eBPF encapsulation program in bpf/ (cross-node eBPF encap is not built)"
-  fi
+  [[ -n $have_shuttled ]] || unavailable "shuttle cross node: no $SHUTTLE_BIN_DIR/shuttle and shuttled (build first)"
   say "datapath: $rounds rounds x ${duration}s, setups $setups"
   # Progress: one line per setup being built and per round and setup measured.
   first_metric=$(bench_first_metric "$metrics")
@@ -117,34 +118,62 @@ else
 fi
 
 # ---- bpf ns/packet ----------------------------------------------------------------------
+# The overlay paths' figures (encap, decap, to_overlay at 10 and 5,000 routes) cost ~6 s a
+# round and are in --quick too; from_pod's per-path figures at 10 and 10,000 endpoints not.
+bpf_round() { # round test-name-prefix out-file
+  "$bpf_tests" "$2*" >"$3" 2>&1 || { cat "$3" >&2; say "bpf scenario failed ($2)"; exit 1; }
+}
 if ! wanted bpf; then
   skip "bpf: not in --scenarios"
 else
   bpf_tests=$SHUTTLE_BIN_DIR/shuttle_bpf_tests
-  if [[ -n $quick ]]; then
-    skip "BPF ns/packet: left out of --quick"
-  elif [[ ! -x $bpf_tests ]]; then
+  if [[ ! -x $bpf_tests ]]; then
     unavailable "BPF ns/packet: build the test binary first (cmake --build build --target shuttle_bpf_tests)"
   else
     mkdir -p "$out/bpf"
+    [[ -z $quick ]] || skip "BPF ns/packet of from_pod's paths at 10 and 10,000 endpoints: left out of --quick"
     for ((round = 1; round <= rounds; round++)); do
       say "bpf: round $round"
       # Catch2 splits test specs at commas: the name is matched by its start.
-      "$bpf_tests" "ns per packet for each path at 10 and*" >"$out/bpf/round-$round.txt" 2>&1 ||
-        { cat "$out/bpf/round-$round.txt" >&2; say "bpf scenario failed"; exit 1; }
-      grep -q '^| .* | on |' "$out/bpf/round-$round.txt" ||
-        { cat "$out/bpf/round-$round.txt" >&2; say "bpf scenario printed no figures"; exit 1; }
-      # "| path | endpoints | Services check | ns/packet | ns incl. restore |" rows
-      awk -F' *[|] *' -v r="$round" '$3 ~ /^[0-9]+$/ && $4 ~ /^(on|off)$/ {
-          path = $2; gsub(/[^A-Za-z0-9]+/, "_", path)
-          printf "bpf,%d,shuttle,bpf_ns_%s_svc_%s_%dep,%s,ns\n", r, tolower(path), $4, $3, $5}' \
-        "$out/bpf/round-$round.txt" >>"$figures"
+      if [[ -z $quick ]]; then
+        bpf_round "$round" "ns per packet for each path at 10 and" "$out/bpf/round-$round.txt"
+        grep -q '^| .* | on |' "$out/bpf/round-$round.txt" ||
+          { cat "$out/bpf/round-$round.txt" >&2; say "bpf scenario printed no figures"; exit 1; }
+        # "| path | endpoints | Services check | ns/packet | ns incl. restore |" rows
+        awk -F' *[|] *' -v r="$round" '$3 ~ /^[0-9]+$/ && $4 ~ /^(on|off)$/ {
+            path = $2; gsub(/[^A-Za-z0-9]+/, "_", path)
+            printf "bpf,%d,shuttle,bpf_ns_%s_svc_%s_%dep,%s,ns\n", r, tolower(path), $4, $3, $5}' \
+          "$out/bpf/round-$round.txt" >>"$figures"
+      fi
+      overlay_txt=$out/bpf/overlay-round-$round.txt
+      bpf_round "$round" "ns per packet for the overlay paths at 10 and" "$overlay_txt"
+      # "| path | routes | ns/packet | ns incl. restore |" rows, routes "5000 (route_slots)"
+      awk -F' *[|] *' -v r="$round" '$3 ~ /^[0-9]+ [(][a-z_]+[)]$/ && $4 ~ /^[0-9.]+$/ {
+          path = $2; sub(/ [(].*/, "", path); gsub(/[^A-Za-z0-9]+/, "_", path); sub(/_$/, "", path)
+          split($3, routes, /[ ()]+/)
+          printf "bpf_overlay,%d,shuttle,bpf_ns_%s_%s_%sroutes,%s,ns\n", r, tolower(path), routes[2], routes[1], $4}' \
+        "$overlay_txt" >>"$figures"
+      grep -q "^bpf_overlay,$round,.*from_pod_encap_to_a_remote_pod_route_slots_5000routes," "$figures" ||
+        { cat "$overlay_txt" >&2; say "bpf scenario printed no encap figure"; exit 1; }
     done
   fi
 fi
 
-unavailable "BPF ns/packet of the encapsulation path with 10 and 5,000 remote subnets: no encapsulation program yet"
-unavailable "routes map in line after 1,000 leases: shuttled does not fill the routes map yet"
+# ---- routes: shuttled's routes map after 1,000 leases appear in etcd ----------------------
+if ! wanted routes; then
+  skip "routes: not in --scenarios"
+elif [[ -z $have_shuttled ]] || ! command -v etcd >/dev/null; then
+  unavailable "routes map in line after 1,000 leases: needs $SHUTTLE_BIN_DIR/shuttled, shuttlectl and etcd"
+else
+  say "routes: $rounds rounds, 1,000 leases in txns of 125"
+  if ! bash "$bench_dir/routes-sync.sh" --rounds "$rounds" --leases 1000 --batch 125 --out "$out/routes" 2>&1 |
+    tee "$out/routes.log" | sed -u -n 's/^routes: round/suite: routes: round/p' >&2; then
+    tail -n 20 "$out/routes.log" >&2
+    say "routes scenario failed (log: $out/routes.log)"
+    exit 1
+  fi
+  awk -F, 'NR > 1 {print "routes," $0}' "$out/routes/routes.csv" >>"$figures"
+fi
 
 # ---- report ---------------------------------------------------------------------------
 scenario_csv() { # scenario [setups regex] -> CSV for report.sh
@@ -160,6 +189,8 @@ scenario_csv datapath '^(limit|bridge|shuttle)$' >"$tmp/same.csv"
 scenario_csv datapath '^(underlay|flannel|shuttle-x)$' >"$tmp/cross.csv"
 scenario_csv cni >"$tmp/cni.csv"
 scenario_csv bpf >"$tmp/bpf.csv"
+scenario_csv bpf_overlay >"$tmp/bpf_overlay.csv"
+scenario_csv routes >"$tmp/routes.csv"
 
 bash "$bench_dir/plots.sh" "$figures" "$out/cni_samples.csv" "$out/plots" >"$out/plots.log" 2>&1 ||
   say "plots failed (log: $out/plots.log)"
@@ -209,7 +240,7 @@ pivot() { # scenario metric-regex setup...
   echo "## Summary: median (min–max) over $rounds rounds"
   if has_rows "$tmp/same.csv" || has_rows "$tmp/cross.csv"; then
     echo
-    echo "Pod to pod; limit, bridge, shuttle on one node; underlay (node to node), flannel (flannel-style) across two nodes."
+    echo "Pod to pod; limit, bridge, shuttle on one node; underlay (node to node), flannel (flannel-style), shuttle-x (shuttle) across two nodes."
     echo
     pivot datapath '^(tcp_gbps|rr_avg_us|udp_pps|tcp_cps)$' limit bridge shuttle underlay flannel shuttle-x
   fi
@@ -231,7 +262,8 @@ pivot() { # scenario metric-regex setup...
     echo "## Cross node: pod to pod over the underlay"
     echo
     echo "underlay = two namespaces on the underlay bridge (node to node, the limit);"
-    echo "flannel = bridge + host-local on cni0 and flannel.1 configured as flanneld's vxlan backend does."
+    echo "flannel = bridge + host-local on cni0 and flannel.1 configured as flanneld's vxlan backend does;"
+    echo "shuttle-x = shuttled --static-nodes on both nodes (shuttle.1, eBPF encap), pods by the plugin."
     echo
     table "underlay flannel" "$tmp/cross.csv"
   fi
@@ -249,6 +281,27 @@ pivot() { # scenario metric-regex setup...
     echo "## BPF: from_pod ns/packet (BPF_PROG_TEST_RUN, 1,000,000 repeats, restore cost subtracted)"
     echo
     table "" "$tmp/bpf.csv"
+  fi
+  if has_rows "$tmp/bpf_overlay.csv"; then
+    echo
+    echo "## BPF: overlay paths ns/packet at 10 and 5,000 routes (BPF_PROG_TEST_RUN, restore cost subtracted)"
+    echo
+    echo "route_slots = the array the packet path reads for flannel's layout (the shipped one); hash = the"
+    echo "routes hash the wider layouts use. encap = from_pod to a remote pod; decap = from_overlay into a pod."
+    echo
+    table "" "$tmp/bpf_overlay.csv"
+  fi
+  if has_rows "$tmp/routes.csv"; then
+    echo
+    echo "## shuttled: routes map in line with etcd"
+    echo
+    echo "One node running shuttled against the kit's etcd; per round 1,000 leases (flannel's value format,"
+    echo "distinct PublicIPs and VtepMACs) written through the JSON gateway in 8 txns of 125 puts,"
+    echo "then deleted the same way. in_line = from the last txn's commit until \`shuttlectl --json routes\`"
+    echo "in the node lists all 1,000 (polled; one poll takes ~20 ms, the resolution); removed = from the"
+    echo "last delete txn until the map is empty."
+    echo
+    table "" "$tmp/routes.csv"
   fi
   echo
   echo "## Targets"

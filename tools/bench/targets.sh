@@ -48,8 +48,13 @@ for path in arp_reply local_redirect pass_to_stack local_redirect_sender_serves_
     "$(ratio_of_metrics bpf shuttle "bpf_ns_${path}_svc_on_10000ep" "bpf_ns_${path}_svc_on_10ep")" "≤" 1.1 \
     "needs the shuttle_bpf_tests build and a run without --quick"
 done
-row "cross node round trip, shuttle × flannel-style" "$(ratio datapath rr_avg_us shuttle-x flannel)" "≤" 0.85 "no cross-node eBPF encapsulation yet"
-row "cross node 64-byte UDP rate, shuttle × flannel-style" "$(ratio datapath udp_pps shuttle-x flannel)" "≥" 1.3 "no cross-node eBPF encapsulation yet"
-row "cross node TCP throughput, shuttle × flannel-style" "$(ratio datapath tcp_gbps shuttle-x flannel)" "≥" 1.0 "no cross-node eBPF encapsulation yet"
-row "BPF ns/packet, encap path, 5,000 × 10 remote subnets" "" "≤" 1.1 "no encapsulation program yet"
-row "routes map in line after 1,000 new leases (s)" "" "≤" 2 "shuttled does not fill the routes map yet"
+row "cross node round trip, shuttle × flannel-style" "$(ratio datapath rr_avg_us shuttle-x flannel)" "≤" 0.85 "needs the shuttle-x setup (shuttle and shuttled built)"
+row "cross node 64-byte UDP rate, shuttle × flannel-style" "$(ratio datapath udp_pps shuttle-x flannel)" "≥" 1.3 "needs the shuttle-x setup (shuttle and shuttled built)"
+row "cross node TCP throughput, shuttle × flannel-style" "$(ratio datapath tcp_gbps shuttle-x flannel)" "≥" 1.0 "needs the shuttle-x setup (shuttle and shuttled built)"
+encap=bpf_ns_from_pod_encap_to_a_remote_pod_route_slots
+row "BPF ns/packet, encap path, 5,000 remote subnets (ns)" "$(value bpf_overlay "${encap}_5000routes" shuttle)" "≤" 40 \
+  "needs the shuttle_bpf_tests build"
+row "BPF ns/packet, encap path, 5,000 × 10 remote subnets" \
+  "$(ratio_of_metrics bpf_overlay shuttle "${encap}_5000routes" "${encap}_10routes")" "≤" 1.1 "needs the shuttle_bpf_tests build"
+row "routes map in line after 1,000 new leases (s)" "$(value routes routes_in_line_s shuttled)" "≤" 2 \
+  "needs shuttled and etcd (the routes scenario)"
