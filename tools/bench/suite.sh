@@ -272,7 +272,7 @@ pivot() { # scenario metric-regex setup...
     echo "## CNI plugin: ADD / DEL"
     echo
     echo "Each call timed inside the node from exec to exit; per round: sequential ADDs then DELs,"
-    echo "then a parallel batch. shuttle = attach auto (TCX here), shuttle-tc = attach tc."
+    echo "then a parallel batch. shuttle = attach auto (tc for pods without egress shaping), shuttle-tc = attach tc."
     echo
     table "bridge" "$tmp/cni.csv"
   fi
