@@ -24,7 +24,8 @@
  * forwarded and NATed traffic): tunnel key and inner MACs from the routes map; no route:
  * dropped. Packets from_pod already encapsulated pass untouched.
  *
- * Every verdict is counted in `stats`; drops are also reported on `events`. */
+ * Every verdict is counted in `stats`; drops are also reported on `events`, and so are
+ * sampled forwarded packets while node_config has SHUTTLE_CONFIG_F_TRACE. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -80,7 +81,7 @@ static __always_inline int encapsulate(struct __sk_buff* skb, struct ethhdr* eth
     rewrite_overlay_macs(eth, route, cfg);
     if (set_tunnel(skb, route, cfg) != 0)
         return drop(skb, SHUTTLE_DROP_REDIRECT_FAILED);
-    count_redirect(skb, SHUTTLE_REDIRECT_REMOTE);
+    forwarded(skb, SHUTTLE_REDIRECT_REMOTE, cfg);
     return bpf_redirect(cfg->vxlan_ifindex, 0);
 }
 
@@ -130,7 +131,7 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb, const struct packe
 
     ipv4_decrease_ttl(iph);
     rewrite_macs(eth, dest);
-    count_redirect(skb, SHUTTLE_REDIRECT_LOCAL);
+    forwarded(skb, SHUTTLE_REDIRECT_LOCAL, cfg);
     return bpf_redirect_peer(dest->ifindex, 0);
 }
 
@@ -218,7 +219,7 @@ static __always_inline int from_overlay_verdict(struct __sk_buff* skb, __s64 vni
     /* Before 6.15 redirect_peer keeps pkt_type, and the pod's stack ignores OTHERHOST. */
     if (skb->pkt_type != PACKET_HOST)
         bpf_skb_change_type(skb, PACKET_HOST);
-    count_redirect(skb, SHUTTLE_REDIRECT_DECAP);
+    forwarded(skb, SHUTTLE_REDIRECT_DECAP, cfg);
     return bpf_redirect_peer(dest->ifindex, 0);
 }
 

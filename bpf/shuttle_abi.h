@@ -104,7 +104,7 @@ struct shuttle_route {
 /* ---- node_config: one entry (key 0), written by userspace ------------------------------------ */
 struct shuttle_config {
     __u32 layout_version;  /* SHUTTLE_LAYOUT_VERSION of the writer */
-    __u32 flags;           /* reserved */
+    __u32 flags;           /* SHUTTLE_CONFIG_F_*, set by shuttlectl while it runs */
     __u32 node_subnet;     /* this node's pod subnet, network order */
     __u32 node_subnet_len; /* host order; also the length of every routes key */
     __u32 gateway;         /* the pods' gateway, network order */
@@ -114,9 +114,13 @@ struct shuttle_config {
     __u32 vni;             /* host order */
     __u8 vtep_mac[6];      /* this node's VTEP MAC (the inner source MAC) */
     __u16 reserved0;
-    __u32 underlay_ip; /* this node's public IP, network order */
-    __u32 reserved1[3];
+    __u32 underlay_ip;  /* this node's public IP, network order */
+    __u32 trace_sample; /* with SHUTTLE_CONFIG_F_TRACE: 1 in N forwarded packets (0, 1: all) */
+    __u32 reserved1[2];
 };
+
+/* shuttle_config.flags. Userspace writers of the rest of the config keep these bits. */
+#define SHUTTLE_CONFIG_F_TRACE 1u /* report sampled forwarded packets as SHUTTLE_EVENT_TRACE */
 
 /* ---- loader: one entry (key 0), owned by the datapath module's ensure() ------------------ */
 struct shuttle_loader_state {
@@ -175,7 +179,7 @@ struct shuttle_stat {
 /* ---- events: ring buffer records --------------------------------------------------------- */
 enum shuttle_event_type {
     SHUTTLE_EVENT_DROP = 1,
-    SHUTTLE_EVENT_TRACE = 2, /* sampled traces, later */
+    SHUTTLE_EVENT_TRACE = 2, /* a forwarded packet (redirect verdict), 1 in trace_sample */
 };
 
 struct shuttle_event {

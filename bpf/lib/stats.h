@@ -20,7 +20,7 @@ static __always_inline int pass(struct __sk_buff* skb, enum shuttle_pass_reason 
 }
 
 /* Best effort: a full ring buffer loses the event, never the verdict. */
-static __noinline void report_drop(struct __sk_buff* skb, __u32 key) {
+static __noinline void report_event(struct __sk_buff* skb, __u32 type, __u32 key) {
     struct packet pkt = packet_of(skb);
     struct shuttle_event* event;
     struct ethhdr* eth;
@@ -31,7 +31,7 @@ static __noinline void report_drop(struct __sk_buff* skb, __u32 key) {
         return;
     __builtin_memset(event, 0, sizeof(*event));
     event->timestamp_ns = bpf_ktime_get_ns();
-    event->type = SHUTTLE_EVENT_DROP;
+    event->type = type;
     event->stat_key = key;
     event->ifindex = skb->ifindex;
     event->len = skb->len;
@@ -57,13 +57,32 @@ static __always_inline int drop(struct __sk_buff* skb, enum shuttle_drop_reason 
     __u32 key = SHUTTLE_STAT_KEY(SHUTTLE_VERDICT_DROP, reason);
 
     count(skb, key);
-    report_drop(skb, key);
+    report_event(skb, SHUTTLE_EVENT_DROP, key);
     return TC_ACT_SHOT;
 }
 
 static __always_inline void count_redirect(struct __sk_buff* skb,
                                            enum shuttle_redirect_reason reason) {
     count(skb, SHUTTLE_STAT_KEY(SHUTTLE_VERDICT_REDIRECT, reason));
+}
+
+/* Out of line: the untraced path pays only forwarded()'s test of cfg->flags. */
+static __noinline void trace_forwarded(struct __sk_buff* skb, __u32 key, __u32 sample) {
+    if (sample > 1 && bpf_get_prandom_u32() % sample != 0)
+        return;
+    report_event(skb, SHUTTLE_EVENT_TRACE, key);
+}
+
+/* A packet BPF forwards (local redirect, encap, decap): counted, and traced while
+ * shuttlectl monitor --trace runs. The frame is reported as it leaves (MACs and TTL
+ * rewritten). */
+static __always_inline void forwarded(struct __sk_buff* skb, enum shuttle_redirect_reason reason,
+                                      const struct shuttle_config* cfg) {
+    __u32 key = SHUTTLE_STAT_KEY(SHUTTLE_VERDICT_REDIRECT, reason);
+
+    count(skb, key);
+    if (cfg->flags & SHUTTLE_CONFIG_F_TRACE)
+        trace_forwarded(skb, key, cfg->trace_sample);
 }
 
 #endif

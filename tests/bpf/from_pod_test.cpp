@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -240,6 +241,77 @@ TEST_CASE("drops are reported on the events ring buffer with their reason", "[bp
     CHECK(seen[0].daddr == ip("10.244.1.3"));
     CHECK(seen[0].ttl == 1);
     CHECK(seen[0].ifindex == kSenderIfindex);
+}
+
+namespace {
+
+std::vector<shuttle_event> events_of(FromPod& prog, const std::function<void()>& send) {
+    std::vector<shuttle_event> seen;
+    auto on_event = [](void* ctx, void* data, size_t size) -> int {
+        if (size >= sizeof(shuttle_event)) {
+            static_cast<std::vector<shuttle_event>*>(ctx)->push_back(
+                *static_cast<shuttle_event*>(data));
+        }
+        return 0;
+    };
+    ring_buffer* rb =
+        ring_buffer__new(bpf_map__fd(prog.skel()->maps.events), on_event, &seen, nullptr);
+    REQUIRE(rb);
+    send();
+    ring_buffer__consume(rb);
+    ring_buffer__free(rb);
+    return seen;
+}
+
+void set_trace(FromPod& prog, bool on, uint32_t sample) {
+    uint32_t zero = 0;
+    shuttle_config cfg{};
+    int fd = bpf_map__fd(prog.skel()->maps.node_config);
+    REQUIRE(bpf_map_lookup_elem(fd, &zero, &cfg) == 0);
+    cfg.flags = on ? (cfg.flags | SHUTTLE_CONFIG_F_TRACE) : (cfg.flags & ~SHUTTLE_CONFIG_F_TRACE);
+    cfg.trace_sample = sample;
+    prog.set_config(cfg);
+}
+
+}  // namespace
+
+TEST_CASE("with the trace flag a forwarded packet is reported; without it none is", "[bpf]") {
+    FromPod prog;
+    SECTION("flag off (the default): redirects, no event") {
+        auto seen = events_of(prog, [&] { REQUIRE(prog.run(kPingAToB).retval == kTcActRedirect); });
+        CHECK(seen.empty());
+    }
+    SECTION("flag off with a sample rate left over: still no event") {
+        set_trace(prog, false, 1);
+        auto seen = events_of(prog, [&] { REQUIRE(prog.run(kPingAToB).retval == kTcActRedirect); });
+        CHECK(seen.empty());
+    }
+    SECTION("flag on, rate 1: one trace per forwarded packet, with verdict and reason") {
+        set_trace(prog, true, 1);
+        auto seen = events_of(prog, [&] {
+            REQUIRE(prog.run(kPingAToB).retval == kTcActRedirect);
+            REQUIRE(prog.run(kPingAToB).retval == kTcActRedirect);
+            REQUIRE(prog.run(kPingOutside).retval == kTcActOk);  // a pass is not traced
+        });
+        REQUIRE(seen.size() == 2);
+        CHECK(seen[0].type == SHUTTLE_EVENT_TRACE);
+        CHECK(seen[0].stat_key ==
+              SHUTTLE_STAT_KEY(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_LOCAL));
+        CHECK(seen[0].saddr == ip("10.244.1.2"));
+        CHECK(seen[0].daddr == ip("10.244.1.3"));
+        CHECK(seen[0].ttl == 63);  // as it leaves
+        CHECK(seen[0].ifindex == kSenderIfindex);
+    }
+    SECTION("flag on, rate 4: about a quarter of the packets") {
+        set_trace(prog, true, 4);
+        auto seen = events_of(prog, [&] {
+            for (int i = 0; i < 400; ++i) {
+                REQUIRE(prog.run(kPingAToB).retval == kTcActRedirect);
+            }
+        });
+        CHECK(seen.size() > 50);  // expected 100, sd ~9
+        CHECK(seen.size() < 150);
+    }
 }
 
 // The stack delivering pod B's packet to pod A (to_pod on A's host veth), e.g. the DNATed

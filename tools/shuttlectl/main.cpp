@@ -1,4 +1,5 @@
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
@@ -7,6 +8,7 @@
 #include <system_error>
 
 #include "agent_commands.h"
+#include "agent_health.h"
 #include "datapath/datapath.h"
 #include "datapath/inspect.h"
 #include "shuttle/version.h"
@@ -25,10 +27,11 @@ const char* const kUsage =
     "  endpoints   pods on this node: IP, pod name, host veth, MACs\n"
     "  stats       packet counters by verdict and reason (non-zero only)\n"
     "  config      the node config the programs read\n"
-    "  status      pins, program build, and what is attached to each veth and the VXLAN\n"
-    "              device (TCX or tc)\n"
+    "  status      pins, program build, map fill levels, shuttled's health, and what is\n"
+    "              attached to each veth and the VXLAN device (TCX or tc)\n"
     "  routes      other nodes' subnets: underlay IP, VTEP MAC, VNI (the routes map)\n"
-    "  monitor     drop events as they happen, with their reason (Ctrl-C ends)\n"
+    "  monitor     drop events as they happen, with their reason and the pods' names\n"
+    "              (Ctrl-C ends); --trace adds sampled forwarded packets\n"
     "  uninstall   remove shuttle's datapath from the node (see shuttlectl uninstall --help)\n"
     "  nodes       the leases in etcd and whether this node routes to them\n"
     "\n"
@@ -36,7 +39,10 @@ const char* const kUsage =
     "  --bpffs-root DIR   pin root (default /sys/fs/bpf/shuttle)\n"
     "  --json             machine-readable output (monitor: one JSON object per line)\n"
     "  --count N          monitor: stop after N events\n"
-    "  --timeout MS       monitor: stop when no event came for MS milliseconds\n";
+    "  --timeout MS       monitor: stop when no event came for MS milliseconds\n"
+    "  --trace            monitor: also forwarded packets (on while shuttlectl runs)\n"
+    "  --sample N         monitor --trace: 1 in N forwarded packets (default 1: all)\n"
+    "  --healthz-addr A   status: shuttled's health endpoint (default 127.0.0.1:9465)\n";
 
 struct Args {
     std::string command;
@@ -44,7 +50,25 @@ struct Args {
     bool json = false;
     int count = 0;
     int timeout_ms = -1;
+    bool trace = false;
+    int sample = 1;
+    std::string healthz_addr = "127.0.0.1:9465";
 };
+
+volatile std::sig_atomic_t stop_requested = 0;
+
+void request_stop(int) {
+    stop_requested = 1;
+}
+
+// Ctrl-C and SIGTERM end monitor's loop, so it clears the trace flag on its way out.
+void stop_on_signals() {
+    struct sigaction sa {};
+    sa.sa_handler = request_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
 
 int usage_error(const std::string& what) {
     std::fprintf(stderr, "shuttlectl: %s\n\n%s", what.c_str(), kUsage);
@@ -54,7 +78,15 @@ int usage_error(const std::string& what) {
 int run(const Args& args) {
     dp::Node node = dp::Node::open_existing({args.bpffs_root, dp::AttachMode::Auto});
     if (args.command == "monitor") {
-        dp::monitor_events(node, args.count, args.timeout_ms, args.json, stdout);
+        stop_on_signals();
+        dp::MonitorOptions options;
+        options.count = args.count;
+        options.timeout_ms = args.timeout_ms;
+        options.json = args.json;
+        options.trace = args.trace;
+        options.sample = static_cast<uint32_t>(args.sample);
+        options.stop = &stop_requested;
+        dp::monitor_events(node, options, stdout);
         return 0;
     }
     nlohmann::json out;
@@ -73,7 +105,10 @@ int run(const Args& args) {
         text = args.json ? "" : dp::config_table(out);
     } else {
         out = dp::status_json(node);
-        text = args.json ? "" : dp::status_table(out);
+        out["agent"] = agent_health(args.healthz_addr);
+        text = args.json
+                   ? ""
+                   : "agent  " + agent_health_text(out["agent"]) + "\n" + dp::status_table(out);
     }
     std::cout << (args.json ? out.dump(2) + "\n" : text);
     return 0;
@@ -103,6 +138,18 @@ int main(int argc, char** argv) {
                 return usage_error("--bpffs-root needs a directory");
             }
             args.bpffs_root = argv[i];
+        } else if (arg == "--trace") {
+            args.trace = true;
+        } else if (arg == "--healthz-addr") {
+            if (++i == argc) {
+                return usage_error("--healthz-addr needs host:port");
+            }
+            args.healthz_addr = argv[i];
+        } else if (arg == "--sample") {
+            if (++i == argc || std::atoi(argv[i]) < 1) {
+                return usage_error("--sample needs a number >= 1");
+            }
+            args.sample = std::atoi(argv[i]);
         } else if (arg == "--count" || arg == "--timeout") {
             if (++i == argc) {
                 return usage_error(arg + " needs a number");

@@ -589,6 +589,11 @@ void Node::set_config(const NodeConfig& config) {
     }
     shuttle_config cfg{};
     cfg.layout_version = SHUTTLE_LAYOUT_VERSION;
+    // shuttlectl monitor --trace owns these; a config change must not end its trace.
+    if (auto current = lookup<shuttle_config>(map_fd("node_config"), uint32_t{0})) {
+        cfg.flags = current->flags & SHUTTLE_CONFIG_F_TRACE;
+        cfg.trace_sample = current->trace_sample;
+    }
     if (has_subnet) {
         cfg.node_subnet = ipv4_of(config.node_subnet.network().address);
         cfg.node_subnet_len = static_cast<uint32_t>(config.node_subnet.length);

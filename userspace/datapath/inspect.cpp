@@ -5,9 +5,11 @@
 #include <bpf/libbpf.h>
 #include <net/if.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/system_error.h"
@@ -155,6 +157,50 @@ json config_json(const Node& node) {
             {"underlay_ip", address(cfg.underlay_ip)}};
 }
 
+namespace {
+
+uint32_t max_entries(int map_fd) {
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(map_fd, &info, &len) != 0) {
+        throw_errno("map info");
+    }
+    return info.max_entries;
+}
+
+// Endpoints: the slots of the node subnet (its size is the capacity, at most the map's) that
+// hold a pod. Routes: the entries of the hash.
+json map_fill_json(const Node& node) {
+    int endpoints_fd = node.map_fd("endpoints");
+    uint32_t endpoint_slots = 0;
+    uint32_t endpoints_used = 0;
+    auto cfg = lookup<shuttle_config>(node.map_fd("node_config"), uint32_t{0});
+    if (cfg && cfg->node_subnet_len >= 16 && cfg->node_subnet_len <= 32) {
+        endpoint_slots = std::min(1u << (32 - cfg->node_subnet_len), max_entries(endpoints_fd));
+    }
+    for (uint32_t slot = 0; slot < endpoint_slots; ++slot) {
+        auto ep = lookup<shuttle_endpoint>(endpoints_fd, slot);
+        endpoints_used += ep && ep->ifindex != 0;
+    }
+    int routes_fd = node.map_fd("routes");
+    auto routes_used = static_cast<uint32_t>(keys<shuttle_route_key>(routes_fd).size());
+    return {{"endpoints", {{"used", endpoints_used}, {"capacity", endpoint_slots}}},
+            {"routes", {{"used", routes_used}, {"capacity", max_entries(routes_fd)}}}};
+}
+
+std::string fill_text(const json& fill) {
+    std::string text = text_of(fill["used"]) + "/" + text_of(fill["capacity"]);
+    if (auto capacity = fill["capacity"].get<uint32_t>(); capacity > 0) {
+        char percent[16];
+        std::snprintf(percent, sizeof percent, " (%.1f%%)",
+                      100.0 * fill["used"].get<uint32_t>() / capacity);
+        text += percent;
+    }
+    return text;
+}
+
+}  // namespace
+
 json status_json(const Node& node) {
     json attachments = json::array();
     for (const Attachment& a : node.attachments()) {
@@ -176,7 +222,12 @@ json status_json(const Node& node) {
     bpf_prog_info info{};
     uint32_t len = sizeof info;
     bpf_obj_get_info_by_fd(node.program_fd(), &info, &len);
+    auto cfg = lookup<shuttle_config>(node.map_fd("node_config"), uint32_t{0});
+    bool tracing = cfg && (cfg->flags & SHUTTLE_CONFIG_F_TRACE);
     return {{"pin_dir", node.pin_dir()},
+            {"maps", map_fill_json(node)},
+            {"trace", tracing},  // a shuttlectl monitor --trace is running
+            {"trace_sample", tracing ? json(cfg->trace_sample) : json()},
             {"overlay", overlay},
             {"layout_version", SHUTTLE_LAYOUT_VERSION},
             {"program_id", info.id},
@@ -202,15 +253,30 @@ namespace {
 struct MonitorState {
     bool json = false;
     std::FILE* out = nullptr;
+    int meta_fd = -1;
+    int limit = 0;  // print no more than this (one poll may bring many); 0: no limit
     int printed = 0;
 };
 
-json event_json(const shuttle_event& e) {
+// "namespace/name" of the pod at `addr`, if endpoint_meta knows it.
+std::optional<std::string> pod_name(int meta_fd, uint32_t addr) {
+    if (addr == 0) {
+        return std::nullopt;
+    }
+    auto meta = lookup<shuttle_endpoint_meta>(meta_fd, addr);
+    if (!meta) {
+        return std::nullopt;
+    }
+    return field_string(meta->pod_namespace) + "/" + field_string(meta->pod_name);
+}
+
+json event_json(const shuttle_event& e, int meta_fd) {
     uint32_t verdict = e.stat_key / SHUTTLE_REASONS_PER_VERDICT;
     uint32_t reason = e.stat_key % SHUTTLE_REASONS_PER_VERDICT;
     char proto[8];
     std::snprintf(proto, sizeof proto, "0x%04x", ntohs(e.eth_proto));
     json row = {{"timestamp_ns", e.timestamp_ns},
+                {"type", e.type == SHUTTLE_EVENT_TRACE ? "trace" : "drop"},
                 {"verdict", verdict_name(verdict)},
                 {"reason", reason_name(verdict, reason)},
                 {"ifindex", e.ifindex},
@@ -224,47 +290,107 @@ json event_json(const shuttle_event& e) {
         row["ip_proto"] = e.ip_proto;
         row["ttl"] = e.ttl;
     }
+    if (auto pod = pod_name(meta_fd, e.saddr)) {
+        row["src_pod"] = *pod;
+    }
+    if (auto pod = pod_name(meta_fd, e.daddr)) {
+        row["dst_pod"] = *pod;
+    }
     return row;
+}
+
+// "10.244.1.2 (default/a)", or the MAC for a frame without IPv4 addresses.
+std::string endpoint_text(const json& row, const char* ip_key, const char* mac_key,
+                          const char* pod_key) {
+    std::string text = row.value(ip_key, row[mac_key].get<std::string>());
+    if (row.contains(pod_key)) {
+        text += " (" + row[pod_key].get<std::string>() + ")";
+    }
+    return text;
 }
 
 int on_event(void* ctx, void* data, size_t size) {
     auto* state = static_cast<MonitorState*>(ctx);
-    if (size < sizeof(shuttle_event)) {
+    if (size < sizeof(shuttle_event) || (state->limit > 0 && state->printed >= state->limit)) {
         return 0;
     }
     shuttle_event event;
     std::memcpy(&event, data, sizeof event);
-    json row = event_json(event);
+    json row = event_json(event, state->meta_fd);
     if (state->json) {
         std::fprintf(state->out, "%s\n", row.dump().c_str());
     } else {
         std::fprintf(state->out, "%s %s ifindex %u %s > %s len %u\n",
                      row["verdict"].get<std::string>().c_str(),
                      row["reason"].get<std::string>().c_str(), event.ifindex,
-                     row.value("src", row["src_mac"].get<std::string>()).c_str(),
-                     row.value("dst", row["dst_mac"].get<std::string>()).c_str(), event.len);
+                     endpoint_text(row, "src", "src_mac", "src_pod").c_str(),
+                     endpoint_text(row, "dst", "dst_mac", "dst_pod").c_str(), event.len);
     }
     std::fflush(state->out);
     ++state->printed;
     return 0;
 }
 
+// Tracing on for its lifetime: off again however monitor_events leaves.
+class TraceSwitch {
+  public:
+    TraceSwitch(const Node& node, bool on, uint32_t sample) : node_(on ? &node : nullptr) {
+        if (node_) {
+            set_trace(*node_, true, sample);
+        }
+    }
+    ~TraceSwitch() {
+        if (node_) {
+            try {
+                set_trace(*node_, false, 0);
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "shuttlectl: could not clear the trace flag: %s\n", e.what());
+            }
+        }
+    }
+    TraceSwitch(const TraceSwitch&) = delete;
+    TraceSwitch& operator=(const TraceSwitch&) = delete;
+
+  private:
+    const Node* node_;
+};
+
+bool stopped(const MonitorOptions& options) {
+    return options.stop && *options.stop != 0;
+}
+
 }  // namespace
 
-int monitor_events(const Node& node, int count, int timeout_ms, bool json, std::FILE* out) {
-    MonitorState state{json, out, 0};
+void set_trace(const Node& node, bool on, uint32_t sample) {
+    int fd = node.map_fd("node_config");
+    shuttle_config cfg = lookup<shuttle_config>(fd, uint32_t{0}).value_or(shuttle_config{});
+    cfg.flags = on ? (cfg.flags | SHUTTLE_CONFIG_F_TRACE) : (cfg.flags & ~SHUTTLE_CONFIG_F_TRACE);
+    cfg.trace_sample = on ? sample : 0;
+    update(fd, uint32_t{0}, cfg);
+}
+
+int monitor_events(const Node& node, const MonitorOptions& options, std::FILE* out) {
+    MonitorState state{options.json, out, node.map_fd("endpoint_meta"), options.count, 0};
     std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb(
         ring_buffer__new(node.map_fd("events"), on_event, &state, nullptr), ring_buffer__free);
     if (!rb) {
         throw_errno("open the events ring buffer");
     }
-    while (count == 0 || state.printed < count) {
+    TraceSwitch trace(node, options.trace, options.sample);
+    // Short polls, so a stop request is seen within a fraction of a second.
+    constexpr int kPollMs = 200;
+    int quiet_ms = 0;
+    while ((options.count == 0 || state.printed < options.count) && !stopped(options)) {
         int before = state.printed;
-        int n = ring_buffer__poll(rb.get(), timeout_ms < 0 ? 1000 : timeout_ms);
+        int wait_ms = options.timeout_ms >= 0
+                          ? std::max(0, std::min(kPollMs, options.timeout_ms - quiet_ms))
+                          : kPollMs;
+        int n = ring_buffer__poll(rb.get(), wait_ms);
         if (n < 0 && n != -EINTR) {
             throw system_error(-n, "poll the events ring buffer");
         }
-        if (timeout_ms >= 0 && state.printed == before) {
+        quiet_ms = state.printed == before ? quiet_ms + wait_ms : 0;
+        if (options.timeout_ms >= 0 && quiet_ms >= options.timeout_ms) {
             break;
         }
     }
@@ -309,7 +435,12 @@ std::string status_table(const json& status) {
                                              : "not attached: " + text_of(o["detail"])) +
                   "\n";
     }
-    return key_values(status) + overlay + "\n" +
+    std::string maps;
+    if (const json& m = status["maps"]; m.is_object()) {
+        maps = "endpoints  " + fill_text(m["endpoints"]) + "\nroutes  " + fill_text(m["routes"]) +
+               "\n";
+    }
+    return key_values(status) + maps + overlay + "\n" +
            table({{"HOST IF", "ifname"},
                   {"IFINDEX", "ifindex"},
                   {"POD IP", "pod_ip"},
