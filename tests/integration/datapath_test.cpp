@@ -25,6 +25,7 @@
 #include "common/system_error.h"
 #include "common/unique_fd.h"
 #include "datapath/datapath.h"
+#include "shell_commands.h"
 #include "datapath/map_access.h"
 #include "from_pod.skel.h"
 
@@ -32,18 +33,11 @@ namespace dp = shuttle::datapath;
 using shuttle::IpAddress;
 using shuttle::IpPrefix;
 using shuttle::MacAddress;
+using shuttle::test::must;
+using shuttle::test::output_of;
+using shuttle::test::sh;
 
 namespace {
-
-int sh(const std::string& command) {
-    int status = std::system((command + " >/dev/null 2>&1").c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-void must(const std::string& command) {
-    INFO(command);
-    REQUIRE(sh(command) == 0);
-}
 
 std::string unique(const std::string& what) {
     static int counter = 0;

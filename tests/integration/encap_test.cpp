@@ -25,6 +25,7 @@
 #include "datapath/attach.h"
 #include "datapath/bpffs.h"
 #include "datapath/datapath.h"
+#include "shell_commands.h"
 #include "datapath/map_access.h"
 #include "netlink/socket.h"
 #include "netns/guard.h"
@@ -33,29 +34,11 @@
 namespace dp = shuttle::datapath;
 using shuttle::IpAddress;
 using shuttle::IpPrefix;
+using shuttle::test::must;
+using shuttle::test::output_of;
+using shuttle::test::sh;
 
 namespace {
-
-int sh(const std::string& command) {
-    int status = std::system((command + " >/dev/null 2>&1").c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-void must(const std::string& command) {
-    INFO(command);
-    REQUIRE(sh(command) == 0);
-}
-
-std::string output_of(const std::string& command) {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-    REQUIRE(pipe);
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (size_t n = fread(buf.data(), 1, buf.size(), pipe.get())) {
-        out.append(buf.data(), n);
-    }
-    return out;
-}
 
 void enter_private_mount_namespace() {
     static const bool entered = [] {
