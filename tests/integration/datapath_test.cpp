@@ -25,6 +25,7 @@
 #include "common/system_error.h"
 #include "common/unique_fd.h"
 #include "datapath/datapath.h"
+#include "private_mount_namespace.h"
 #include "shell_commands.h"
 #include "datapath/map_access.h"
 #include "from_pod.skel.h"
@@ -49,14 +50,7 @@ std::string unique(const std::string& what) {
 class PrivateBpffs {
   public:
     PrivateBpffs() {
-        static const bool entered = [] {
-            if (unshare(CLONE_NEWNS) != 0 ||
-                mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-                shuttle::throw_errno("private mount namespace");
-            }
-            return true;
-        }();
-        (void)entered;
+        shuttle::test::enter_private_mount_namespace();
         char tmpl[] = "/tmp/shuttle-bpffs-XXXXXX";
         REQUIRE(mkdtemp(tmpl));
         dir_ = tmpl;

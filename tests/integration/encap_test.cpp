@@ -25,6 +25,7 @@
 #include "datapath/attach.h"
 #include "datapath/bpffs.h"
 #include "datapath/datapath.h"
+#include "private_mount_namespace.h"
 #include "shell_commands.h"
 #include "datapath/map_access.h"
 #include "netlink/socket.h"
@@ -34,22 +35,12 @@
 namespace dp = shuttle::datapath;
 using shuttle::IpAddress;
 using shuttle::IpPrefix;
+using shuttle::test::enter_private_mount_namespace;
 using shuttle::test::must;
 using shuttle::test::output_of;
 using shuttle::test::sh;
 
 namespace {
-
-void enter_private_mount_namespace() {
-    static const bool entered = [] {
-        if (unshare(CLONE_NEWNS) != 0 ||
-            mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-            shuttle::throw_errno("private mount namespace");
-        }
-        return true;
-    }();
-    (void)entered;
-}
 
 std::string run_id() {
     static int counter = 0;
