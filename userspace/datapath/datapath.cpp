@@ -21,6 +21,7 @@
 #include "datapath/attach.h"
 #include "datapath/bpffs.h"
 #include "datapath/map_access.h"
+#include "from_pod.hash.h"
 #include "from_pod.skel.h"
 #include "shuttle_abi.h"
 
@@ -317,16 +318,7 @@ std::string to_string(AttachMode mode) {
 }
 
 uint64_t Node::build_hash() {
-    static const uint64_t hash = [] {
-        size_t size = 0;
-        const auto* bytes = static_cast<const uint8_t*>(from_pod_bpf__elf_bytes(&size));
-        uint64_t h = 14695981039346656037ull;  // FNV-1a
-        for (size_t i = 0; i < size; ++i) {
-            h = (h ^ bytes[i]) * 1099511628211ull;
-        }
-        return h;
-    }();
-    return hash;
+    return from_pod_bpf_build_hash;
 }
 
 Node Node::ensure(const Options& options) {

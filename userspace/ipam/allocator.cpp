@@ -10,33 +10,56 @@ namespace shuttle::ipam {
 
 namespace {
 
-struct Candidate {
-    IpAddress ip;
-    const Range* range;
-};
-
-IpAddress next(const IpAddress& ip) {
-    return IpAddress::v4(ip.v4_host_order() + 1);
+cni::IpConfig ip_config(const IpAddress& ip, const Range& range) {
+    return {IpPrefix{ip, range.subnet.length}, range.gateway, std::nullopt};
 }
 
-// Every allocatable address of the set in host-local's order, starting after `last`.
-std::vector<Candidate> candidates(const RangeSet& set, const std::optional<IpAddress>& last) {
-    std::vector<Candidate> all;
-    for (const auto& range : set) {
-        for (auto ip = range.start;; ip = next(ip)) {
-            if (ip != range.gateway)
-                all.push_back({ip, &range});
-            if (ip == range.end)
-                break;
+bool in_pool(const Range& range, const IpAddress& ip) {
+    if (!ip.is_v4())
+        return false;
+    auto a = ip.v4_host_order();
+    return range.start.v4_host_order() <= a && a <= range.end.v4_host_order();
+}
+
+// Offers the addresses from..to of one range (host order, inclusive), skipping the gateway.
+template <typename Reserve>
+std::optional<cni::IpConfig> first_reserved_in(const Range& range, uint64_t from, uint64_t to,
+                                               Reserve& reserve) {
+    for (uint64_t a = from; a <= to; ++a) {
+        auto ip = IpAddress::v4(static_cast<uint32_t>(a));
+        if (ip != range.gateway && reserve(ip))
+            return ip_config(ip, range);
+    }
+    return std::nullopt;
+}
+
+// host-local's round robin without listing the set (a /16 has 65,534 candidates): the
+// addresses after `last` in its range, the following ranges, wrapping around, and `last`'s
+// range up to `last` itself. Without a usable `last`, the set in order from its first range.
+template <typename Reserve>
+std::optional<cni::IpConfig> first_reserved(const RangeSet& set,
+                                            const std::optional<IpAddress>& last,
+                                            Reserve&& reserve) {
+    size_t first = 0;
+    std::optional<uint64_t> resume;
+    for (size_t i = 0; last && i < set.size(); ++i) {
+        if (in_pool(set[i], *last) && *last != set[i].gateway) {
+            first = i;
+            resume = last->v4_host_order();
+            break;
         }
     }
-    if (last) {
-        auto it =
-            std::find_if(all.begin(), all.end(), [&](const Candidate& c) { return c.ip == *last; });
-        if (it != all.end())
-            std::rotate(all.begin(), it + 1, all.end());
-    }
-    return all;
+    auto whole = [&](const Range& r) {
+        return first_reserved_in(r, r.start.v4_host_order(), r.end.v4_host_order(), reserve);
+    };
+    const Range& head = set[first];
+    auto found = resume ? first_reserved_in(head, *resume + 1, head.end.v4_host_order(), reserve)
+                        : whole(head);
+    for (size_t k = 1; !found && k < set.size(); ++k)
+        found = whole(set[(first + k) % set.size()]);
+    if (!found && resume)
+        found = first_reserved_in(head, head.start.v4_host_order(), *resume, reserve);
+    return found;
 }
 
 const Range* range_of(const RangeSet& set, const IpAddress& ip) {
@@ -45,10 +68,6 @@ const Range* range_of(const RangeSet& set, const IpAddress& ip) {
             return &range;
     }
     return nullptr;
-}
-
-cni::IpConfig ip_config(const IpAddress& ip, const Range& range) {
-    return {IpPrefix{ip, range.subnet.length}, range.gateway, std::nullopt};
 }
 
 cni::IpConfig allocate_requested(Store& store, const RangeSet& set, int index, const IpAddress& ip,
@@ -67,11 +86,11 @@ cni::IpConfig allocate_requested(Store& store, const RangeSet& set, int index, c
 
 cni::IpConfig allocate_next(Store& store, const RangeSet& set, int index, const std::string& id,
                             const std::string& ifname) {
-    for (const auto& candidate : candidates(set, store.last_reserved(index))) {
-        if (store.reserve(candidate.ip, id, ifname, index)) {
-            return ip_config(candidate.ip, *candidate.range);
-        }
-    }
+    auto found = first_reserved(set, store.last_reserved(index), [&](const IpAddress& ip) {
+        return store.reserve(ip, id, ifname, index);
+    });
+    if (found)
+        return *found;
     throw cni::Error(cni::kRangeExhausted, "no IP addresses available in range set",
                      range_set_str(set));
 }

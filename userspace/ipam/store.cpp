@@ -3,10 +3,10 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/system_error.h"
 
@@ -26,13 +26,22 @@ std::string trim(const std::string& text) {
     return text.substr(begin, end - begin + 1);
 }
 
-std::optional<std::string> read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+std::optional<std::string> read_text(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
         return std::nullopt;
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
+    std::string out;
+    char buffer[512];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return std::nullopt;
+        if (n == 0)
+            return out;
+        out.append(buffer, static_cast<size_t>(n));
+    }
 }
 
 void write_all(int fd, const std::string& data, const std::string& path) {
@@ -55,6 +64,18 @@ void write_file(const std::string& path, const std::string& data) {
     write_all(fd.get(), data, path);
 }
 
+// Overwrites a small file in place. Truncating a file to zero makes ext4 flush it on close
+// (auto_da_alloc): 0.17 ms here, on every ADD, for last_reserved_ip.
+void overwrite_file(const std::string& path, const std::string& data) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd)
+        throw_errno("open " + path);
+    if (::pwrite(fd.get(), data.data(), data.size(), 0) != static_cast<ssize_t>(data.size()) ||
+        ::ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0) {
+        throw_errno("write " + path);
+    }
+}
+
 // Reservation files are the ones whose name is an IP address.
 template <typename Visit>
 void for_each_reservation(const std::string& dir, Visit visit) {
@@ -65,14 +86,70 @@ void for_each_reservation(const std::string& dir, Visit visit) {
         auto ip = IpAddress::parse(entry.path().filename().string());
         if (!ip)
             continue;
-        auto content = read_text(entry.path());
+        auto content = read_text(entry.path().string());
         if (!content)
             continue;
         visit(*ip, trim(*content), entry.path());
     }
 }
 
+std::string reservation_text(const std::string& container_id, const std::string& ifname) {
+    return trim(container_id) + kLineBreak + ifname;
+}
+
 }  // namespace
+
+std::string Store::index_path() const {
+    return dir_ + "/" + kIndexFile;
+}
+
+// Rewrites the index from the reservations on disk (the first reservation of a store, and
+// when dead lines have piled up).
+void Store::rebuild_index() {
+    std::string text;
+    for (const auto& r : list()) {
+        if (!r.ifname.empty())
+            text += r.container_id + "\t" + r.ifname + "\t" + r.ip.str() + "\n";
+    }
+    auto tmp = index_path() + ".tmp";
+    write_file(tmp, text);
+    if (::rename(tmp.c_str(), index_path().c_str()) != 0)
+        throw_errno("rename " + tmp);
+}
+
+void Store::index_add(const IpAddress& ip, const std::string& container_id,
+                      const std::string& ifname) {
+    UniqueFd fd(::open(index_path().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size > kIndexCompactBytes) {
+        rebuild_index();  // the new reservation is on disk already
+        return;
+    }
+    write_all(fd.get(), trim(container_id) + "\t" + ifname + "\t" + ip.str() + "\n", index_path());
+}
+
+std::optional<std::vector<IpAddress>> Store::indexed(const std::string& container_id,
+                                                     const std::string& ifname) const {
+    auto text = read_text(index_path());
+    if (!text)
+        return std::nullopt;
+    auto prefix = trim(container_id) + "\t" + ifname + "\t";
+    auto match = reservation_text(container_id, ifname);
+    std::vector<IpAddress> out;
+    for (size_t at = text->find(prefix); at != std::string::npos; at = text->find(prefix, at + 1)) {
+        if (at != 0 && (*text)[at - 1] != '\n')
+            continue;
+        auto begin = at + prefix.size();
+        auto ip = IpAddress::parse(
+            std::string_view(*text).substr(begin, text->find('\n', begin) - begin));
+        if (!ip || std::find(out.begin(), out.end(), *ip) != out.end())
+            continue;
+        auto content = read_text(dir_ + "/" + ip->str());
+        if (content && trim(*content) == match)
+            out.push_back(*ip);  // a line whose reservation is gone or reused is dead
+    }
+    return out;
+}
 
 Store::Store(const std::string& data_dir, const std::string& network)
     : dir_((fs::path(data_dir) / network).string()) {}
@@ -104,8 +181,9 @@ bool Store::reserve(const IpAddress& ip, const std::string& container_id, const 
         throw_errno("create " + path);
     }
     try {
-        write_all(fd.get(), trim(container_id) + kLineBreak + ifname, path);
-        write_file(dir_ + "/last_reserved_ip." + std::to_string(range_set), ip.str());
+        write_all(fd.get(), reservation_text(container_id, ifname), path);
+        overwrite_file(dir_ + "/last_reserved_ip." + std::to_string(range_set), ip.str());
+        index_add(ip, container_id, ifname);
     } catch (...) {
         ::unlink(path.c_str());
         throw;
@@ -122,6 +200,8 @@ std::optional<IpAddress> Store::last_reserved(int range_set) const {
 
 std::vector<IpAddress> Store::get_by_id(const std::string& container_id,
                                         const std::string& ifname) const {
+    if (auto ips = indexed(container_id, ifname))
+        return *ips;
     std::vector<IpAddress> out;
     auto match = trim(container_id) + kLineBreak + ifname;
     for_each_reservation(dir_,
@@ -135,7 +215,14 @@ std::vector<IpAddress> Store::get_by_id(const std::string& container_id,
 std::vector<IpAddress> Store::release_by_id(const std::string& container_id,
                                             const std::string& ifname) {
     std::vector<IpAddress> released;
-    auto match = trim(container_id) + kLineBreak + ifname;
+    auto match = reservation_text(container_id, ifname);
+    for (const auto& ip : indexed(container_id, ifname).value_or(std::vector<IpAddress>{})) {
+        if (::unlink((dir_ + "/" + ip.str()).c_str()) == 0)
+            released.push_back(ip);
+    }
+    if (!released.empty())
+        return released;
+    // Not indexed: reserved by host-local itself, or by a shuttle without the index.
     auto release_matching = [&](const std::string& wanted) {
         for_each_reservation(
             dir_, [&](const IpAddress& ip, const std::string& content, const fs::path& path) {

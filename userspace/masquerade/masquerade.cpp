@@ -6,6 +6,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "masquerade/nftables_library.h"
+
 namespace shuttle::masquerade {
 
 namespace {
@@ -19,23 +21,24 @@ const char* const kPodToClusterComment = "pod to cluster: keep pod addresses";
 // output and errors captured in buffers.
 class Nft {
   public:
-    explicit Nft(bool json_output = false) : ctx_(nft_ctx_new(NFT_CTX_DEFAULT), nft_ctx_free) {
+    explicit Nft(bool json_output = false)
+        : nft_(nftables()), ctx_(nft_.ctx_new(NFT_CTX_DEFAULT), nft_.ctx_free) {
         if (!ctx_) {
             throw Error("nft: cannot create a libnftables context");
         }
         if (json_output) {
-            nft_ctx_output_set_flags(ctx_.get(), NFT_CTX_OUTPUT_JSON);
+            nft_.ctx_output_set_flags(ctx_.get(), NFT_CTX_OUTPUT_JSON);
         }
-        nft_ctx_buffer_output(ctx_.get());
-        nft_ctx_buffer_error(ctx_.get());
+        nft_.ctx_buffer_output(ctx_.get());
+        nft_.ctx_buffer_error(ctx_.get());
     }
 
     // Runs `commands` as one transaction; returns nft's output.
     std::string run(const std::string& commands, const std::string& what) {
-        if (nft_run_cmd_from_buffer(ctx_.get(), commands.c_str()) != 0) {
-            throw Error(what + ": " + trim(nft_ctx_get_error_buffer(ctx_.get())));
+        if (nft_.run_cmd_from_buffer(ctx_.get(), commands.c_str()) != 0) {
+            throw Error(what + ": " + trim(nft_.ctx_get_error_buffer(ctx_.get())));
         }
-        return nft_ctx_get_output_buffer(ctx_.get());
+        return nft_.ctx_get_output_buffer(ctx_.get());
     }
 
   private:
@@ -47,6 +50,7 @@ class Nft {
         return s.empty() ? "(no message)" : s;
     }
 
+    const NftablesLibrary& nft_;
     std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> ctx_;
 };
 

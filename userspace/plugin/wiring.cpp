@@ -11,6 +11,7 @@
 #include "netlink/route.h"
 #include "netns/guard.h"
 #include "netns/sysctl.h"
+#include "plugin/detached_delete.h"
 #include "plugin/host_veth.h"
 
 namespace shuttle::plugin {
@@ -58,8 +59,21 @@ std::string create_veth(netlink::Socket& host, const WireRequest& request) {
                          "/" + request.ifname + " are taken");
 }
 
+// shuttle routes IPv4 only. With IPv6 on, every host end would add a link-local address and
+// two routes to the node's IPv6 table, and the kernel walks that whole table on each link
+// event: ADD and DEL would slow down with every pod already on the node.
+void disable_ipv6(const std::string& name) {
+    try {
+        netns::write_interface_sysctl("ipv6", name, "disable_ipv6", "1");
+    } catch (const std::system_error& e) {
+        if (e.code().value() != ENOENT)  // a kernel without IPv6
+            throw;
+    }
+}
+
 void configure_host_end(netlink::Socket& host, const std::string& name,
                         const WireRequest& request) {
+    disable_ipv6(name);
     netns::write_interface_sysctl("ipv4", name, "proxy_arp", "1");
     // Proxy ARP answers after a random delay of up to proxy_delay (0.8 s by default): the
     // pod's first packet to a neighbour would wait for it.
@@ -163,7 +177,9 @@ void remove_pod_interface(const std::string& netns_path, const std::string& ifna
     }
     auto pod = socket_in(fd.get());
     try {
-        netlink::delete_link(pod, ifname);
+        auto link = netlink::find_link(pod, ifname);
+        if (link)
+            delete_link_detached(fd.get(), link->index, "delete link " + ifname);
     } catch (const netlink::Error& e) {
         if (e.errno_value() != ENODEV && e.errno_value() != ENOENT)
             throw;
