@@ -9,8 +9,8 @@
 #   sudo tools/bench/cni-rounds.sh [--rounds 5] [--pods 100] [--parallel 32] [--at 250]
 #                                  [--setups shuttle,bridge[,shuttle-tc]] --out DIR
 #
-# shuttle attaches its programs with attach "auto" (TCX where the kernel has it),
-# shuttle-tc with attach "tc" (clsact + cls_bpf).
+# shuttle attaches its programs with attach "auto" (tc; TCX only for pods with an egress
+# rate), shuttle-tc with attach "tc" (clsact + cls_bpf).
 #
 # --at K (0 = off) adds K+20 sequential ADDs and reports the p50 of ADDs K+1..K+20 (K pods
 # already on the node) next to the p50 of ADDs 1..20. Not part of ctest.
@@ -49,7 +49,7 @@ declare -A node_of=() conf_of=()
 prepare_plugin() {
   local plugin=$1 node conf
   case $plugin in
-  shuttle | shuttle-tc) # attach "auto" (TCX on this kernel) or "tc" (cls_bpf)
+  shuttle | shuttle-tc) # attach "auto" or "tc" (cls_bpf)
     [[ -x $SHUTTLE_BIN_DIR/shuttle ]] || kit_die "cni-rounds: no $SHUTTLE_BIN_DIR/shuttle (build first)"
     node=cs${plugin#shuttle}
     node=${node//-/}
