@@ -11,27 +11,13 @@
 #include "cni/error.h"
 #include "ipam/allocator.h"
 
+#include "temp_dir.h"
+
 using namespace shuttle;
 using namespace shuttle::ipam;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/shuttle-ipam-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
 
 Config small_config(const std::string& dir, const char* start = "10.1.0.2",
                     const char* end = "10.1.0.4") {
@@ -44,21 +30,21 @@ Config small_config(const std::string& dir, const char* start = "10.1.0.2",
 }  // namespace
 
 TEST_CASE("allocation writes host-local's exact files") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam");
     Store store(tmp.path.string(), "net1");
     auto result = allocate(store, small_config(tmp.path.string()), "ctr1", "eth0", {});
     REQUIRE(result.ips.size() == 1);
     REQUIRE(result.ips[0].address.str() == "10.1.0.2/24");
     REQUIRE(result.ips[0].gateway->str() == "10.1.0.1");
-    REQUIRE(slurp(tmp.path / "net1" / "10.1.0.2") == "ctr1\r\neth0");
-    REQUIRE(slurp(tmp.path / "net1" / "last_reserved_ip.0") == "10.1.0.2");
+    REQUIRE(testing::read_whole_file(tmp.path / "net1" / "10.1.0.2") == "ctr1\r\neth0");
+    REQUIRE(testing::read_whole_file(tmp.path / "net1" / "last_reserved_ip.0") == "10.1.0.2");
     REQUIRE(fs::exists(tmp.path / "net1" / "lock"));
     REQUIRE((fs::status(tmp.path / "net1" / "10.1.0.2").permissions() & fs::perms::all) ==
             (fs::perms::owner_read | fs::perms::owner_write));
 }
 
 TEST_CASE("round-robin after last_reserved_ip, wrapping, and exhaustion") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam");
     auto config = small_config(tmp.path.string());
     Store store(tmp.path.string(), "net1");
     REQUIRE(allocate(store, config, "a", "eth0", {}).ips[0].address.address.str() == "10.1.0.2");
@@ -78,7 +64,7 @@ TEST_CASE("round-robin after last_reserved_ip, wrapping, and exhaustion") {
 }
 
 TEST_CASE("the gateway is never handed out") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam");
     auto config = small_config(tmp.path.string(), "10.1.0.1", "10.1.0.2");
     Store store(tmp.path.string(), "n");
     REQUIRE(allocate(store, config, "a", "eth0", {}).ips[0].address.address.str() == "10.1.0.2");
@@ -86,7 +72,7 @@ TEST_CASE("the gateway is never handed out") {
 }
 
 TEST_CASE("requested addresses, duplicates and release by container + ifname") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam");
     auto config = small_config(tmp.path.string());
     Store store(tmp.path.string(), "n");
     auto ip = *IpAddress::parse("10.1.0.3");
@@ -120,7 +106,7 @@ TEST_CASE("requested addresses, duplicates and release by container + ifname") {
 }
 
 TEST_CASE("host-local's old format (container ID only) is released too") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam");
     Store store(tmp.path.string(), "n");
     store.lock();
     std::ofstream(tmp.path / "n" / "10.1.0.9") << "oldctr";
@@ -132,7 +118,7 @@ TEST_CASE("host-local's old format (container ID only) is released too") {
 }
 
 TEST_CASE("parallel processes get distinct addresses through the flock") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam");
     auto config = small_config(tmp.path.string(), "10.1.0.2", "10.1.0.200");
     constexpr int kChildren = 16;
     std::vector<pid_t> children;

@@ -9,19 +9,12 @@
 #include "cni/error.h"
 #include "ipam/delegate.h"
 
+#include "temp_dir.h"
+
 using namespace shuttle;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/shuttle-delegate-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 fs::path script(const fs::path& dir, const std::string& name, const std::string& body) {
     auto path = dir / name;
@@ -33,7 +26,7 @@ fs::path script(const fs::path& dir, const std::string& name, const std::string&
 }  // namespace
 
 TEST_CASE("delegates are found along CNI_PATH") {
-    TempDir a, b;
+    testing::TempDir a("delegate"), b("delegate");
     script(b.path, "myipam", "exit 0\n");
     REQUIRE(ipam::find_plugin("myipam", a.path.string() + ":" + b.path.string()) ==
             (b.path / "myipam").string());
@@ -48,7 +41,7 @@ TEST_CASE("delegates are found along CNI_PATH") {
 }
 
 TEST_CASE("a delegate gets the config on stdin and CNI_COMMAND replaced; overrides apply") {
-    TempDir dir;
+    testing::TempDir dir("delegate");
     auto plugin = script(dir.path, "echoer",
                          "printf '{\"cmd\":\"%s\",\"id\":\"%s\",\"in\":%s}' \"$CNI_COMMAND\" "
                          "\"$CNI_CONTAINERID\" \"$(cat)\"\n");
@@ -66,7 +59,7 @@ TEST_CASE("a delegate gets the config on stdin and CNI_COMMAND replaced; overrid
 }
 
 TEST_CASE("a delegate's error object passes through; other failures are code 108") {
-    TempDir dir;
+    testing::TempDir dir("delegate");
     auto failing = script(dir.path, "failing",
                           "cat >/dev/null; echo '{\"code\":7,\"msg\":\"bad\",\"details\":\"x\"}'; "
                           "exit 1\n");
@@ -89,7 +82,7 @@ TEST_CASE("a delegate's error object passes through; other failures are code 108
 }
 
 TEST_CASE("VERSION tells which spec versions a delegate speaks") {
-    TempDir dir;
+    testing::TempDir dir("delegate");
     auto plugin = script(dir.path, "old",
                          "cat >/dev/null; echo '{\"cniVersion\":\"1.0.0\",\"supportedVersions\":"
                          "[\"0.3.1\",\"1.0.0\"]}'\n");

@@ -11,27 +11,13 @@
 #include "cni/error.h"
 #include "ipam/allocator.h"
 
+#include "temp_dir.h"
+
 using namespace shuttle;
 using namespace shuttle::ipam;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/shuttle-ipam-index-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
 
 Config config_of(const std::string& dir, std::vector<Range> ranges) {
     Config config;
@@ -51,19 +37,20 @@ std::string first_ip(const cni::Result& r) {
 }  // namespace
 
 TEST_CASE("each reservation is indexed by attachment, in a file host-local ignores") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam-index");
     auto config = config_of(tmp.path.string(), {range("10.1.0.0/24", "10.1.0.2", "10.1.0.9")});
     Store store(tmp.path.string(), "n");
     allocate(store, config, "a", "eth0", {});
     allocate(store, config, "b", "net1", {});
-    REQUIRE(slurp(tmp.path / "n" / "shuttle-index") == "a\teth0\t10.1.0.2\nb\tnet1\t10.1.0.3\n");
+    REQUIRE(testing::read_whole_file(tmp.path / "n" / "shuttle-index") ==
+            "a\teth0\t10.1.0.2\nb\tnet1\t10.1.0.3\n");
     REQUIRE(store.list().size() == 2);  // the index is no reservation
     REQUIRE(store.get_by_id("b", "net1") == std::vector<IpAddress>{*IpAddress::parse("10.1.0.3")});
     REQUIRE(store.get_by_id("b", "eth0").empty());
 }
 
 TEST_CASE("index lines whose reservation is gone or reused count for nothing") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam-index");
     auto config = config_of(tmp.path.string(), {range("10.1.0.0/24", "10.1.0.2", "10.1.0.3")});
     Store store(tmp.path.string(), "n");
     allocate(store, config, "a", "eth0", {});  // 10.1.0.2
@@ -74,19 +61,20 @@ TEST_CASE("index lines whose reservation is gone or reused count for nothing") {
     std::ofstream(tmp.path / "n" / "10.1.0.2") << "z\r\neth0";  // reused by someone else
     REQUIRE(store.get_by_id("a", "eth0") == std::vector<IpAddress>{*IpAddress::parse("10.1.0.3")});
     REQUIRE(release(store, "a", "eth0") == std::vector<IpAddress>{*IpAddress::parse("10.1.0.3")});
-    REQUIRE(slurp(tmp.path / "n" / "10.1.0.2") == "z\r\neth0");  // not touched
+    REQUIRE(testing::read_whole_file(tmp.path / "n" / "10.1.0.2") == "z\r\neth0");  // not touched
 }
 
 TEST_CASE("reservations from before the index are indexed by the first allocation") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam-index");
     auto config = config_of(tmp.path.string(), {range("10.1.0.0/24", "10.1.0.2", "10.1.0.9")});
     Store store(tmp.path.string(), "n");
     store.lock();
     std::ofstream(tmp.path / "n" / "10.1.0.5") << "old\r\neth0";  // host-local or an older shuttle
     REQUIRE(store.get_by_id("old", "eth0").size() == 1);          // no index yet: every file
     allocate(store, config, "new", "eth0", {});
-    REQUIRE(slurp(tmp.path / "n" / "shuttle-index").find("old\teth0\t10.1.0.5\n") !=
-            std::string::npos);
+    REQUIRE(
+        testing::read_whole_file(tmp.path / "n" / "shuttle-index").find("old\teth0\t10.1.0.5\n") !=
+        std::string::npos);
     try {
         allocate(store, config, "old", "eth0", {});
         FAIL("no error");
@@ -96,7 +84,7 @@ TEST_CASE("reservations from before the index are indexed by the first allocatio
 }
 
 TEST_CASE("a release the index does not know reads every reservation") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam-index");
     auto config = config_of(tmp.path.string(), {range("10.1.0.0/24", "10.1.0.2", "10.1.0.9")});
     Store store(tmp.path.string(), "n");
     allocate(store, config, "a", "eth0", {});
@@ -106,7 +94,7 @@ TEST_CASE("a release the index does not know reads every reservation") {
 }
 
 TEST_CASE("a grown index is rewritten with only the live reservations") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam-index");
     auto config = config_of(tmp.path.string(), {range("10.1.0.0/16")});
     Store store(tmp.path.string(), "n");
     for (int i = 0; i < 1500; ++i) {  // ~1,500 lines of ~40 bytes pass the 64 KiB mark
@@ -121,7 +109,7 @@ TEST_CASE("a grown index is rewritten with only the live reservations") {
 }
 
 TEST_CASE("round robin over a /16 starts after last_reserved_ip and wraps") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam-index");
     auto config = config_of(tmp.path.string(), {range("10.2.0.0/16")});
     Store store(tmp.path.string(), "n");
     store.lock();
@@ -133,7 +121,7 @@ TEST_CASE("round robin over a /16 starts after last_reserved_ip and wraps") {
 TEST_CASE(
     "round robin over several ranges: the rest of the last one's range, the others, then its "
     "start") {
-    TempDir tmp;
+    testing::TempDir tmp("ipam-index");
     auto config = config_of(tmp.path.string(), {range("10.3.1.0/24", "10.3.1.10", "10.3.1.11"),
                                                 range("10.3.2.0/24", "10.3.2.10", "10.3.2.10")});
     Store store(tmp.path.string(), "n");

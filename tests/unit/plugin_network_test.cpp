@@ -11,20 +11,13 @@
 #include "plugin/host_veth.h"
 #include "plugin/network.h"
 
+#include "temp_dir.h"
+
 using namespace shuttle;
 using namespace shuttle::plugin;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/shuttle-plugin-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 void write(const fs::path& p, const std::string& text) {
     std::ofstream(p) << text;
@@ -55,7 +48,7 @@ TEST_CASE("host veth names are deterministic, 15 characters, and salted per atte
 }
 
 TEST_CASE("subnetFile supplies ranges, routes and MTU as flannel's meta plugin does") {
-    TempDir tmp;
+    testing::TempDir tmp("plugin");
     write(tmp.path / "subnet.env",
           "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\n"
           "FLANNEL_IPMASQ=true\n");
@@ -75,7 +68,7 @@ TEST_CASE("subnetFile supplies ranges, routes and MTU as flannel's meta plugin d
 }
 
 TEST_CASE("the plugin masquerades only when ipMasq and not FLANNEL_IPMASQ") {
-    TempDir tmp;
+    testing::TempDir tmp("plugin");
     auto env = tmp.path / "subnet.env";
     write(env,
           "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\n"
@@ -93,7 +86,7 @@ TEST_CASE("the plugin masquerades only when ipMasq and not FLANNEL_IPMASQ") {
 }
 
 TEST_CASE("an explicit mtu wins over FLANNEL_MTU; a missing subnet file is code 11 for ADD") {
-    TempDir tmp;
+    testing::TempDir tmp("plugin");
     auto env = tmp.path / "subnet.env";
     write(env,
           "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\n"
@@ -134,7 +127,7 @@ TEST_CASE("other ipam types are delegated; records go next to the IPAM store or 
 }
 
 TEST_CASE("attachment records round-trip and list") {
-    TempDir tmp;
+    testing::TempDir tmp("plugin");
     AttachmentStore store((tmp.path / "n1").string());
     AttachmentRecord r;
     r.container_id = "abc";
