@@ -31,7 +31,7 @@ std::optional<std::string> read_text(const std::string& path) {
     if (!fd)
         return std::nullopt;
     std::string out;
-    char buffer[512];
+    char buffer[4096];  // a reservation in one read, the index (at most ~64 KiB) in a few
     for (;;) {
         ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
         if (n < 0 && errno == EINTR)
