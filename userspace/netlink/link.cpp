@@ -39,6 +39,10 @@ void add_link_settings(MessageBuilder& message, const LinkSettings& settings) {
     if (settings.mac) {
         message.add_mac(IFLA_ADDRESS, *settings.mac);
     }
+    if (settings.queues) {
+        message.add_u32(IFLA_NUM_TX_QUEUES, *settings.queues);
+        message.add_u32(IFLA_NUM_RX_QUEUES, *settings.queues);
+    }
 }
 
 }  // namespace detail

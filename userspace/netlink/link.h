@@ -64,6 +64,9 @@ struct LinkSettings {
     std::string name{};  // empty: the kernel picks one (vethN, ...)
     std::optional<uint32_t> mtu{};
     std::optional<MacAddress> mac{};
+    // Transmit and receive queues at creation. veth allocates one per possible CPU and trims
+    // to one after registering them in sysfs; asking for one skips that work.
+    std::optional<uint32_t> queues{};
 };
 
 struct VethSpec {

@@ -96,7 +96,8 @@ std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
         previous = cni::parse_result(conf.prev_result, "prevResult");
     refuse_second_network(net);
     auto netns_fd = open_pod_netns(env.netns);
-    if (pod_has_interface(netns_fd.get(), env.ifname)) {
+    auto pod = pod_socket(netns_fd.get());
+    if (pod_has_interface(pod, env.ifname)) {
         throw cni::Error(cni::kInterfaceExists, "interface already exists in the container",
                          env.ifname + " in " + env.netns);
     }
@@ -116,7 +117,7 @@ std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     request.pod_mac = conf.mac;
     request.ips = ipam.ips;
     request.routes = routes;
-    auto wired = wire_pod(request, rollback);
+    auto wired = wire_pod(request, pod, rollback);
     if (net.masquerade)
         ensure_masquerade(net, ipam.ips.front().address);
 

@@ -31,16 +31,17 @@ IpPrefix host_route_of(const IpAddress& ip) {
 
 const IpPrefix kDefaultRoute{IpAddress::v4(0), 0};
 
-// The host end's name: the first salted name nobody holds.
+// The host end's name: the first salted name nobody holds. No lookup first: a taken name
+// is rare, and EEXIST says so (or that the pod already has `ifname`).
 std::string create_veth(netlink::Socket& host, const WireRequest& request) {
     for (int attempt = 0; attempt < kNameAttempts; ++attempt) {
         auto name = host_veth_name(request.container_id, request.ifname, attempt);
-        if (netlink::find_link(host, name))
-            continue;
         netlink::VethSpec spec;
         spec.local.name = name;
+        spec.local.queues = 1;
         spec.peer.name = request.ifname;
         spec.peer.mac = request.pod_mac;
+        spec.peer.queues = 1;
         if (request.mtu > 0) {
             spec.local.mtu = static_cast<uint32_t>(request.mtu);
             spec.peer.mtu = static_cast<uint32_t>(request.mtu);
@@ -129,14 +130,16 @@ bool has_route(const std::vector<netlink::Route>& routes, const IpPrefix& dst,
 
 }  // namespace
 
-bool pod_has_interface(int netns_fd, const std::string& ifname) {
-    auto pod = socket_in(netns_fd);
+netlink::Socket pod_socket(int netns_fd) {
+    return socket_in(netns_fd);
+}
+
+bool pod_has_interface(netlink::Socket& pod, const std::string& ifname) {
     return netlink::find_link(pod, ifname).has_value();
 }
 
-Wired wire_pod(const WireRequest& request, Rollback& rollback) {
+Wired wire_pod(const WireRequest& request, netlink::Socket& pod, Rollback& rollback) {
     netlink::Socket host;
-    auto pod = socket_in(request.netns_fd);
     Wired wired;
     wired.host_ifname = create_veth(host, request);
     rollback.add([name = wired.host_ifname] { remove_host_veth(name); });

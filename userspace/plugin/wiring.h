@@ -6,6 +6,7 @@
 
 #include "cni/result.h"
 #include "common/ip.h"
+#include "netlink/socket.h"
 #include "plugin/rollback.h"
 
 namespace shuttle::plugin {
@@ -31,13 +32,16 @@ struct Wired {
 };
 
 // True when the pod's netns already has `ifname`.
-bool pod_has_interface(int netns_fd, const std::string& ifname);
+// An rtnetlink socket in the pod's namespace: ADD opens one and uses it for every step.
+netlink::Socket pod_socket(int netns_fd);
+
+bool pod_has_interface(netlink::Socket& pod, const std::string& ifname);
 
 // Creates the veth pair (host end named host_veth_name(), peer created straight inside the
 // pod's netns), sets MTU and MAC, the pod's addresses and routes (default via the gateway),
 // the gateway as /32 + proxy_arp on the host end, a /32 host route per pod address, and
 // ip_forward in the namespace this runs in. Registers its undo on `rollback`.
-Wired wire_pod(const WireRequest& request, Rollback& rollback);
+Wired wire_pod(const WireRequest& request, netlink::Socket& pod, Rollback& rollback);
 
 // Deletes the host end (its routes and addresses go with it). Missing is fine.
 void remove_host_veth(const std::string& host_ifname);
