@@ -197,3 +197,20 @@ TEST_CASE("list_links sees loopback and created links") {
     REQUIRE(has_link(nl, "lo"));
     REQUIRE(has_link(nl, "br-list"));
 }
+
+TEST_CASE("veth pair with one queue per end instead of one per possible CPU") {
+    UniqueFd pod = netns::create_anonymous();
+    netns::Scratch host;
+    Socket nl;
+    LinkSettings local{"q-host"}, peer{"eth0"};
+    local.queues = 1;
+    peer.queues = 1;
+    create_veth(nl, {.local = local, .peer = peer, .peer_netns_fd = pod.get()});
+    Link made = get_link(nl, "q-host");
+    REQUIRE(made.tx_queues == 1);
+    REQUIRE(made.rx_queues == 1);
+    netns::Guard in_pod(pod.get());
+    Socket pod_nl;
+    REQUIRE(get_link(pod_nl, "eth0").tx_queues == 1);
+    REQUIRE(get_link(pod_nl, "eth0").rx_queues == 1);
+}

@@ -140,6 +140,12 @@ Link parse_link(const Message& message) {
     if (auto a = attributes.get(IFLA_LINK)) {
         link.parent = static_cast<int>(a->u32());
     }
+    if (auto a = attributes.get(IFLA_NUM_TX_QUEUES)) {
+        link.tx_queues = a->u32();
+    }
+    if (auto a = attributes.get(IFLA_NUM_RX_QUEUES)) {
+        link.rx_queues = a->u32();
+    }
     if (auto a = attributes.get(IFLA_LINK_NETNSID)) {
         link.link_netnsid = a->s32();
     }

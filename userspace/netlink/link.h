@@ -51,6 +51,8 @@ struct Link {
     // IFLA_LINK_NETNSID: the id, as seen from this namespace, of the namespace holding the peer.
     std::optional<int> link_netnsid{};
     std::optional<VxlanInfo> vxlan{};  // set when kind == "vxlan"
+    uint32_t tx_queues = 0;            // IFLA_NUM_TX_QUEUES: allocated, not only in use
+    uint32_t rx_queues = 0;            // IFLA_NUM_RX_QUEUES
 
     // Defined in link.cpp so this header includes neither <linux/if.h> nor <net/if.h>: the
     // two clash unless included in one order, which is the includer's choice.
