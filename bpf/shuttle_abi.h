@@ -116,11 +116,16 @@ struct shuttle_config {
     __u16 reserved0;
     __u32 underlay_ip;  /* this node's public IP, network order */
     __u32 trace_sample; /* with SHUTTLE_CONFIG_F_TRACE: 1 in N forwarded packets (0, 1: all) */
-    __u32 reserved1[2];
+    /* with SHUTTLE_CONFIG_F_TRACE: tracing ends once bpf_ktime_get_ns() >> 30 (units of ~1.07 s
+     * of CLOCK_MONOTONIC) passes it; 0 = no end. shuttlectl monitor renews it every second,
+     * so a monitor killed by SIGKILL stops the tracing within seconds. */
+    __u32 trace_until;
+    __u32 reserved1;
 };
 
 /* shuttle_config.flags. Userspace writers of the rest of the config keep these bits. */
-#define SHUTTLE_CONFIG_F_TRACE 1u /* report sampled forwarded packets as SHUTTLE_EVENT_TRACE */
+#define SHUTTLE_CONFIG_F_TRACE 1u    /* report sampled forwarded packets as SHUTTLE_EVENT_TRACE */
+#define SHUTTLE_TRACE_CLOCK_SHIFT 30 /* shuttle_config.trace_until's unit: 2^30 ns */
 
 /* ---- loader: one entry (key 0), owned by the datapath module's ensure() ------------------ */
 struct shuttle_loader_state {

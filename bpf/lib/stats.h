@@ -67,7 +67,10 @@ static __always_inline void count_redirect(struct __sk_buff* skb,
 }
 
 /* Out of line: the untraced path pays only forwarded()'s test of cfg->flags. */
-static __noinline void trace_forwarded(struct __sk_buff* skb, __u32 key, __u32 sample) {
+static __noinline void trace_forwarded(struct __sk_buff* skb, __u32 key, __u32 sample,
+                                       __u32 until) {
+    if (until != 0 && (bpf_ktime_get_ns() >> SHUTTLE_TRACE_CLOCK_SHIFT) > until)
+        return; /* the monitor that asked for it has stopped renewing */
     if (sample > 1 && bpf_get_prandom_u32() % sample != 0)
         return;
     report_event(skb, SHUTTLE_EVENT_TRACE, key);
@@ -82,7 +85,7 @@ static __always_inline void forwarded(struct __sk_buff* skb, enum shuttle_redire
 
     count(skb, key);
     if (cfg->flags & SHUTTLE_CONFIG_F_TRACE)
-        trace_forwarded(skb, key, cfg->trace_sample);
+        trace_forwarded(skb, key, cfg->trace_sample, cfg->trace_until);
 }
 
 #endif

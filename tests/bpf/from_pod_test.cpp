@@ -6,6 +6,7 @@
 #include <bpf/libbpf.h>
 
 #include <catch2/catch.hpp>
+#include <time.h>
 #include <chrono>
 #include <cstdint>
 #include <cctype>
@@ -263,14 +264,24 @@ std::vector<shuttle_event> events_of(FromPod& prog, const std::function<void()>&
     return seen;
 }
 
-void set_trace(FromPod& prog, bool on, uint32_t sample) {
+void set_trace(FromPod& prog, bool on, uint32_t sample, uint32_t until = 0) {
     uint32_t zero = 0;
     shuttle_config cfg{};
     int fd = bpf_map__fd(prog.skel()->maps.node_config);
     REQUIRE(bpf_map_lookup_elem(fd, &zero, &cfg) == 0);
     cfg.flags = on ? (cfg.flags | SHUTTLE_CONFIG_F_TRACE) : (cfg.flags & ~SHUTTLE_CONFIG_F_TRACE);
     cfg.trace_sample = sample;
+    cfg.trace_until = until;
     prog.set_config(cfg);
+}
+
+// CLOCK_MONOTONIC in trace_until's unit, as bpf_ktime_get_ns() >> SHUTTLE_TRACE_CLOCK_SHIFT.
+uint32_t trace_clock_now() {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<uint32_t>(
+        (static_cast<uint64_t>(now.tv_sec) * 1000000000ull + now.tv_nsec) >>
+        SHUTTLE_TRACE_CLOCK_SHIFT);
 }
 
 }  // namespace
@@ -301,6 +312,16 @@ TEST_CASE("with the trace flag a forwarded packet is reported; without it none i
         CHECK(seen[0].daddr == ip("10.244.1.3"));
         CHECK(seen[0].ttl == 63);  // as it leaves
         CHECK(seen[0].ifindex == kSenderIfindex);
+    }
+    SECTION("flag on with a lease that has not ended: traced") {
+        set_trace(prog, true, 1, trace_clock_now() + 3);
+        auto seen = events_of(prog, [&] { REQUIRE(prog.run(kPingAToB).retval == kTcActRedirect); });
+        CHECK(seen.size() == 1);
+    }
+    SECTION("flag on with a lease that has ended (its monitor was killed): not traced") {
+        set_trace(prog, true, 1, trace_clock_now() - 2);
+        auto seen = events_of(prog, [&] { REQUIRE(prog.run(kPingAToB).retval == kTcActRedirect); });
+        CHECK(seen.empty());
     }
     SECTION("flag on, rate 4: about a quarter of the packets") {
         set_trace(prog, true, 4);

@@ -44,6 +44,27 @@ grep -q '^redirect local ifindex [0-9]* 10.99.1.3 (ns-tr/pod-2) > 10.99.1.2 (ns-
     fail "text trace line: $(head -3 "$WORK/trace.txt")"
 pass "SIGTERM ends monitor --trace and clears the flag"
 
+# SIGKILL: nothing clears the flag, but the monitor stops renewing its lease and the
+# programs stop tracing within seconds (status says so too)
+nsenter --net=/run/netns/"$NODE" "$BIN/shuttlectl" --bpffs-root "$BPFFS/shuttle" \
+    monitor --trace --timeout 20000 >/dev/null &
+mon=$!
+for _ in $(seq 50); do [ "$(tracing)" = true ] && break; sleep 0.1; done
+[ "$(tracing)" = true ] || fail "monitor --trace did not set the trace flag"
+sleep 2.5  # past the first lease: the monitor renews it
+[ "$(tracing)" = true ] || fail "trace lease not renewed by a running monitor"
+kill -KILL "$mon"
+wait "$mon" 2>/dev/null || true
+for _ in $(seq 80); do [ "$(tracing)" = false ] && break; sleep 0.1; done
+[ "$(tracing)" = false ] || fail "tracing still on 8 s after the monitor was killed"
+ctl monitor --timeout 300 >/dev/null  # drain what the killed monitor left unread
+ctl --json monitor --timeout 1500 >"$WORK/after-kill.json" &
+mon=$!
+ip netns exec "$RUN-tr1" ping -c 2 -i 0.2 -W 1 10.99.1.3 >/dev/null || fail "ping between pods"
+wait "$mon"
+[ ! -s "$WORK/after-kill.json" ] || fail "traced after the lease ended: $(cat "$WORK/after-kill.json")"
+pass "a monitor killed with SIGKILL stops the tracing when its lease ends"
+
 # without --trace, forwarded packets make no events
 ctl --json monitor --timeout 1500 >"$WORK/quiet.json" &
 mon=$!

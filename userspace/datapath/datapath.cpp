@@ -585,6 +585,7 @@ void Node::set_config(const NodeConfig& config) {
     if (auto current = lookup<shuttle_config>(map_fd("node_config"), uint32_t{0})) {
         cfg.flags = current->flags & SHUTTLE_CONFIG_F_TRACE;
         cfg.trace_sample = current->trace_sample;
+        cfg.trace_until = current->trace_until;
     }
     if (has_subnet) {
         cfg.node_subnet = ipv4_of(config.node_subnet.network().address);

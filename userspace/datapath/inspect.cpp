@@ -5,7 +5,10 @@
 #include <bpf/libbpf.h>
 #include <net/if.h>
 
+#include <time.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -223,7 +226,7 @@ json status_json(const Node& node) {
     uint32_t len = sizeof info;
     bpf_obj_get_info_by_fd(node.program_fd(), &info, &len);
     auto cfg = lookup<shuttle_config>(node.map_fd("node_config"), uint32_t{0});
-    bool tracing = cfg && (cfg->flags & SHUTTLE_CONFIG_F_TRACE);
+    bool tracing = cfg && tracing_now(*cfg);
     return {{"pin_dir", node.pin_dir()},
             {"maps", map_fill_json(node)},
             {"trace", tracing},  // a shuttlectl monitor --trace is running
@@ -334,9 +337,19 @@ int on_event(void* ctx, void* data, size_t size) {
 // Tracing on for its lifetime: off again however monitor_events leaves.
 class TraceSwitch {
   public:
-    TraceSwitch(const Node& node, bool on, uint32_t sample) : node_(on ? &node : nullptr) {
+    TraceSwitch(const Node& node, bool on, uint32_t sample)
+        : node_(on ? &node : nullptr), sample_(sample) {
         if (node_) {
             set_trace(*node_, true, sample);
+            renewed_ = std::chrono::steady_clock::now();
+        }
+    }
+    // Renews the trace lease once a second, well inside kTraceLeaseSeconds.
+    void keep_alive() {
+        auto now = std::chrono::steady_clock::now();
+        if (node_ && now - renewed_ >= std::chrono::seconds(1)) {
+            set_trace(*node_, true, sample_);
+            renewed_ = now;
         }
     }
     ~TraceSwitch() {
@@ -353,10 +366,24 @@ class TraceSwitch {
 
   private:
     const Node* node_;
+    uint32_t sample_;
+    std::chrono::steady_clock::time_point renewed_{};
 };
 
 bool stopped(const MonitorOptions& options) {
     return options.stop && *options.stop != 0;
+}
+
+}  // namespace
+
+namespace {
+
+// CLOCK_MONOTONIC in the programs' unit (bpf_ktime_get_ns() >> SHUTTLE_TRACE_CLOCK_SHIFT).
+uint32_t trace_clock_now() {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t ns = static_cast<uint64_t>(now.tv_sec) * 1000000000ull + now.tv_nsec;
+    return static_cast<uint32_t>(ns >> SHUTTLE_TRACE_CLOCK_SHIFT);
 }
 
 }  // namespace
@@ -366,7 +393,14 @@ void set_trace(const Node& node, bool on, uint32_t sample) {
     shuttle_config cfg = lookup<shuttle_config>(fd, uint32_t{0}).value_or(shuttle_config{});
     cfg.flags = on ? (cfg.flags | SHUTTLE_CONFIG_F_TRACE) : (cfg.flags & ~SHUTTLE_CONFIG_F_TRACE);
     cfg.trace_sample = on ? sample : 0;
+    // one unit is ~1.07 s; +1 so that a lease never ends before kTraceLeaseSeconds
+    cfg.trace_until = on ? trace_clock_now() + kTraceLeaseSeconds + 1 : 0;
     update(fd, uint32_t{0}, cfg);
+}
+
+bool tracing_now(const shuttle_config& cfg) {
+    return (cfg.flags & SHUTTLE_CONFIG_F_TRACE) &&
+           (cfg.trace_until == 0 || trace_clock_now() <= cfg.trace_until);
 }
 
 int monitor_events(const Node& node, const MonitorOptions& options, std::FILE* out) {
@@ -385,6 +419,7 @@ int monitor_events(const Node& node, const MonitorOptions& options, std::FILE* o
         int wait_ms = options.timeout_ms >= 0
                           ? std::max(0, std::min(kPollMs, options.timeout_ms - quiet_ms))
                           : kPollMs;
+        trace.keep_alive();
         int n = ring_buffer__poll(rb.get(), wait_ms);
         if (n < 0 && n != -EINTR) {
             throw system_error(-n, "poll the events ring buffer");

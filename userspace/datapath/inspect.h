@@ -9,6 +9,8 @@
 
 #include "datapath/datapath.h"
 
+struct shuttle_config;
+
 namespace shuttle::datapath {
 
 nlohmann::json endpoints_json(const Node& node);
@@ -35,8 +37,13 @@ struct MonitorOptions {
 // buffer has one consumer position: two monitors at once split the events between them.
 int monitor_events(const Node& node, const MonitorOptions& options, std::FILE* out);
 
-// Sets or clears SHUTTLE_CONFIG_F_TRACE and the sample rate in node_config.
+// Sets or clears SHUTTLE_CONFIG_F_TRACE and the sample rate in node_config. On, it holds for
+// kTraceLeaseSeconds (node_config.trace_until): a monitor renews it while it runs.
+inline constexpr int kTraceLeaseSeconds = 3;
 void set_trace(const Node& node, bool on, uint32_t sample);
+
+// Whether node_config asks the programs to trace now (flag on, lease not expired).
+bool tracing_now(const shuttle_config& cfg);
 
 // Renders the JSON of the command above as an aligned text table.
 std::string endpoints_table(const nlohmann::json& endpoints);
