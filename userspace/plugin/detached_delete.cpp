@@ -110,8 +110,7 @@ void delete_link_detached(int netns_fd, int ifindex, const std::string& what) {
         throw_errno("pipe for " + what);
     UniqueFd report_read(pipe_fds[0]);
     UniqueFd report_write(pipe_fds[1]);
-    if (!link_exists(socket, ifindex))
-        throw netlink::Error(ENODEV, what);
+    // A link that is gone already: the grandchild's ENODEV comes back through the pipe.
     if (!start_detached_delete(socket, ifindex, report_write.get())) {
         netlink::delete_link(socket, netlink::LinkRef(ifindex));
         return;
