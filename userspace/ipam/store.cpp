@@ -97,6 +97,16 @@ std::string reservation_text(const std::string& container_id, const std::string&
     return trim(container_id) + kLineBreak + ifname;
 }
 
+// An index line is "<id>\t<ifname>\t<ip>\n"; its key is everything before the address.
+std::string index_key(const std::string& container_id, const std::string& ifname) {
+    return trim(container_id) + "\t" + ifname + "\t";
+}
+
+std::string index_line(const std::string& container_id, const std::string& ifname,
+                       const IpAddress& ip) {
+    return index_key(container_id, ifname) + ip.str() + "\n";
+}
+
 }  // namespace
 
 std::string Store::index_path() const {
@@ -109,7 +119,7 @@ void Store::rebuild_index() {
     std::string text;
     for (const auto& r : list()) {
         if (!r.ifname.empty())
-            text += r.container_id + "\t" + r.ifname + "\t" + r.ip.str() + "\n";
+            text += index_line(r.container_id, r.ifname, r.ip);
     }
     auto tmp = index_path() + ".tmp";
     write_file(tmp, text);
@@ -125,7 +135,7 @@ void Store::index_add(const IpAddress& ip, const std::string& container_id,
         rebuild_index();  // the new reservation is on disk already
         return;
     }
-    write_all(fd.get(), trim(container_id) + "\t" + ifname + "\t" + ip.str() + "\n", index_path());
+    write_all(fd.get(), index_line(container_id, ifname, ip), index_path());
 }
 
 std::optional<std::vector<IpAddress>> Store::indexed(const std::string& container_id,
@@ -133,7 +143,7 @@ std::optional<std::vector<IpAddress>> Store::indexed(const std::string& containe
     auto text = read_text(index_path());
     if (!text)
         return std::nullopt;
-    auto prefix = trim(container_id) + "\t" + ifname + "\t";
+    auto prefix = index_key(container_id, ifname);
     auto match = reservation_text(container_id, ifname);
     std::vector<IpAddress> out;
     for (size_t at = text->find(prefix); at != std::string::npos; at = text->find(prefix, at + 1)) {
@@ -203,7 +213,7 @@ std::vector<IpAddress> Store::get_by_id(const std::string& container_id,
     if (auto ips = indexed(container_id, ifname))
         return *ips;
     std::vector<IpAddress> out;
-    auto match = trim(container_id) + kLineBreak + ifname;
+    auto match = reservation_text(container_id, ifname);
     for_each_reservation(dir_,
                          [&](const IpAddress& ip, const std::string& content, const fs::path&) {
                              if (content == match)

@@ -102,8 +102,8 @@ bool link_exists(netlink::Socket& socket, int ifindex) {
 
 }  // namespace
 
-void delete_link_detached(int netns_fd, int ifindex, const std::string& what) {
-    auto socket = netlink::Socket::in_netns(netns_fd);
+void delete_link_detached(netlink::Socket& socket, int netns_fd, int ifindex,
+                          const std::string& what) {
     UniqueFd watcher = link_watcher(netns_fd);
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0)

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "netlink/socket.h"
+
 namespace shuttle::plugin {
 
 // Deletes the link `ifindex` of the network namespace behind `netns_fd` and returns as soon
@@ -16,6 +18,7 @@ namespace shuttle::plugin {
 // child to reap once its parent has exited. Falls back to deleting in this process when the
 // grandchild cannot be started or the notification does not come. Throws netlink::Error
 // with the kernel's errno when the delete fails; ENODEV when the link is already gone.
-void delete_link_detached(int netns_fd, int ifindex, const std::string& what);
+// `pod` is a socket in that namespace (the caller's; the grandchild sends on it).
+void delete_link_detached(netlink::Socket& pod, int netns_fd, int ifindex, const std::string& what);
 
 }  // namespace shuttle::plugin

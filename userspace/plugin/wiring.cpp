@@ -182,7 +182,7 @@ void remove_pod_interface(const std::string& netns_path, const std::string& ifna
     try {
         auto link = netlink::find_link(pod, ifname);
         if (link)
-            delete_link_detached(fd.get(), link->index, "delete link " + ifname);
+            delete_link_detached(pod, fd.get(), link->index, "delete link " + ifname);
     } catch (const netlink::Error& e) {
         if (e.errno_value() != ENODEV && e.errno_value() != ENOENT)
             throw;
