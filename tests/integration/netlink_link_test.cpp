@@ -196,6 +196,9 @@ TEST_CASE("list_links sees loopback and created links") {
     REQUIRE(links.size() == 2);
     REQUIRE(has_link(nl, "lo"));
     REQUIRE(has_link(nl, "br-list"));
+    // The agent's direct overlay needs an Ethernet underlay: the link type tells.
+    REQUIRE_FALSE(get_link(nl, "lo").ethernet());
+    REQUIRE(get_link(nl, "br-list").ethernet());
 }
 
 TEST_CASE("veth pair with one queue per end instead of one per possible CPU") {

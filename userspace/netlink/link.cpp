@@ -1,6 +1,7 @@
 #include "netlink/link.h"
 
 #include <linux/if.h>
+#include <linux/if_arp.h>
 
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -112,6 +113,10 @@ bool Link::arp() const {
     return (flags & IFF_NOARP) == 0;
 }
 
+bool Link::ethernet() const {
+    return type == ARPHRD_ETHER;
+}
+
 std::string LinkRef::str() const {
     return name.empty() ? "ifindex " + std::to_string(index) : name;
 }
@@ -121,6 +126,7 @@ Link parse_link(const Message& message) {
     Link link;
     link.index = header.ifi_index;
     link.flags = header.ifi_flags;
+    link.type = header.ifi_type;
     Attributes attributes = message.attributes(sizeof header);
     if (auto a = attributes.get(IFLA_IFNAME)) {
         link.name = a->str();

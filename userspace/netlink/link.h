@@ -42,6 +42,7 @@ struct Link {
     std::optional<MacAddress> mac{};  // absent for links without a 6-byte address
     uint32_t mtu = 0;
     uint32_t flags = 0;      // IFF_UP, IFF_LOWER_UP, ...
+    uint16_t type = 0;       // ARPHRD_ETHER, ARPHRD_NONE (tun, wireguard), ...
     uint8_t oper_state = 0;  // IF_OPER_UP, IF_OPER_DOWN, ...
     std::string kind{};      // "veth", "bridge", "vxlan"; empty for loopback / physical
     int master = 0;          // index of the bridge this link is enslaved to, 0 = none
@@ -59,6 +60,7 @@ struct Link {
     bool up() const;        // IFF_UP
     bool lower_up() const;  // IFF_LOWER_UP: carrier
     bool arp() const;       // IFF_NOARP clear
+    bool ethernet() const;  // ARPHRD_ETHER: frames carry an Ethernet header
 };
 
 // Name / MTU / MAC for a link being created; unset fields take the kernel's defaults.
