@@ -126,18 +126,8 @@ bench_note() { echo "$*" >>"$BENCH_OUT/notes.txt"; }
 # The underlay limit: two namespaces plugged straight into the underlay bridge, i.e. the
 # node-to-node path with no pod network on top.
 setup_underlay() {
-  kit_underlay_up
-  local u pod ip i=0
-  u=$(kit_underlay_netns)
-  for pod in ul-c ul-s; do
-    i=$((i + 1))
-    ip=$KIT_UNDERLAY_NET.$((200 + i))
-    kit_pod_add "$pod"
-    ip -n "$u" link add "ul$(kit_run_id)$i" type veth peer name eth0 netns "$(kit_pod_netns "$pod")"
-    ip -n "$u" link set "ul$(kit_run_id)$i" master br0 up
-    ip -n "$(kit_pod_netns "$pod")" addr add "$ip/$KIT_UNDERLAY_LEN" dev eth0
-    ip -n "$(kit_pod_netns "$pod")" link set eth0 up
-  done
+  kit_underlay_host ul-c "$KIT_UNDERLAY_NET.201"
+  kit_underlay_host ul-s "$KIT_UNDERLAY_NET.202"
   BENCH_CLIENT[underlay]=ul-c BENCH_SERVER[underlay]=ul-s BENCH_SERVER_IP[underlay]=$KIT_UNDERLAY_NET.202
 }
 
@@ -208,37 +198,48 @@ bench_flannel_peer() { # node peer-index peer-public-ip
 # shuttle across two nodes: shuttled in each node with --static-nodes (both nodes listed,
 # no etcd: the routes map, the collect_md VXLAN device shuttle.1 and the overlay programs
 # come from the file), pods added by the real plugin from the subnet.env shuttled writes,
-# one pod per node; the same kube-proxy-style rules as the other nodes.
-setup_shuttle-x() {
-  [[ -x ${SHUTTLE_BIN_DIR:-}/shuttled ]] || kit_die "shuttle-x: no shuttled at \$SHUTTLE_BIN_DIR (build first)"
-  local nodes=(sx1 sx2) i node entries=() file conf out
+# one pod per node; the same kube-proxy-style rules as the other nodes. shuttle-x runs
+# shuttled's default overlay mode (direct: from_pod encapsulates, from_underlay on eth0
+# decapsulates), shuttle-x-dev `--overlay device` (every packet through shuttle.1).
+setup_shuttle-x() { bench_shuttle_cross shuttle-x direct sx 10.246; }
+setup_shuttle-x-dev() { bench_shuttle_cross shuttle-x-dev device sd 10.247; }
+
+bench_shuttle_cross() { # setup overlay-mode node-prefix network-/16-prefix
+  local setup=$1 mode=$2 prefix=$3 net=$4
+  [[ -x ${SHUTTLE_BIN_DIR:-}/shuttled ]] || kit_die "$setup: no shuttled at \$SHUTTLE_BIN_DIR (build first)"
+  local nodes=("${prefix}1" "${prefix}2") i node entries=() file conf out
   for i in 0 1; do
     node=${nodes[i]}
     kit_node_add "$node"
     bench_prepare_node "$node" "$BENCH_KUBE_SERVICES"
-    entries+=("{\"subnet\":\"10.246.$((i + 1)).0/24\",\"PublicIP\":\"$(kit_node_ip "$node")\",\"VtepMAC\":\"$(bench_shuttle_mac "$((i + 1))")\",\"VNI\":1}")
+    entries+=("{\"subnet\":\"$net.$((i + 1)).0/24\",\"PublicIP\":\"$(kit_node_ip "$node")\",\"VtepMAC\":\"$(bench_shuttle_mac "$((i + 1))")\",\"VNI\":1}")
   done
-  file=$(kit_run_dir)/shuttle-x-nodes.json
-  (IFS=,; echo "{\"Network\":\"10.246.0.0/16\",\"Nodes\":[${entries[*]}]}") >"$file"
+  file=$(kit_run_dir)/$setup-nodes.json
+  (IFS=,; echo "{\"Network\":\"$net.0.0/16\",\"Nodes\":[${entries[*]}]}") >"$file"
   for node in "${nodes[@]}"; do
     kit_node_spawn "$node" "$BENCH_OUT/logs/shuttled-$node.log" \
-      "$SHUTTLE_BIN_DIR/shuttled" --static-nodes "$file" --iface eth0
+      "$SHUTTLE_BIN_DIR/shuttled" --static-nodes "$file" --iface eth0 --overlay "$mode"
   done
   for node in "${nodes[@]}"; do
     bench_wait 20 kit_node_exec "$node" curl -sf --max-time 2 http://127.0.0.1:9465/readyz ||
-      kit_die "shuttle-x: shuttled in $node not ready after 20 s: $(tail -5 "$BENCH_OUT/logs/shuttled-$node.log")"
+      kit_die "$setup: shuttled in $node not ready after 20 s: $(tail -5 "$BENCH_OUT/logs/shuttled-$node.log")"
   done
-  conf=$(kit_run_dir)/shuttle-x.conf
+  conf=$(kit_run_dir)/$setup.conf
   echo '{"cniVersion": "1.0.0", "name": "cbr0", "type": "shuttle", "subnetFile": "/run/flannel/subnet.env", "ipMasq": false}' >"$conf"
-  kit_pod_add shx-c
-  kit_pod_add shx-s
-  kit_cni sx1 ADD bench-shx-c shx-c eth0 "$conf" >/dev/null || kit_die "shuttle-x: CNI ADD of the client pod failed"
-  out=$(kit_cni sx2 ADD bench-shx-s shx-s eth0 "$conf") || kit_die "shuttle-x: CNI ADD of the server pod failed: $out"
-  BENCH_CLIENT[shuttle-x]=shx-c BENCH_SERVER[shuttle-x]=shx-s
-  BENCH_SERVER_IP[shuttle-x]=$(jq -r '.ips[0].address' <<<"$out" | cut -d/ -f1)
-  bench_wait 10 kit_pod_exec shx-c ping -c 1 -W 1 "${BENCH_SERVER_IP[shuttle-x]}" ||
-    kit_die "shuttle-x: the client pod cannot reach the server pod across the overlay"
-  bench_note "shuttle-x: client node $(bench_shuttle_datapath sx1); routes map of sx1: $(kit_node_exec sx1 "$SHUTTLE_BIN_DIR/shuttlectl" --json routes | jq -c '[.[].subnet]')"
+  kit_pod_add "$prefix-c"
+  kit_pod_add "$prefix-s"
+  kit_cni "${nodes[0]}" ADD "bench-$prefix-c" "$prefix-c" eth0 "$conf" >/dev/null || kit_die "$setup: CNI ADD of the client pod failed"
+  out=$(kit_cni "${nodes[1]}" ADD "bench-$prefix-s" "$prefix-s" eth0 "$conf") || kit_die "$setup: CNI ADD of the server pod failed: $out"
+  BENCH_CLIENT[$setup]=$prefix-c BENCH_SERVER[$setup]=$prefix-s
+  BENCH_SERVER_IP[$setup]=$(jq -r '.ips[0].address' <<<"$out" | cut -d/ -f1)
+  bench_wait 10 kit_pod_exec "$prefix-c" ping -c 1 -W 1 "${BENCH_SERVER_IP[$setup]}" ||
+    kit_die "$setup: the client pod cannot reach the server pod across the overlay"
+  bench_note "$setup: client node $(bench_shuttle_datapath "${nodes[0]}"); overlay $(bench_overlay_mode "${nodes[0]}"); routes map of ${nodes[0]}: $(kit_node_exec "${nodes[0]}" "$SHUTTLE_BIN_DIR/shuttlectl" --json routes | jq -c '[.[].subnet]')"
+}
+
+# The overlay mode in force on a node, as shuttled's /readyz says it (fallbacks included).
+bench_overlay_mode() { # node
+  kit_node_exec "$1" curl -s --max-time 2 http://127.0.0.1:9465/readyz | grep -o 'overlay \(direct\|device\)[^,]*' | head -1
 }
 
 bench_shuttle_mac() { printf '0e:00:00:00:01:%02x' "$1"; }

@@ -37,6 +37,7 @@ if [[ ${KIT__SOURCED_IN:-} != "$$" ]]; then
   declare -gA KIT_NODE_IP=() KIT_NODE_PID=()
   declare -ga KIT_NODES=() KIT_EXIT_HOOKS=()
   KIT_NODE_COUNT=0
+  KIT_UNDERLAY_HOSTS=0
   KIT_ETCD_PID=
   KIT_LAST_PID=
   KIT_UNDERLAY_UP=
@@ -167,6 +168,22 @@ kit_underlay_up() {
   kit__ip -n "$u" addr add "$KIT_UNDERLAY_BRIDGE_IP/$KIT_UNDERLAY_LEN" dev br0
   kit__ip -n "$u" link set br0 up
   KIT_UNDERLAY_UP=1
+}
+
+# kit_underlay_host <pod> <address>: a pod namespace plugged straight into the underlay
+# bridge, eth0 = <address>/24: a host on the nodes' L2 that is not a node (the cross-node
+# limit of the benchmarks, a forger in the tests).
+kit_underlay_host() {
+  local pod=$1 ip=$2 u p
+  kit_underlay_up
+  kit_pod_add "$pod"
+  KIT_UNDERLAY_HOSTS=$((KIT_UNDERLAY_HOSTS + 1))
+  u=$(kit_underlay_netns)
+  p=$(kit_pod_netns "$pod")
+  kit__ip -n "$u" link add "h$KIT_ID-$KIT_UNDERLAY_HOSTS" type veth peer name eth0 netns "$p"
+  kit__ip -n "$u" link set "h$KIT_ID-$KIT_UNDERLAY_HOSTS" master br0 up
+  kit__ip -n "$p" addr add "$ip/$KIT_UNDERLAY_LEN" dev eth0
+  kit__ip -n "$p" link set eth0 up
 }
 
 kit_underlay_exec() {
