@@ -2,6 +2,8 @@
 #ifndef SHUTTLE_LIB_ENDPOINTS_H
 #define SHUTTLE_LIB_ENDPOINTS_H
 
+#include <bpf/bpf_endian.h>
+
 #include "lib/maps.h"
 
 static __always_inline struct shuttle_config* config_of_node(void) {

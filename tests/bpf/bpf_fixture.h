@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "from_pod.skel.h"
-#include "from_pod_bench.skel.h"
+#include "shuttle.skel.h"
+#include "probes.skel.h"
 #include "shuttle_abi.h"
 
 namespace bpf_fixture {
@@ -68,38 +68,36 @@ struct RunResult {
 template <class Skel>
 struct SkelOps;
 template <>
-struct SkelOps<from_pod_bpf> {
-    static from_pod_bpf* open_and_load(bool nat_check) {
-        from_pod_bpf* s = from_pod_bpf__open();
+struct SkelOps<shuttle_bpf> {
+    static shuttle_bpf* open_and_load(bool nat_check) {
+        shuttle_bpf* s = shuttle_bpf__open();
         if (s) {
             s->rodata->nat_check_enabled = nat_check;
-            if (from_pod_bpf__load(s) != 0) {
-                from_pod_bpf__destroy(s);
+            if (shuttle_bpf__load(s) != 0) {
+                shuttle_bpf__destroy(s);
                 return nullptr;
             }
         }
         return s;
     }
-    static void destroy(from_pod_bpf* s) { from_pod_bpf__destroy(s); }
-    static int prog_fd(from_pod_bpf* s) { return bpf_program__fd(s->progs.from_pod); }
+    static void destroy(shuttle_bpf* s) { shuttle_bpf__destroy(s); }
+    static int prog_fd(shuttle_bpf* s) { return bpf_program__fd(s->progs.from_pod); }
 };
 template <>
-struct SkelOps<from_pod_bench_bpf> {
-    static from_pod_bench_bpf* open_and_load(bool nat_check) {
-        from_pod_bench_bpf* s = from_pod_bench_bpf__open();
+struct SkelOps<probes_bpf> {
+    static probes_bpf* open_and_load(bool nat_check) {
+        probes_bpf* s = probes_bpf__open();
         if (s) {
             s->rodata->nat_check_enabled = nat_check;
-            if (from_pod_bench_bpf__load(s) != 0) {
-                from_pod_bench_bpf__destroy(s);
+            if (probes_bpf__load(s) != 0) {
+                probes_bpf__destroy(s);
                 return nullptr;
             }
         }
         return s;
     }
-    static void destroy(from_pod_bench_bpf* s) { from_pod_bench_bpf__destroy(s); }
-    static int prog_fd(from_pod_bench_bpf* s) {
-        return bpf_program__fd(s->progs.restore_then_from_pod);
-    }
+    static void destroy(probes_bpf* s) { probes_bpf__destroy(s); }
+    static int prog_fd(probes_bpf* s) { return bpf_program__fd(s->progs.restore_then_from_pod); }
 };
 
 template <class Skel>

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "from_pod.skel.h"
-#include "from_pod_bench.skel.h"
+#include "shuttle.skel.h"
+#include "probes.skel.h"
 #include "bpf_fixture.h"
 #include "shuttle_abi.h"
 
@@ -26,7 +26,7 @@ namespace {
 
 using namespace bpf_fixture;
 
-using FromPod = Loaded<from_pod_bpf>;
+using FromPod = Loaded<shuttle_bpf>;
 
 // ---- fixtures ----------------------------------------------------------------------------
 
@@ -368,7 +368,7 @@ TEST_CASE("to_pod ignores packets from the gateway and from outside the cluster"
 
 // Not a pass/fail test: prints the program's cost per packet. Run with
 //   shuttle_bpf_tests "[bench]"
-// Every repetition restores the pristine packet first (see bpf/from_pod_bench.bpf.c); the
+// Every repetition restores the pristine packet first (see tests/bpf/probes.bpf.c); the
 // restore's own cost is measured separately and subtracted.
 TEST_CASE("ns per packet for each path at 10 and 10,000 endpoints", "[.][bench]") {
     constexpr int kRepeat = 1'000'000;
@@ -383,7 +383,7 @@ TEST_CASE("ns per packet for each path at 10 and 10,000 endpoints", "[.][bench]"
     std::printf("|---|---|---|---|---|\n");
     for (bool nat_check : {true, false}) {
         for (int endpoints : {10, 10'000}) {
-            Loaded<from_pod_bench_bpf> prog(nat_check);
+            Loaded<probes_bpf> prog(nat_check);
             for (int i = 2; i < endpoints; ++i) {  // 10.244.100.2 onwards
                 uint32_t addr = htonl(((10u << 24) | (244u << 16) | (100u << 8)) + i);
                 prog.add_endpoint(addr, 100 + i, kPodBMac, kHostBMac);
@@ -422,7 +422,7 @@ TEST_CASE("ns per packet for each path at 10 and 10,000 endpoints", "[.][bench]"
 // Not a pass/fail test: where from_pod's time goes, piece by piece (restore subtracted).
 TEST_CASE("profile of from_pod's pieces", "[.][bench]") {
     constexpr int kRepeat = 1'000'000;
-    Loaded<from_pod_bench_bpf> prog;
+    Loaded<probes_bpf> prog;
     for (int i = 2; i < 10'000; ++i) {
         uint32_t addr = htonl(((10u << 24) | (244u << 16) | (100u << 8)) + i);
         prog.add_endpoint(addr, 100 + i, kPodBMac, kHostBMac);

@@ -1,6 +1,6 @@
 // BPF_PROG_TEST_RUN tests of the overlay paths with byte-exact packet fixtures: from_pod's
 // encapsulation, from_overlay's delivery of decapsulated packets and to_overlay's tunnel key
-// for host traffic. Tunnel metadata is not packet data: the probes of from_pod_bench.bpf.c
+// for host traffic. Tunnel metadata is not packet data: the probes of tests/bpf/probes.bpf.c
 // read it back after the program ran (probe_key), or give a test packet the metadata a
 // decapsulating device would (probe_vni).
 #include <catch2/catch.hpp>
@@ -84,7 +84,7 @@ shuttle_config overlay_config() {
 }
 
 // The bench/probe object (it holds every datapath program) with this node's maps.
-class OverlayNode : public Loaded<from_pod_bench_bpf> {
+class OverlayNode : public Loaded<probes_bpf> {
   public:
     explicit OverlayNode(const shuttle_config& cfg = overlay_config()) : cfg_(cfg) {
         set_config(cfg);
@@ -348,7 +348,7 @@ TEST_CASE("the host's own packets into the tunnel mark no pod pair", "[bpf]") {
 // 8.0.0.0/5, too wide for the array, so the hash map is the lookup.
 TEST_CASE("ns per packet for the overlay paths at 10 and 5,000 routes", "[.][bench]") {
     constexpr int kRepeat = 1'000'000;
-    using Program = bpf_program* (*)(from_pod_bench_bpf*);
+    using Program = bpf_program* (*)(probes_bpf*);
     struct Path {
         const char* name;
         Program program;

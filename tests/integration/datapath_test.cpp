@@ -28,7 +28,7 @@
 #include "private_mount_namespace.h"
 #include "shell_commands.h"
 #include "datapath/map_access.h"
-#include "from_pod.skel.h"
+#include "shuttle.skel.h"
 
 namespace dp = shuttle::datapath;
 using shuttle::IpAddress;
@@ -335,9 +335,9 @@ TEST_CASE("open_existing without pins says so", "[datapath]") {
 TEST_CASE("ensure pins every map of the BPF object, each with BTF", "[datapath]") {
     PrivateBpffs bpffs;
     dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Auto});
-    from_pod_bpf* skel = from_pod_bpf__open();
+    shuttle_bpf* skel = shuttle_bpf__open();
     REQUIRE(skel);
-    std::unique_ptr<from_pod_bpf, void (*)(from_pod_bpf*)> owned(skel, from_pod_bpf__destroy);
+    std::unique_ptr<shuttle_bpf, void (*)(shuttle_bpf*)> owned(skel, shuttle_bpf__destroy);
     bpf_map* map;
     int count = 0;
     bpf_object__for_each_map(map, skel->obj) {

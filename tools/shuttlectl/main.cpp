@@ -11,6 +11,7 @@
 #include "agent_health.h"
 #include "datapath/datapath.h"
 #include "datapath/inspect.h"
+#include "datapath/monitor.h"
 #include "shuttle/version.h"
 
 namespace {

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <net/if.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -109,6 +110,11 @@ uint32_t prog_id(int prog_fd) {
         throw_errno("program info");
     }
     return info.id;
+}
+
+std::string ifname_of(int ifindex) {
+    char name[IF_NAMESIZE] = {};
+    return if_indextoname(static_cast<unsigned>(ifindex), name) ? name : "";
 }
 
 }  // namespace shuttle::datapath

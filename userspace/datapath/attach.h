@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "common/unique_fd.h"
 
@@ -32,5 +33,8 @@ void tc_detach(int ifindex, Hook hook);               // missing filter or devic
 std::optional<uint32_t> tc_prog_id(int ifindex, Hook hook);
 
 uint32_t prog_id(int prog_fd);
+
+// The device's name, "" when no device has this index.
+std::string ifname_of(int ifindex);
 
 }  // namespace shuttle::datapath

@@ -3,13 +3,9 @@
 // What shuttlectl shows about a node's datapath: JSON for scripts, tables for humans.
 
 #include <nlohmann/json.hpp>
-#include <csignal>
-#include <cstdio>
 #include <string>
 
 #include "datapath/datapath.h"
-
-struct shuttle_config;
 
 namespace shuttle::datapath {
 
@@ -19,31 +15,6 @@ nlohmann::json config_json(const Node& node);
 nlohmann::json status_json(const Node& node);
 // The routes map: remote subnet, node underlay IP, VTEP MAC, VNI; sorted by subnet.
 nlohmann::json routes_json(const Node& node);
-
-struct MonitorOptions {
-    int count = 0;        // stop after this many events; 0: never
-    int timeout_ms = -1;  // stop when no event came for this long; negative: never
-    bool json = false;    // JSON lines instead of text lines
-    // Also sampled forwarded packets: sets SHUTTLE_CONFIG_F_TRACE (1 in `sample`) while
-    // monitoring and clears it on the way out, however the loop ends.
-    bool trace = false;
-    uint32_t sample = 1;
-    // The loop ends soon after *stop becomes non-zero (a signal handler's flag).
-    const volatile std::sig_atomic_t* stop = nullptr;
-};
-
-// Prints events from the `events` ring buffer as they come, one line each, with the pods'
-// names where endpoint_meta knows the addresses. Returns how many were printed. The ring
-// buffer has one consumer position: two monitors at once split the events between them.
-int monitor_events(const Node& node, const MonitorOptions& options, std::FILE* out);
-
-// Sets or clears SHUTTLE_CONFIG_F_TRACE and the sample rate in node_config. On, it holds for
-// kTraceLeaseSeconds (node_config.trace_until): a monitor renews it while it runs.
-inline constexpr int kTraceLeaseSeconds = 3;
-void set_trace(const Node& node, bool on, uint32_t sample);
-
-// Whether node_config asks the programs to trace now (flag on, lease not expired).
-bool tracing_now(const shuttle_config& cfg);
 
 // Renders the JSON of the command above as an aligned text table.
 std::string endpoints_table(const nlohmann::json& endpoints);

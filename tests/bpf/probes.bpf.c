@@ -1,4 +1,5 @@
-/* Benchmark and test wrappers of the datapath programs for BPF_PROG_TEST_RUN. Never attached.
+/* Benchmark and test wrappers of the datapath programs for BPF_PROG_TEST_RUN, built into the
+ * tests' own object `probes` (never attached, never installed).
  *
  * Benchmarks run with a large repeat count.
  *
@@ -9,7 +10,9 @@
  *
  * Test-run cannot show tunnel metadata (it is not packet data): the *_read_key probes run a
  * program, then read the skb's tunnel key back into `probe_key`. */
-#include "from_pod.bpf.c"
+/* One translation unit with the product's program files, for their static verdict functions. */
+#include "pod.bpf.c"
+#include "overlay.bpf.c"
 
 __u8 bench_packet[128];
 __u32 bench_len;

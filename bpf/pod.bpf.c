@@ -1,6 +1,5 @@
-/* shuttle's datapath programs, one object so they share maps and a build hash.
- *
- * On every pod's host-side veth:
+/* shuttle's programs on every pod's host-side veth. Part of the one BPF object `shuttle`
+ * (see docs/ARCHITECTURE.md: one object from several program files, maps in lib/maps.h).
  *
  * from_pod: tc ingress, i.e. every packet a pod sends.
  *
@@ -15,15 +14,6 @@
  * to_pod: tc egress, i.e. only what the host stack delivers to a pod (the fast path's
  * bpf_redirect_peer skips it). Remembers NATed pod pairs for from_pod; never drops.
  *
- * On the node's collect_md VXLAN device:
- *
- * from_overlay: tc ingress, decapsulated packets. For a pod of this node: TTL-1, MAC
- * rewrite, bpf_redirect_peer; a NATed pair or anything else: the host stack.
- *
- * to_overlay: tc egress, what the host stack routes to the device (host -> remote pod,
- * forwarded and NATed traffic): tunnel key and inner MACs from the routes map; no route:
- * dropped. Packets from_pod already encapsulated pass untouched.
- *
  * Every verdict is counted in `stats`; drops are also reported on `events`, and so are
  * sampled forwarded packets while node_config has SHUTTLE_CONFIG_F_TRACE. */
 #include "vmlinux.h"
@@ -33,14 +23,12 @@
 #include "lib/arp.h"
 #include "lib/endpoints.h"
 #include "lib/l3.h"
+#include "lib/license.h"
 #include "lib/maps.h"
 #include "lib/nat.h"
 #include "lib/overlay.h"
 #include "lib/parsing.h"
 #include "lib/stats.h"
-
-/* Load-time switch, only for measuring the Services check's cost (bench). */
-const volatile __u32 nat_check_enabled = 1;
 
 static __always_inline int handle_arp(struct __sk_buff* skb, const struct packet* pkt,
                                       struct ethhdr* eth) {
@@ -153,18 +141,6 @@ int from_pod(struct __sk_buff* skb) {
     return from_pod_verdict(skb);
 }
 
-/* The stack delivered a packet from `peer` to `pod`, or sent `pod`'s packet to `peer`
- * itself: a flow the stack may NAT, whose other direction must take the stack path too. */
-static __always_inline void remember_stack_flow(__be32 pod_addr, __be32 peer,
-                                                const struct shuttle_config* cfg) {
-    struct shuttle_endpoint* pod;
-
-    remember_nat_pair(pod_addr, peer);
-    pod = endpoint_of(pod_addr, cfg);
-    if (pod && !(pod->flags & SHUTTLE_EP_F_NAT_PEERS))
-        pod->flags |= SHUTTLE_EP_F_NAT_PEERS; /* racing writers all set the same bit */
-}
-
 SEC("tc")
 int to_pod(struct __sk_buff* skb) {
     struct packet pkt = packet_of(skb);
@@ -182,91 +158,3 @@ int to_pod(struct __sk_buff* skb) {
     remember_stack_flow(iph->daddr, iph->saddr, cfg);
     return TC_ACT_OK;
 }
-
-static __always_inline int from_overlay_verdict(struct __sk_buff* skb, __s64 vni) {
-    struct packet pkt = packet_of(skb);
-    struct ethhdr* eth = parse_eth(&pkt);
-    struct shuttle_endpoint* dest;
-    struct shuttle_config* cfg;
-    struct iphdr* iph;
-
-    if (!eth)
-        return drop(skb, SHUTTLE_DROP_MALFORMED);
-    if (eth->h_proto != bpf_htons(ETH_P_IP))
-        return pass(skb, SHUTTLE_PASS_NON_IP);
-    iph = parse_ipv4(&pkt);
-    if (!iph)
-        return drop(skb, SHUTTLE_DROP_MALFORMED);
-    cfg = config_of_node();
-    if (!cfg)
-        return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
-    /* A collect_md device takes every VNI on its port; flannel.<VNI> took only its own. */
-    if (cfg->vni != 0 && vni != cfg->vni)
-        return drop(skb, SHUTTLE_DROP_WRONG_VNI);
-    dest = endpoint_of(iph->daddr, cfg);
-    if (!dest)
-        return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
-    /* The reply to a pod whose request this node's stack NATed (a Service DNATed here,
-     * backend on another node): conntrack must see it to restore the Service address. */
-    if (nat_check_enabled && (dest->flags & SHUTTLE_EP_F_NAT_PEERS) &&
-        is_nat_pair(iph->daddr, iph->saddr))
-        return pass(skb, SHUTTLE_PASS_NAT_FLOW);
-    if (iph->ttl <= 1)
-        return drop(skb, SHUTTLE_DROP_TTL_EXPIRED);
-
-    ipv4_decrease_ttl(iph);
-    rewrite_macs(eth, dest);
-    /* Before 6.15 redirect_peer keeps pkt_type, and the pod's stack ignores OTHERHOST. */
-    if (skb->pkt_type != PACKET_HOST)
-        bpf_skb_change_type(skb, PACKET_HOST);
-    forwarded(skb, SHUTTLE_REDIRECT_DECAP, cfg);
-    return bpf_redirect_peer(dest->ifindex, 0);
-}
-
-SEC("tc")
-int from_overlay(struct __sk_buff* skb) {
-    return from_overlay_verdict(skb, tunnel_vni(skb));
-}
-
-static __always_inline int to_overlay_verdict(struct __sk_buff* skb) {
-    struct packet pkt = packet_of(skb);
-    struct ethhdr* eth = parse_eth(&pkt);
-    struct shuttle_route* route;
-    struct shuttle_config* cfg;
-    struct iphdr* iph;
-
-    if (!eth)
-        return drop(skb, SHUTTLE_DROP_MALFORMED);
-    if (eth->h_proto != bpf_htons(ETH_P_IP))
-        return pass(skb, SHUTTLE_PASS_NON_IP); /* the device drops it: no tunnel metadata */
-    iph = parse_ipv4(&pkt);
-    if (!iph)
-        return drop(skb, SHUTTLE_DROP_MALFORMED);
-    cfg = config_of_node();
-    if (!cfg)
-        return drop(skb, SHUTTLE_DROP_NO_CONFIG);
-    route = route_of(iph->daddr, cfg);
-    if (!route)
-        return drop(skb, SHUTTLE_DROP_NO_ROUTE);
-    if (nat_check_enabled && endpoint_of(iph->saddr, cfg))
-        remember_stack_flow(iph->saddr, iph->daddr, cfg);
-    rewrite_overlay_macs(eth, route, cfg);
-    if (set_tunnel(skb, route, cfg) != 0)
-        return drop(skb, SHUTTLE_DROP_REDIRECT_FAILED);
-    return pass(skb, SHUTTLE_PASS_ENCAP);
-}
-
-static __always_inline int to_overlay_program(struct __sk_buff* skb) {
-    /* bpf_redirect to a device's egress runs its tc egress hook: from_pod's packets come
-     * through here with their tunnel key already set. */
-    if (has_tunnel_key(skb))
-        return pass(skb, SHUTTLE_PASS_ENCAPSULATED);
-    return to_overlay_verdict(skb);
-}
-
-SEC("tc")
-int to_overlay(struct __sk_buff* skb) {
-    return to_overlay_program(skb);
-}
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";

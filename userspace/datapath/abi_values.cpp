@@ -1,0 +1,45 @@
+#include "datapath/abi_values.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace shuttle::datapath {
+
+uint32_t ipv4_of(const IpAddress& ip) {
+    if (!ip.is_v4()) {
+        throw std::invalid_argument("the datapath handles IPv4 only, got " + ip.str());
+    }
+    uint32_t net;
+    std::memcpy(&net, ip.bytes.data(), 4);
+    return net;
+}
+
+IpAddress ip_of(uint32_t net) {
+    IpAddress ip;
+    ip.family = AF_INET;
+    std::memcpy(ip.bytes.data(), &net, 4);
+    return ip;
+}
+
+MacAddress mac_of(const uint8_t* bytes) {
+    MacAddress mac;
+    std::copy_n(bytes, 6, mac.bytes.begin());
+    return mac;
+}
+
+void copy_mac(uint8_t* dst, const MacAddress& mac) {
+    std::copy_n(mac.bytes.begin(), 6, dst);
+}
+
+std::string ip_text(uint32_t net) {
+    return ip_of(net).str();
+}
+
+std::string mac_text(const uint8_t* bytes) {
+    return mac_of(bytes).str();
+}
+
+}  // namespace shuttle::datapath

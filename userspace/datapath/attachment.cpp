@@ -1,0 +1,269 @@
+// Programs on devices: a pod's host veth (attach, detach, check) and the node's VXLAN device,
+// by TCX link or cls_bpf filter, and how the kernel sees them (attachments()).
+#include <net/if.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "common/system_error.h"
+#include "datapath/abi_values.h"
+#include "datapath/attach.h"
+#include "datapath/bpffs.h"
+#include "datapath/datapath.h"
+#include "datapath/map_access.h"
+#include "datapath/pin_layout.h"
+#include "shuttle_abi.h"
+
+namespace shuttle::datapath {
+
+AttachMode parse_attach_mode(const std::string& text) {
+    if (text == "auto") {
+        return AttachMode::Auto;
+    }
+    if (text == "tcx") {
+        return AttachMode::Tcx;
+    }
+    if (text == "tc") {
+        return AttachMode::Tc;
+    }
+    throw std::invalid_argument("attach must be auto, tcx or tc, not \"" + text + "\"");
+}
+
+std::string to_string(AttachMode mode) {
+    switch (mode) {
+        case AttachMode::Auto:
+            return "auto";
+        case AttachMode::Tcx:
+            return "tcx";
+        case AttachMode::Tc:
+            return "tc";
+    }
+    return "?";
+}
+
+EndpointTable Node::table() const {
+    return EndpointTable(map_fd("endpoints"), map_fd("node_config"));
+}
+
+void Node::attach(const Endpoint& endpoint) {
+    if (endpoint.host_ifindex <= 0 || endpoint.host_ifname.empty() ||
+        endpoint.host_ifname.size() >= IF_NAMESIZE) {
+        throw std::invalid_argument("endpoint needs the host veth's ifindex and name");
+    }
+    uint32_t ip = ipv4_of(endpoint.ip);
+
+    shuttle_endpoint ep{};
+    ep.ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
+    ep.pod_ip = ip;
+    copy_mac(ep.pod_mac, endpoint.pod_mac);
+    copy_mac(ep.host_mac, endpoint.host_mac);
+    auto previous = table().find(ip);
+    if (previous && previous->ifindex == ep.ifindex) {
+        ep.attach_mode = previous->attach_mode;
+        ep.flags = previous->flags;
+    }
+    table().put(ip, ep);
+
+    shuttle_endpoint_meta meta{};
+    set_field_string(meta.container_id, endpoint.container_id);
+    set_field_string(meta.ifname, endpoint.ifname);
+    set_field_string(meta.host_ifname, endpoint.host_ifname);
+    set_field_string(meta.pod_namespace, endpoint.pod_namespace);
+    set_field_string(meta.pod_name, endpoint.pod_name);
+    update(map_fd("endpoint_meta"), ip, meta);
+
+    AttachMode mode = attach_programs(endpoint.host_ifindex, endpoint.host_ifname, false);
+    ep.attach_mode = mode == AttachMode::Tcx ? SHUTTLE_ATTACH_TCX : SHUTTLE_ATTACH_TC;
+    table().put(ip, ep);
+}
+
+AttachMode Node::attach_programs(int ifindex, const std::string& ifname, bool overlay) {
+    bool use_tcx = options_.attach != AttachMode::Tc;
+    for (const HookSpec& spec : hooks_of(overlay)) {
+        const int prog = program_fd(spec.program);
+        const std::string path = link_pin_of(pin_dir_, spec, ifname);
+        UniqueFd existing = open_pin(path);
+        if (existing) {
+            TcxLinkInfo info = tcx_link_info(existing.get());
+            if (use_tcx && info.is_tcx && info.ifindex == static_cast<uint32_t>(ifindex)) {
+                if (info.prog_id != prog_id(prog)) {
+                    link_update(existing.get(), prog);
+                }
+                continue;
+            }
+            // A link of an older veth with this name, or this veth switching to tc.
+            bpf_link_detach(existing.get());
+            unpin(path);
+        }
+        if (use_tcx) {
+            UniqueFd link = tcx_attach(prog, ifindex, spec.hook);
+            if (link) {
+                pin(link.get(), path);
+                continue;
+            }
+            int err = errno;
+            if (options_.attach == AttachMode::Tcx || spec.hook != Hook::Ingress ||
+                !means_no_tcx(err)) {
+                throw system_error(err, "attach TCX on " + ifname);
+            }
+            use_tcx = false;  // auto, and this kernel has no TCX: tc for both hooks
+        }
+        tc_attach(prog, ifindex, spec.hook);
+    }
+    return use_tcx ? AttachMode::Tcx : AttachMode::Tc;
+}
+
+void Node::detach_programs(int ifindex, const std::string& ifname, bool maybe_tc, bool overlay) {
+    for (const HookSpec& spec : hooks_of(overlay)) {
+        std::string path = link_pin_of(pin_dir_, spec, ifname);
+        if (UniqueFd link = open_pin(path)) {
+            bpf_link_detach(link.get());
+            unpin(path);
+        }
+    }
+    if (maybe_tc && ifindex > 0 && ifname_of(ifindex) == ifname) {
+        for (const HookSpec& spec : hooks_of(overlay)) {
+            tc_detach(ifindex, spec.hook);
+        }
+    }
+}
+
+void Node::detach(const std::string& host_ifname, const IpAddress& ip_address) {
+    uint32_t ip = ipv4_of(ip_address);
+    auto ep = table().find(ip);
+    int ifindex =
+        ep ? static_cast<int>(ep->ifindex) : static_cast<int>(if_nametoindex(host_ifname.c_str()));
+    bool maybe_tc = !ep || ep->attach_mode != SHUTTLE_ATTACH_TCX;
+    detach_programs(ifindex, host_ifname, maybe_tc, false);
+    table().clear(ip);
+    erase(map_fd("endpoint_meta"), ip);
+}
+
+std::string Node::attach_check(int ifindex, const std::string& ifname, uint32_t mode,
+                               bool overlay) const {
+    for (const HookSpec& spec : hooks_of(overlay)) {
+        uint32_t want = prog_id(program_fd(spec.program));
+        std::string where = std::string(spec.program) + " on " + ifname;
+        if (mode == SHUTTLE_ATTACH_TCX) {
+            UniqueFd link = open_pin(link_pin_of(pin_dir_, spec, ifname));
+            if (!link) {
+                return where + ": no pinned TCX link";
+            }
+            TcxLinkInfo info = tcx_link_info(link.get());
+            if (info.ifindex != static_cast<uint32_t>(ifindex) || info.prog_id != want) {
+                return where + ": TCX link is on ifindex " + std::to_string(info.ifindex) +
+                       " with program " + std::to_string(info.prog_id);
+            }
+        } else if (mode == SHUTTLE_ATTACH_TC) {
+            auto attached = tc_prog_id(ifindex, spec.hook);
+            if (!attached) {
+                return where + ": no cls_bpf filter";
+            }
+            if (*attached != want) {
+                return where + ": the cls_bpf filter runs program " + std::to_string(*attached);
+            }
+        } else {
+            return where + ": never attached";
+        }
+    }
+    return "";
+}
+
+std::string Node::check(const Endpoint& endpoint) const {
+    uint32_t ip = ipv4_of(endpoint.ip);
+    uint32_t ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
+    auto ep = table().find(ip);
+    if (!ep) {
+        return "no endpoint entry for " + endpoint.ip.str();
+    }
+    if (ep->ifindex != ifindex) {
+        return "endpoint " + endpoint.ip.str() + " points at ifindex " +
+               std::to_string(ep->ifindex) + ", not " + std::to_string(ifindex);
+    }
+    if (mac_of(ep->pod_mac) != endpoint.pod_mac || mac_of(ep->host_mac) != endpoint.host_mac) {
+        return "endpoint " + endpoint.ip.str() + " has MACs " + mac_of(ep->pod_mac).str() + "/" +
+               mac_of(ep->host_mac).str();
+    }
+    return attach_check(endpoint.host_ifindex, endpoint.host_ifname, ep->attach_mode);
+}
+
+std::vector<Attachment> Node::attachments() const {
+    std::vector<Attachment> out;
+    for (uint32_t ip : keys<uint32_t>(map_fd("endpoint_meta"))) {
+        auto ep = table().find(ip);
+        auto meta = lookup<shuttle_endpoint_meta>(map_fd("endpoint_meta"), ip);
+        Attachment a;
+        a.pod_ip = ip_of(ip);
+        if (!ep) {
+            a.ifname = meta ? field_string(meta->host_ifname) : "";
+            a.detail = "no endpoint entry";
+            out.push_back(std::move(a));
+            continue;
+        }
+        a.ifindex = static_cast<int>(ep->ifindex);
+        a.ifname = ifname_of(a.ifindex);
+        a.mode = ep->attach_mode == SHUTTLE_ATTACH_TCX  ? AttachMode::Tcx
+                 : ep->attach_mode == SHUTTLE_ATTACH_TC ? AttachMode::Tc
+                                                        : AttachMode::Auto;
+        a.detail =
+            a.ifname.empty() ? "device gone" : attach_check(a.ifindex, a.ifname, ep->attach_mode);
+        a.attached = a.detail.empty();
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+void Node::attach_overlay(int vxlan_ifindex, const std::string& vxlan_ifname) {
+    if (vxlan_ifindex <= 0 || vxlan_ifname.empty() || vxlan_ifname.size() >= IF_NAMESIZE) {
+        throw std::invalid_argument("attach_overlay needs the VXLAN device's ifindex and name");
+    }
+    DirLock lock(options_.bpffs_root);
+    attach_programs(vxlan_ifindex, vxlan_ifname, true);
+    // from_pod redirects to this device, and ensure() finds its filters for upgrades here.
+    NodeConfig cfg = config();
+    if (cfg.vxlan_ifindex != vxlan_ifindex) {
+        cfg.vxlan_ifindex = vxlan_ifindex;
+        set_config(cfg);
+    }
+}
+
+void Node::detach_overlay(const std::string& vxlan_ifname) {
+    DirLock lock(options_.bpffs_root);
+    int ifindex = static_cast<int>(if_nametoindex(vxlan_ifname.c_str()));
+    detach_programs(ifindex, vxlan_ifname, true, true);
+    // Without a device to redirect to, from_pod hands remote traffic to the stack.
+    NodeConfig cfg = config();
+    if (cfg.vxlan_ifindex != 0 &&
+        (cfg.vxlan_ifindex == ifindex || ifname_of(cfg.vxlan_ifindex).empty())) {
+        cfg.vxlan_ifindex = 0;
+        set_config(cfg);
+    }
+}
+
+std::optional<Attachment> Node::overlay_attachment() const {
+    NodeConfig cfg = config();
+    if (cfg.vxlan_ifindex == 0) {
+        return std::nullopt;
+    }
+    Attachment a;
+    a.ifindex = cfg.vxlan_ifindex;
+    a.ifname = ifname_of(a.ifindex);
+    if (a.ifname.empty()) {
+        a.detail = "device gone";
+        return a;
+    }
+    bool pinned = std::any_of(programs_.begin(), programs_.end(),
+                              [](const auto& p) { return p.first == "from_overlay"; });
+    if (!pinned) {
+        a.detail = "no overlay programs pinned (pins of an older build; ensure() loads them)";
+        return a;
+    }
+    bool tcx = path_exists(link_pin_of(pin_dir_, kOverlayHooks[0], a.ifname));
+    a.mode = tcx ? AttachMode::Tcx : AttachMode::Tc;
+    a.detail =
+        attach_check(a.ifindex, a.ifname, tcx ? SHUTTLE_ATTACH_TCX : SHUTTLE_ATTACH_TC, true);
+    a.attached = a.detail.empty();
+    return a;
+}
+
+}  // namespace shuttle::datapath

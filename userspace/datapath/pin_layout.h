@@ -1,0 +1,54 @@
+#pragma once
+
+// Where a node's datapath lives in bpffs, and which program runs at which hook: the pin
+// layout of <bpffs_root>/v<SHUTTLE_LAYOUT_VERSION>/ (see datapath.h). Internal to datapath/.
+
+#include <string>
+#include <vector>
+
+#include "datapath/attach.h"
+
+namespace shuttle::datapath {
+
+// Every map of the BPF object shuttle (tests/integration/datapath_test.cpp keeps this list
+// true).
+inline const char* const kMapNames[] = {"endpoints", "endpoint_meta", "nat_pairs",
+                                        "routes",    "route_slots",   "node_config",
+                                        "loader",    "stats",         "events"};
+
+// Pins that builds of layout 1 before the overlay did not have.
+inline const char* const kAddedToLayout1[] = {"from_overlay", "to_overlay", "route_slots"};
+
+// Which program runs at which hook of a device, and where its TCX links are pinned.
+struct HookSpec {
+    Hook hook;
+    const char* program;
+    const char* links_subdir;
+};
+// Every host veth of a pod.
+inline const HookSpec kPodHooks[] = {{Hook::Ingress, "from_pod", "ingress"},
+                                     {Hook::Egress, "to_pod", "egress"}};
+// The node's collect_md VXLAN device.
+inline const HookSpec kOverlayHooks[] = {{Hook::Ingress, "from_overlay", "overlay-ingress"},
+                                         {Hook::Egress, "to_overlay", "overlay-egress"}};
+inline const HookSpec kAllHooks[] = {kPodHooks[0], kPodHooks[1], kOverlayHooks[0],
+                                     kOverlayHooks[1]};
+
+inline const HookSpec (&hooks_of(bool overlay))[2] {
+    return overlay ? kOverlayHooks : kPodHooks;
+}
+
+// <bpffs_root>/v<SHUTTLE_LAYOUT_VERSION>
+std::string pin_dir_of(const std::string& bpffs_root);
+std::string maps_dir(const std::string& pin_dir);
+std::string map_pin(const std::string& pin_dir, const std::string& name);
+std::string prog_pin(const std::string& pin_dir, const HookSpec& spec);
+std::string links_dir(const std::string& pin_dir, const HookSpec& spec);
+// A TCX link's pin; bpffs refuses names with a dot, which interface names may have.
+std::string link_pin_of(const std::string& pin_dir, const HookSpec& spec,
+                        const std::string& ifname);
+
+// The names in a directory, without dot entries; empty when it cannot be read.
+std::vector<std::string> list_dir(const std::string& dir);
+
+}  // namespace shuttle::datapath

@@ -1,0 +1,197 @@
+// Other nodes' leases in the maps routes and route_slots (see shuttle_abi.h).
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <stdexcept>
+
+#include "common/system_error.h"
+#include "datapath/abi_values.h"
+#include "datapath/bpffs.h"
+#include "datapath/datapath.h"
+#include "datapath/map_access.h"
+#include "shuttle_abi.h"
+
+namespace shuttle::datapath {
+
+namespace {
+
+using RouteEntries = std::map<std::pair<uint32_t, uint32_t>, shuttle_route>;
+
+shuttle_route_key route_key(uint32_t subnet, uint32_t prefix_len) {
+    shuttle_route_key key{};
+    key.subnet = subnet;
+    key.prefix_len = prefix_len;
+    return key;
+}
+
+// The map entries for `routes`, refusing what the programs could never match.
+RouteEntries route_entries(const std::vector<RemoteRoute>& routes, const NodeConfig& cfg) {
+    RouteEntries out;
+    for (const RemoteRoute& r : routes) {
+        std::string what = "route " + r.subnet.str() + ": ";
+        if (!r.subnet.address.is_v4() || !r.underlay_ip.is_v4()) {
+            throw std::invalid_argument(what + "the overlay handles IPv4 only");
+        }
+        if (r.subnet.length < 1 || r.subnet.length > 32) {
+            throw std::invalid_argument(what + "bad prefix length");
+        }
+        if (!cfg.node_subnet.address.empty()) {
+            if (r.subnet.length != cfg.node_subnet.length) {
+                throw std::invalid_argument(what + "every node's subnet has this node's length /" +
+                                            std::to_string(cfg.node_subnet.length) +
+                                            " (the lookup masks with it)");
+            }
+            if (r.subnet.network() == cfg.node_subnet.network()) {
+                throw std::invalid_argument(what + "is this node's own subnet");
+            }
+        }
+        if (!cfg.cluster_network.address.empty() && !cfg.cluster_network.contains(r.subnet)) {
+            throw std::invalid_argument(what + "is outside the cluster network " +
+                                        cfg.cluster_network.str());
+        }
+        if (r.vni == 0 || r.vni > 0xFFFFFF) {
+            throw std::invalid_argument(what + "VNI " + std::to_string(r.vni) +
+                                        " is not 1..16777215");
+        }
+        shuttle_route value{};
+        value.underlay_ip = ipv4_of(r.underlay_ip);
+        copy_mac(value.vtep_mac, r.vtep_mac);
+        value.vni = r.vni;
+        auto key = std::make_pair(ipv4_of(r.subnet.network().address),
+                                  static_cast<uint32_t>(r.subnet.length));
+        if (!out.emplace(key, value).second) {
+            throw std::invalid_argument(what + "listed twice");
+        }
+    }
+    if (out.size() > SHUTTLE_MAX_ROUTES) {
+        throw std::invalid_argument(std::to_string(out.size()) + " routes; the map holds " +
+                                    std::to_string(SHUTTLE_MAX_ROUTES));
+    }
+    return out;
+}
+
+bool same_route(const shuttle_route& a, const shuttle_route& b) {
+    return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+// The index of the lease `subnet`/`len` (network order) in route_slots, nullopt when this
+// config has no slot layout (see shuttle_abi.h) or the subnet is outside the cluster.
+std::optional<uint32_t> route_slot(uint32_t subnet, uint32_t len, const shuttle_config& cfg) {
+    const uint32_t node_len = cfg.node_subnet_len, cluster_len = cfg.cluster_len;
+    if (node_len == 0 || node_len > 32 || cluster_len == 0 || cluster_len > node_len ||
+        node_len - cluster_len > SHUTTLE_ROUTE_SLOT_BITS || len != node_len) {
+        return std::nullopt;
+    }
+    uint32_t offset = ntohl(subnet) - ntohl(cfg.cluster_network);
+    if (cluster_len < 32 && (offset >> (32 - cluster_len)) != 0) {
+        return std::nullopt;
+    }
+    return offset >> (32 - node_len);
+}
+
+// Every entry of a map, by BPF_MAP_LOOKUP_BATCH: a few syscalls instead of two per entry.
+template <class Key, class Value>
+std::vector<std::pair<Key, Value>> read_all(int fd, uint32_t max_entries, const char* what) {
+    std::vector<std::pair<Key, Value>> out;
+    std::vector<Key> keys(max_entries);
+    std::vector<Value> values(max_entries);
+    uint32_t batch = 0;  // the kernel's resume token: a bucket (hash) or a key (array)
+    for (bool first = true;; first = false) {
+        uint32_t count = max_entries;
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+        int rc = bpf_map_lookup_batch(fd, first ? nullptr : &batch, &batch, keys.data(),
+                                      values.data(), &count, &opts);
+        if (rc != 0 && errno != ENOENT) {
+            throw_errno(std::string("batch read of ") + what);
+        }
+        for (uint32_t i = 0; i < count; ++i) {
+            out.emplace_back(keys[i], values[i]);
+        }
+        if (rc != 0 || count == 0) {
+            return out;
+        }
+    }
+}
+
+// Every slot of route_slots, in index order.
+std::vector<shuttle_route> read_slots(int slots_fd) {
+    std::vector<shuttle_route> out(SHUTTLE_MAX_ROUTE_SLOTS);
+    for (const auto& [slot, value] :
+         read_all<uint32_t, shuttle_route>(slots_fd, SHUTTLE_MAX_ROUTE_SLOTS, "route_slots")) {
+        if (slot < out.size()) {
+            out[slot] = value;
+        }
+    }
+    return out;
+}
+
+RouteEntries read_routes(int routes_fd) {
+    RouteEntries out;
+    for (const auto& [key, value] :
+         read_all<shuttle_route_key, shuttle_route>(routes_fd, SHUTTLE_MAX_ROUTES, "routes")) {
+        out.emplace(std::make_pair(key.subnet, key.prefix_len), value);
+    }
+    return out;
+}
+
+}  // namespace
+
+void Node::sync_route_slots() const {
+    auto cfg =
+        lookup<shuttle_config>(map_fd("node_config"), uint32_t{0}).value_or(shuttle_config{});
+    const int slots_fd = map_fd("route_slots");
+    std::vector<shuttle_route> wanted(SHUTTLE_MAX_ROUTE_SLOTS);
+    for (const auto& [key, value] : read_routes(map_fd("routes"))) {
+        if (auto slot = route_slot(key.first, key.second, cfg)) {
+            wanted[*slot] = value;
+        }
+    }
+    std::vector<shuttle_route> current = read_slots(slots_fd);
+    for (uint32_t i = 0; i < SHUTTLE_MAX_ROUTE_SLOTS; ++i) {
+        if (!same_route(current[i], wanted[i])) {
+            update(slots_fd, i, wanted[i]);
+        }
+    }
+}
+
+void Node::set_routes(const std::vector<RemoteRoute>& routes) {
+    DirLock lock(options_.bpffs_root);
+    RouteEntries wanted = route_entries(routes, config());
+    const int fd = map_fd("routes");
+    RouteEntries current = read_routes(fd);
+    // Additions and changes first, so a subnet that moved never has no route.
+    for (const auto& [key, value] : wanted) {
+        auto found = current.find(key);
+        if (found == current.end() || !same_route(found->second, value)) {
+            update(fd, route_key(key.first, key.second), value);
+        }
+    }
+    for (const auto& [key, value] : current) {
+        if (!wanted.count(key)) {
+            erase(fd, route_key(key.first, key.second));
+        }
+    }
+    sync_route_slots();
+}
+
+std::vector<RemoteRoute> Node::routes() const {
+    std::vector<RemoteRoute> out;
+    for (const auto& [key, value] : read_routes(map_fd("routes"))) {
+        RemoteRoute r;
+        r.subnet = IpPrefix{ip_of(key.first), static_cast<int>(key.second)};
+        r.underlay_ip = ip_of(value.underlay_ip);
+        r.vtep_mac = mac_of(value.vtep_mac);
+        r.vni = value.vni;
+        out.push_back(r);
+    }
+    std::sort(out.begin(), out.end(), [](const RemoteRoute& a, const RemoteRoute& b) {
+        return a.subnet.address.v4_host_order() < b.subnet.address.v4_host_order();
+    });
+    return out;
+}
+
+}  // namespace shuttle::datapath
