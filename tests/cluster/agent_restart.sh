@@ -56,17 +56,22 @@ assert_ok "k1 -> k2 after" pod_ping k1 "$ip2"
 assert_ok "k2 -> k1 after" pod_ping k2 "$ip1"
 pass "after the restart each node holds the same lease"
 
-# Lost pins (bpffs remounted, as after a reboot) while shuttled is down: on restart its
+# Lost pins and no bpffs at all (as after a reboot of a node whose init does not mount one)
+# while shuttled is down: on restart it mounts bpffs at /sys/fs/bpf and says so; its
 # ensure() creates fresh maps, so it re-attaches the node's pods from the plugin's records
 # (the plugin's next ADD would find the maps present and not do it).
 kit_stop "${SHUTTLED_PID[n1]}"
-kit_node_exec n1 sh -c 'umount -l /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf'
-assert_fails "no datapath after the remount" kit_node_exec n1 "$bin/shuttlectl" status
+kit_node_exec n1 umount -l /sys/fs/bpf
+assert_eq sysfs "$(kit_node_exec n1 stat -f -c %T /sys/fs/bpf)" "n1's /sys/fs/bpf after the unmount"
+assert_fails "no datapath after the unmount" kit_node_exec n1 "$bin/shuttlectl" status
 start_shuttled n1
 wait_ready n1
+assert_contains "$(shuttled_log n1)" "mounted a bpf filesystem at /sys/fs/bpf (nothing was mounted there)" \
+  "shuttled mounted bpffs and said so"
+assert_eq bpf_fs "$(kit_node_exec n1 stat -f -c %T /sys/fs/bpf)" "n1's /sys/fs/bpf after the restart"
 assert_contains "$(shuttled_log n1)" "re-attached 1 pod(s)" "the pod re-attached from its record"
 status=$(kit_node_exec n1 "$bin/shuttlectl" --json status)
 assert_eq "true $ip1" "$(jq -r '.attachments[0] | "\(.attached) \(.pod_ip)"' <<<"$status")" "k1's programs and entry back"
 assert_ok "k1 -> k2 after lost pins" pod_ping k1 "$ip2"
 assert_ok "k2 -> k1 after lost pins" pod_ping k2 "$ip1"
-pass "after lost pins a restarted shuttled re-attaches the node's pods"
+pass "on a node without bpffs a restarted shuttled mounts it and re-attaches the node's pods"

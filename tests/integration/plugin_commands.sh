@@ -154,7 +154,7 @@ expect_error 50 "{\"cniVersion\":\"1.1.0\",\"code\":50,\"msg\":\"the IPAM data d
 cni STATUS "" "" "" "$(conf 1.1.0 '.ipam = {type: "no-such-ipam"}')"
 expect_error 50 "{\"cniVersion\":\"1.1.0\",\"code\":50,\"msg\":\"the IPAM plugin is missing\",\"details\":\"failed to find plugin \\\"no-such-ipam\\\" in path [$CNI_PATH_DIR]\"}"
 cni STATUS "" "" "" "$(conf 1.1.0 ".bpffsRoot = \"$WORK/notbpf/shuttle\"")"
-expect_error "{\"cniVersion\":\"1.1.0\",\"code\":50,\"msg\":\"the eBPF datapath cannot be pinned\",\"details\":\"$WORK is not on a bpf filesystem (bpffsRoot $WORK/notbpf/shuttle)\"}"
+expect_error "{\"cniVersion\":\"1.1.0\",\"code\":50,\"msg\":\"the eBPF datapath cannot be pinned\",\"details\":\"$WORK is not on a bpf filesystem (bpffsRoot $WORK/notbpf/shuttle); run: mkdir -p $WORK/notbpf && mount -t bpf bpf $WORK/notbpf\"}"
 pass STATUS
 
 # --- GC ------------------------------------------------------------------------------------

@@ -102,6 +102,10 @@ bool write_file_if_different(const std::string& path, const std::string& text) {
 NodeDatapath::NodeDatapath(NodeDatapathOptions options)
     : options_(std::move(options)),
       node_(datapath::Node::ensure({options_.bpffs_root, datapath::AttachMode::Auto})) {
+    if (!node_.bpffs_mounted_at().empty()) {
+        log_info("mounted a bpf filesystem at " + node_.bpffs_mounted_at() +
+                 " (nothing was mounted there)");
+    }
     log_info("datapath " + node_.pin_dir() + (node_.programs_loaded() ? ": programs loaded" : "") +
              (node_.maps_created() ? ", maps created" : ", maps reused"));
 }

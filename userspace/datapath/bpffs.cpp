@@ -4,9 +4,12 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 #include "common/system_error.h"
@@ -29,7 +32,9 @@ bool path_exists(const std::string& path) {
     throw_errno("stat " + path);
 }
 
-void make_bpffs_dirs(const std::string& path) {
+namespace {
+
+void mkdir_p(const std::string& path) {
     for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
         std::string prefix = path.substr(0, slash);
         if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -39,8 +44,75 @@ void make_bpffs_dirs(const std::string& path) {
             break;
         }
     }
+}
+
+bool is_under(const std::string& path, const std::string& dir) {
+    std::string normal = std::filesystem::path(path).lexically_normal().string();
+    return normal == dir || normal.rfind(dir + "/", 0) == 0;
+}
+
+// The directory a bpf filesystem must be mounted on for `root`: /sys/fs/bpf for a root in
+// it, else the root's parent.
+std::string mount_point_for(const std::string& root) {
+    if (is_under(root, kBpffsMountPoint)) {
+        return kBpffsMountPoint;
+    }
+    return std::filesystem::path(root).lexically_normal().parent_path().string();
+}
+
+[[noreturn]] void cannot_mount(const std::string& step, int err) {
+    throw std::runtime_error(std::string("no bpf filesystem is mounted at ") + kBpffsMountPoint +
+                             " and shuttle could not mount one (" + step + ": " +
+                             std::strerror(err) +
+                             "); run: " + bpffs_mount_command(kBpffsMountPoint));
+}
+
+}  // namespace
+
+std::string bpffs_mount_command(const std::string& root) {
+    std::string mount_point = mount_point_for(root);
+    std::string mount = "mount -t bpf bpf " + mount_point;
+    return path_exists(mount_point) ? mount : "mkdir -p " + mount_point + " && " + mount;
+}
+
+std::string mount_bpffs_if_missing(const std::string& root) {
+    if (!is_under(root, kBpffsMountPoint) || is_on_bpffs(kBpffsMountPoint)) {
+        return "";
+    }
+    if (::mkdir(kBpffsMountPoint, 0700) != 0 && errno != EEXIST) {
+        cannot_mount(std::string("mkdir ") + kBpffsMountPoint, errno);
+    }
+    // Two ADDs at once must not stack two mounts: the second would hide the first's pins.
+    UniqueFd dir(::open(kBpffsMountPoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir || ::flock(dir.get(), LOCK_EX) != 0) {
+        cannot_mount(std::string("open ") + kBpffsMountPoint, errno);
+    }
+    if (is_on_bpffs(kBpffsMountPoint)) {
+        return "";  // mounted while we waited
+    }
+    if (::mount("bpf", kBpffsMountPoint, "bpf", 0, "mode=0700") != 0) {
+        cannot_mount("mount", errno);
+    }
+    return kBpffsMountPoint;
+}
+
+std::string prepare_bpffs_root(const std::string& root) {
+    if (is_on_bpffs(root)) {
+        return "";  // every ADD but the node's first
+    }
+    std::string mounted = mount_bpffs_if_missing(root);
+    mkdir_p(root);
+    if (!is_on_bpffs(root)) {
+        throw std::runtime_error(root +
+                                 " is not on a bpf filesystem; run: " + bpffs_mount_command(root));
+    }
+    return mounted;
+}
+
+void make_bpffs_dirs(const std::string& path) {
+    mkdir_p(path);
     if (!is_on_bpffs(path)) {
-        throw std::runtime_error(path + " is not on a bpf filesystem (mount -t bpf bpf <dir>)");
+        throw std::runtime_error(path + " is not on a bpf filesystem");
     }
 }
 

@@ -8,8 +8,29 @@
 
 namespace shuttle::datapath {
 
-// mkdir -p, refusing a root that is not on a bpf filesystem (pins elsewhere would fail
-// with confusing errors, and a tmpfs would silently lose them).
+// Where bpffs belongs, and where shuttle mounts it when nothing is mounted there (as
+// Cilium's agent and systemd do).
+inline constexpr const char* kBpffsMountPoint = "/sys/fs/bpf";
+
+// When `root` lies under /sys/fs/bpf and no bpf filesystem is mounted there: creates
+// /sys/fs/bpf if missing and mounts one, serialised by a flock on the directory. Returns
+// the mount point when this call mounted it, else "". Where that is impossible (no
+// privilege, no bpf filesystem in the kernel, /sys read-only) throws std::runtime_error
+// naming the command to run. Other roots are left alone: mounting over a directory the
+// operator chose could hide what is in it.
+std::string mount_bpffs_if_missing(const std::string& root);
+
+// What to run so that `root` is on a bpf filesystem: "mount -t bpf bpf <dir>" (after a
+// "mkdir -p <dir> && " when it is missing), <dir> being /sys/fs/bpf for a root in it, else
+// the root's parent.
+std::string bpffs_mount_command(const std::string& root);
+
+// mount_bpffs_if_missing, then mkdir -p `root`, refusing a root that is not on a bpf
+// filesystem (pins elsewhere would fail with confusing errors, and a tmpfs would silently
+// lose them) with the mount command to run. Returns what mount_bpffs_if_missing did.
+std::string prepare_bpffs_root(const std::string& root);
+
+// mkdir -p of a directory under a prepared root, refusing one that is not on bpffs.
 void make_bpffs_dirs(const std::string& path);
 bool is_on_bpffs(const std::string& path);
 // False when missing; throws when it cannot tell (EACCES without root).

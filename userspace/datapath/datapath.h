@@ -77,6 +77,8 @@ struct Attachment {
 
 class Node {
   public:
+    // Mounts bpffs at /sys/fs/bpf first when the root is under it and nothing is mounted
+    // there (bpffs_mounted_at() says so), or throws naming the command that would.
     // Loads, verifies and pins maps and programs when pins are missing; replaces the
     // programs through every pinned link when this build's program differs; otherwise only
     // opens the pins. Serialised by a flock on the pin root.
@@ -124,6 +126,9 @@ class Node {
     bool maps_created() const { return maps_created_; }
     // True when this ensure() loaded (verified) the programs.
     bool programs_loaded() const { return programs_loaded_; }
+    // The mount point when this ensure() mounted a bpf filesystem (nothing was mounted
+    // there), else "": the caller logs it.
+    const std::string& bpffs_mounted_at() const { return bpffs_mounted_at_; }
 
     std::vector<Attachment> attachments() const;
     // Hash of the BPF object this binary carries (compared with the pinned one).
@@ -160,6 +165,7 @@ class Node {
     std::vector<std::pair<std::string, UniqueFd>> maps_;
     bool maps_created_ = false;
     bool programs_loaded_ = false;
+    std::string bpffs_mounted_at_;
 };
 
 }  // namespace shuttle::datapath

@@ -192,7 +192,7 @@ Node Node::ensure(const Options& options) {
     Node node;
     node.options_ = options;
     node.pin_dir_ = pin_dir_of(options.bpffs_root);
-    make_bpffs_dirs(options.bpffs_root);
+    node.bpffs_mounted_at_ = prepare_bpffs_root(options.bpffs_root);
     DirLock lock(options.bpffs_root);
     if (!pins_are_current(node.pin_dir_)) {
         make_bpffs_dirs(maps_dir(node.pin_dir_));

@@ -5,6 +5,7 @@
 #include "cni/error.h"
 #include "datapath/bpffs.h"
 #include "datapath/datapath.h"
+#include "plugin/log.h"
 
 #include <filesystem>
 #include <stdexcept>
@@ -67,6 +68,13 @@ auto as_datapath_error(const char* what, F action) {
     }
 }
 
+void log_bpffs_mount(const Network& net, const std::string& mount_point) {
+    if (!mount_point.empty()) {
+        log_line(net.conf.log_file,
+                 "mounted a bpf filesystem at " + mount_point + " (nothing was mounted there)");
+    }
+}
+
 }  // namespace
 
 int reattach_recorded(const std::string& state_dir, datapath::Node& node,
@@ -94,6 +102,7 @@ void datapath_attach(const Network& net, const AttachmentRecord& record, int hos
         return;
     as_datapath_error("attach", [&] {
         auto node = datapath::Node::ensure(options_of(net));
+        log_bpffs_mount(net, node.bpffs_mounted_at());
         // The programs find pods by their offset in the node subnet and answer ARP for the
         // gateway and the cluster network: without subnet.env, the pod's own prefix is both.
         IpPrefix subnet = net.node_subnet.value_or(record.addresses.front()).network();
@@ -144,6 +153,12 @@ std::string datapath_check(const Network& net, const AttachmentRecord& record) {
 std::string datapath_status(const Network& net) {
     if (net.conf.attach == cni::AttachMode::None)
         return "";
+    try {
+        // What the next ADD would do, so that STATUS answers for the node after it.
+        log_bpffs_mount(net, datapath::mount_bpffs_if_missing(net.conf.bpffs_root));
+    } catch (const std::exception& e) {
+        return e.what();
+    }
     std::filesystem::path path = net.conf.bpffs_root;
     std::error_code ec;
     while (!std::filesystem::exists(path, ec) && path.has_parent_path() &&
@@ -152,7 +167,8 @@ std::string datapath_status(const Network& net) {
     }
     if (datapath::is_on_bpffs(path.string()))
         return "";
-    return path.string() + " is not on a bpf filesystem (bpffsRoot " + net.conf.bpffs_root + ")";
+    return path.string() + " is not on a bpf filesystem (bpffsRoot " + net.conf.bpffs_root +
+           "); run: " + datapath::bpffs_mount_command(net.conf.bpffs_root);
 }
 
 }  // namespace shuttle::plugin

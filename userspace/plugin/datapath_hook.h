@@ -33,7 +33,8 @@ using ReattachFailure = std::function<void(const AttachmentRecord&, const std::e
 int reattach_recorded(const std::string& state_dir, datapath::Node& node,
                       const ReattachFailure& on_failure = {});
 // STATUS: "" when ADD could pin under bpffsRoot (it, or its nearest existing parent, is on
-// a bpf filesystem), else why not.
+// a bpf filesystem), else why not, with the command to run. Mounts bpffs at /sys/fs/bpf
+// first when ADD would (datapath::mount_bpffs_if_missing), and logs it.
 std::string datapath_status(const Network& net);
 
 }  // namespace shuttle::plugin
