@@ -62,10 +62,21 @@ cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.ipam.type = "no-such-ipam"')"
 expect_error "{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"invalid network config: ipam.type\",\"details\":\"failed to find plugin \\\"no-such-ipam\\\" in path [$CNI_PATH_DIR]\"}"
 pass "code 7"
 
-# --- 2: IPv6 ----------------------------------------------------------------------------------
-cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.ipam.ranges = [[{subnet: "fd00:99::/64"}]]')"
-expect_error '{"cniVersion":"1.0.0","code":2,"msg":"IPv6 is not supported yet","details":"ipam.ranges[0][0].subnet: fd00:99::/64"}'
-pass "code 2"
+# --- 7: malformed IPv6 ranges (IPv6 is no longer code 2) ------------------------------------------
+cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.ipam.ranges += [[{subnet: "fd00:99::/129"}]]')"
+expect_error '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config: ipam.ranges[1][0].subnet","details":"\"fd00:99::/129\" is not an address/length"}'
+cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.ipam.ranges += [[{subnet: "fd00:99::5/64"}]]')"
+expect_error '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config: ipam.ranges[1][0].subnet","details":"fd00:99::5/64 has host bits set"}'
+cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.ipam.ranges += [[{subnet: "fd00:99::/127"}]]')"
+expect_error '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config: ipam.ranges[1][0].subnet","details":"network fd00:99::/127 too small to allocate from"}'
+cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.ipam.ranges += [[{subnet: "fd00:99::/64", rangeEnd: "fd00:98::9"}]]')"
+expect_error '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config: ipam.ranges[1][0].rangeEnd","details":"fd00:98::9 is not in fd00:99::/64"}'
+cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.ipam.ranges[0] += [{subnet: "fd00:99::/64"}]')"
+expect_error '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config: ipam.ranges[0]","details":"mixes IPv4 and IPv6 ranges (one family per range set)"}'
+cni ADD c1 eth0 "$ns" "$(conf 1.0.0 '.ipam.routes += [{dst: "fd00:99::/64x"}]')"
+[ "$(echo "$OUT" | jq -c '[.code, .msg]')" = '[7,"invalid network config: ipam.routes[1].dst"]' ] || fail "bad IPv6 route: $OUT"
+expect_clean_node
+pass "code 7: malformed IPv6 ranges"
 
 # --- 11: subnet.env not written yet -------------------------------------------------------------
 cni ADD c1 eth0 "$ns" "$(conf 0.3.1 "del(.ipam) | .subnetFile = \"$WORK/subnet.env\"")"
@@ -111,6 +122,28 @@ cni_ok DEL x1 eth0 "/run/netns/$RUN-x1" "$small"
 cni_ok DEL x2 eth0 "/run/netns/$RUN-x2" "$small"
 expect_clean_node
 pass "code 102, nothing left"
+
+# --- IPv6: exhausted range set, requested address outside or taken: both families roll back ---------
+dual=$(conf 1.0.0 '.ipam.ranges += [[{subnet: "fd00:99::/64", rangeStart: "fd00:99::10", rangeEnd: "fd00:99::11"}]]')
+cni_ok ADD y1 eth0 "$(new_pod y1)" "$dual"
+cni ADD y3 eth0 "$(new_pod y3)" "$dual" "IP=fd00:99::12"
+expect_error '{"cniVersion":"1.0.0","code":103,"msg":"requested IP address is in no range set","details":"fd00:99::12"}'
+cni ADD y3 eth0 "/run/netns/$RUN-y3" "$(echo "$dual" | jq -c '.runtimeConfig = {ips: ["fd01::1"]}')"
+expect_error '{"cniVersion":"1.0.0","code":103,"msg":"requested IP address is in no range set","details":"fd01::1"}'
+cni ADD y3 eth0 "/run/netns/$RUN-y3" "$(echo "$dual" | jq -c '.args = {cni: {ips: ["fd00:99::10"]}}')"
+expect_error '{"cniVersion":"1.0.0","code":103,"msg":"requested IP address is not available","details":"fd00:99::10 in range set fd00:99::10-fd00:99::11"}'
+cni ADD y3 eth0 "/run/netns/$RUN-y3" "$dual" "IP=fd00:99::zz"
+[ "$(echo "$OUT" | jq -c '[.code, .msg]')" = '[4,"invalid CNI_ARGS"]' ] || fail "malformed IPv6 in CNI_ARGS: $OUT"
+[ "$(count_host_veths)/$(count_reservations)/$(count_records)" = 1/2/1 ] || fail "failed IPv6 ADDs left state"
+cni_ok ADD y2 eth0 "$(new_pod y2)" "$dual"
+cni ADD y3 eth0 "/run/netns/$RUN-y3" "$dual"
+expect_error '{"cniVersion":"1.0.0","code":102,"msg":"no IP addresses available in range set","details":"fd00:99::10-fd00:99::11"}'
+ip -n "$RUN-y3" link show eth0 2>/dev/null && fail "exhausted IPv6 ADD left eth0 in the pod"
+[ "$(count_host_veths)/$(count_reservations)/$(count_records)" = 2/4/2 ] || fail "exhausted IPv6 ADD left state"
+cni_ok DEL y1 eth0 "/run/netns/$RUN-y1" "$dual"
+cni_ok DEL y2 eth0 "/run/netns/$RUN-y2" "$dual"
+expect_clean_node
+pass "IPv6 codes 102 and 103 (exhausted, outside the range, taken), nothing left of either family"
 
 # --- a failure after IPAM rolls back the veth and the reservation ---------------------------------------
 cni ADD m1 eth0 "$(new_pod m1)" "$(conf 1.0.0 '.runtimeConfig = {mac: "01:00:5e:00:00:01"}')"

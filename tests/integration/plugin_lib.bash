@@ -119,7 +119,7 @@ node() { ip netns exec "$NODE" "$@"; }
 # Leftovers on the node: host veths, /32 host routes, reservations, records.
 count_host_veths() { ip -n "$NODE" -o link show 2>/dev/null | grep -c ' sh[0-9a-f]\{13\}' || true; }
 count_host_routes() { ip -n "$NODE" -4 route show | grep -c 'dev sh' || true; }
-count_reservations() { ls "$(store_dir)" 2>/dev/null | grep -c '^[0-9]' || true; }
+count_reservations() { ls "$(store_dir)" 2>/dev/null | grep -Ec '^[0-9a-f]+[.:]' || true; }
 count_records() { ls "$(state_dir)" 2>/dev/null | grep -c '\.json$' || true; }
 
 expect_clean_node() {

@@ -63,6 +63,31 @@ TEST_CASE("results of every version parse back into the same model") {
     }
 }
 
+TEST_CASE("dual-stack results at every version: both families, ::/0, version \"6\"") {
+    Result r = sample();
+    r.ips.push_back({*IpPrefix::parse("fd00:10:1::5/64"), IpAddress::parse("fd00:10:1::1"), 1});
+    r.routes.push_back(
+        {*IpPrefix::parse("::/0"), IpAddress::parse("fd00:10:1::1"), {}, {}, {}, {}, {}});
+    for (auto version : {"0.3.0", "0.3.1", "0.4.0"}) {
+        auto j = result_json(r, version);
+        REQUIRE(
+            j["ips"][1].dump() ==
+            R"({"address":"fd00:10:1::5/64","gateway":"fd00:10:1::1","interface":1,"version":"6"})");
+    }
+    for (auto version : {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}) {
+        auto j = result_json(r, version);
+        REQUIRE(j["routes"][1].dump() == R"({"dst":"::/0","gw":"fd00:10:1::1"})");
+        auto back = parse_result(j);
+        REQUIRE(back.ips.size() == 2);
+        REQUIRE(back.ips[1].address.str() == "fd00:10:1::5/64");
+        REQUIRE(gateway_of(back.ips, AF_INET6)->str() == "fd00:10:1::1");
+        REQUIRE(gateway_of(back.ips, AF_INET)->str() == "10.1.0.1");
+        REQUIRE(first_of_family(back.ips, AF_INET6)->address.str() == "fd00:10:1::5/64");
+    }
+    REQUIRE(result_json(r, "1.0.0")["ips"][1].dump() ==
+            R"({"address":"fd00:10:1::5/64","gateway":"fd00:10:1::1","interface":1})");
+}
+
 TEST_CASE("a malformed prevResult is code 6 naming the field") {
     try {
         parse_result(nlohmann::json::parse(R"({"ips":[{"address":"10.1.0.5"}]})"), "prevResult");

@@ -148,3 +148,84 @@ TEST_CASE("parallel processes get distinct addresses through the flock") {
     REQUIRE(list.size() == kChildren * 4);
     REQUIRE(distinct.size() == kChildren * 4);
 }
+
+namespace {
+
+Config dual_stack_config(const std::string& dir) {
+    Config config;
+    config.range_sets = {
+        {make_range(*IpPrefix::parse("10.1.0.0/24"), "10.1.0.2", "10.1.0.3", "", "ipam")},
+        {make_range(*IpPrefix::parse("fd00:10:1::/64"), "fd00:10:1:0:ffff:ffff:ffff:fffe", "", "",
+                    "ipam")}};
+    config.data_dir = dir;
+    return config;
+}
+
+}  // namespace
+
+TEST_CASE("dual-stack: one address per range set, host-local's IPv6 file names") {
+    testing::TempDir tmp("ipam");
+    Store store(tmp.path.string(), "net1");
+    auto config = dual_stack_config(tmp.path.string());
+    auto result = allocate(store, config, "ctr1", "eth0", {});
+    REQUIRE(result.ips.size() == 2);
+    REQUIRE(result.ips[0].address.str() == "10.1.0.2/24");
+    REQUIRE(result.ips[1].address.str() == "fd00:10:1:0:ffff:ffff:ffff:fffe/64");
+    REQUIRE(result.ips[1].gateway->str() == "fd00:10:1::1");
+    auto dir = tmp.path / "net1";
+    REQUIRE(testing::read_whole_file(dir / "fd00:10:1:0:ffff:ffff:ffff:fffe") == "ctr1\r\neth0");
+    REQUIRE(testing::read_whole_file(dir / "last_reserved_ip.0") == "10.1.0.2");
+    REQUIRE(testing::read_whole_file(dir / "last_reserved_ip.1") ==
+            "fd00:10:1:0:ffff:ffff:ffff:fffe");
+    // the range ends at the prefix's last address (no broadcast in IPv6), then wraps
+    REQUIRE(allocate(store, config, "ctr2", "eth0", {}).ips[1].address.address.str() ==
+            "fd00:10:1:0:ffff:ffff:ffff:ffff");
+    try {
+        allocate(store, config, "ctr3", "eth0", {});
+        FAIL("no error");
+    } catch (const cni::Error& e) {
+        REQUIRE(e.code() == cni::kRangeExhausted);  // the IPv4 set is full
+    }
+    REQUIRE(store.get_by_id("ctr3", "eth0").empty());
+    REQUIRE(release(store, "ctr1", "eth0").size() == 2);
+    REQUIRE_FALSE(fs::exists(dir / "fd00:10:1:0:ffff:ffff:ffff:fffe"));
+}
+
+TEST_CASE("IPv6: requested addresses, exhaustion, all-or-nothing") {
+    testing::TempDir tmp("ipam");
+    Store store(tmp.path.string(), "n");
+    Config config;
+    config.range_sets = {
+        {make_range(*IpPrefix::parse("10.1.0.0/24"), "10.1.0.2", "10.1.0.9", "", "ipam")},
+        {make_range(*IpPrefix::parse("fd00::/126"), "", "", "", "ipam")}};
+    config.data_dir = tmp.path.string();
+    auto wanted = *IpAddress::parse("fd00::3");
+    auto result = allocate(store, config, "a", "eth0", {wanted});
+    REQUIRE(result.ips[1].address.address == wanted);
+    REQUIRE(allocate(store, config, "b", "eth0", {}).ips[1].address.address.str() == "fd00::2");
+    try {
+        allocate(store, config, "c", "eth0", {});
+        FAIL("no error");
+    } catch (const cni::Error& e) {
+        REQUIRE(e.code() == cni::kRangeExhausted);
+        REQUIRE(std::string(e.what()) == "no IP addresses available in range set: fd00::1-fd00::3");
+    }
+    REQUIRE(store.get_by_id("c", "eth0").empty());  // the IPv4 address went back too
+    try {
+        allocate(store, config, "d", "eth0", {*IpAddress::parse("fd00::1")});
+        FAIL("no error");
+    } catch (const cni::Error& e) {
+        REQUIRE(e.code() == cni::kAddressUnavailable);
+        REQUIRE(e.msg() == "requested IP address is the gateway");
+    }
+    release(store, "b", "eth0");
+    try {
+        allocate(store, config, "e", "eth0", {*IpAddress::parse("fd01::5")});
+        FAIL("no error");
+    } catch (const cni::Error& e) {
+        REQUIRE(e.code() == cni::kAddressUnavailable);
+        REQUIRE(e.msg() == "requested IP address is in no range set");
+        REQUIRE(e.details() == "fd01::5");
+    }
+    REQUIRE(store.get_by_id("e", "eth0").empty());
+}

@@ -45,7 +45,7 @@ TEST_CASE("ranges, routes and dataDir") {
     REQUIRE(config.data_dir == "/tmp/x");
 }
 
-TEST_CASE("bad ranges are code 7 naming the field; IPv6 is code 2") {
+TEST_CASE("bad ranges are code 7 naming the field") {
     auto e = error_of(R"({"type":"host-local","subnet":"10.1.0.0/31"})");
     REQUIRE(e.code() == cni::kInvalidConfig);
     REQUIRE(e.msg() == "invalid network config: ipam.subnet");
@@ -65,11 +65,57 @@ TEST_CASE("bad ranges are code 7 naming the field; IPv6 is code 2") {
     e = error_of(
         R"({"type":"host-local","ranges":[[{"subnet":"10.1.0.0/24"}],[{"subnet":"10.1.0.0/25"}]]})");
     REQUIRE(e.details() == "range 10.1.0.0/25 overlaps 10.1.0.0/24");
+}
 
-    e = error_of(R"({"type":"host-local","ranges":[[{"subnet":"fd00::/64"}]]})");
-    REQUIRE(e.code() == cni::kUnsupportedField);
-    REQUIRE(e.msg() == "IPv6 is not supported yet");
-    REQUIRE(e.details() == "ipam.ranges[0][0].subnet: fd00::/64");
+TEST_CASE("IPv6 ranges: host-local's defaults, the last address included") {
+    auto config = parse_config(json::parse(R"({"type":"host-local",
+        "ranges":[[{"subnet":"10.1.0.0/24"}],[{"subnet":"fd00:10:1::/64"}]],
+        "routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0"},{"dst":"fd00:10::/48","gw":"fd00:10:1::fe"}]})"));
+    REQUIRE(config.range_sets.size() == 2);
+    const auto& r = config.range_sets[1][0];
+    REQUIRE(r.start.str() == "fd00:10:1::1");
+    REQUIRE(r.end.str() == "fd00:10:1:0:ffff:ffff:ffff:ffff");
+    REQUIRE(r.gateway.str() == "fd00:10:1::1");
+    REQUIRE(config.routes.size() == 3);
+    REQUIRE(config.routes[1].dst.str() == "::/0");
+    REQUIRE(config.routes[2].gw->str() == "fd00:10:1::fe");
+
+    auto small = parse_config(json::parse(R"({"type":"host-local","subnet":"fd00::/126"})"));
+    REQUIRE(small.range_sets[0][0].str() == "fd00::1-fd00::3");
+    REQUIRE(small.range_sets[0][0].contains(*IpAddress::parse("fd00::3")));
+    REQUIRE_FALSE(small.range_sets[0][0].contains(*IpAddress::parse("fd00::4")));
+    REQUIRE_FALSE(small.range_sets[0][0].contains(*IpAddress::parse("10.0.0.3")));
+}
+
+TEST_CASE("bad IPv6 ranges are code 7 naming the field") {
+    auto e = error_of(R"({"type":"host-local","ranges":[[{"subnet":"fd00::/127"}]]})");
+    REQUIRE(e.code() == cni::kInvalidConfig);
+    REQUIRE(e.msg() == "invalid network config: ipam.ranges[0][0].subnet");
+    REQUIRE(e.details() == "network fd00::/127 too small to allocate from");
+
+    e = error_of(R"({"type":"host-local","ranges":[[{"subnet":"fd00::1/64"}]]})");
+    REQUIRE(e.details() == "fd00::1/64 has host bits set");
+
+    e = error_of(R"({"type":"host-local","ranges":[[{"subnet":"fd00::/64x"}]]})");
+    REQUIRE(e.details() == "\"fd00::/64x\" is not an address/length");
+
+    e = error_of(
+        R"({"type":"host-local","ranges":[[{"subnet":"fd00::/64","rangeStart":"fd01::1"}]]})");
+    REQUIRE(e.msg() == "invalid network config: ipam.ranges[0][0].rangeStart");
+    REQUIRE(e.details() == "fd01::1 is not in fd00::/64");
+
+    e = error_of(R"({"type":"host-local","ranges":[[{"subnet":"fd00::/64","rangeStart":"fd00::9",
+        "rangeEnd":"fd00::5"}]]})");
+    REQUIRE(e.msg() == "invalid network config: ipam.ranges[0][0].rangeStart");
+
+    e = error_of(
+        R"({"type":"host-local","ranges":[[{"subnet":"10.1.0.0/24"},{"subnet":"fd00::/64"}]]})");
+    REQUIRE(e.msg() == "invalid network config: ipam.ranges[0]");
+    REQUIRE(e.details() == "mixes IPv4 and IPv6 ranges (one family per range set)");
+
+    e = error_of(
+        R"({"type":"host-local","ranges":[[{"subnet":"fd00::/64"}],[{"subnet":"fd00::/96"}]]})");
+    REQUIRE(e.details() == "range fd00::/96 overlaps fd00::/64");
 }
 
 TEST_CASE("resolv.conf becomes DNS") {

@@ -67,6 +67,34 @@ TEST_CASE("subnetFile supplies ranges, routes and MTU as flannel's meta plugin d
     REQUIRE(net.state_dir == "/var/lib/cni/shuttle/cbr0");
 }
 
+TEST_CASE("a dual-stack subnetFile adds an IPv6 range set and route, as flannel's plugin does") {
+    testing::TempDir tmp("plugin");
+    write(tmp.path / "subnet.env",
+          "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\n"
+          "FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\n"
+          "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n");
+    auto net = load_network(with_subnet_file((tmp.path / "subnet.env").string()),
+                            SubnetFileNeed::Required);
+    REQUIRE(net.node_subnet->str() == "10.244.3.0/24");
+    REQUIRE(net.node_subnet6->str() == "fd00:10:244:3::/64");
+    REQUIRE(net.ipam.range_sets.size() == 2);
+    REQUIRE(net.ipam.range_sets[1][0].str() ==
+            "fd00:10:244:3::1-fd00:10:244:3:ffff:ffff:ffff:ffff");
+    REQUIRE(net.ipam.routes.size() == 2);
+    REQUIRE(net.ipam.routes[1].dst.str() == "fd00:10:244::/56");
+    REQUIRE(net.effective_config["ipam"]["ranges"][1][0]["subnet"] == "fd00:10:244:3::/64");
+
+    write(tmp.path / "subnet.env",
+          "FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\n"
+          "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
+    net = load_network(with_subnet_file((tmp.path / "subnet.env").string()),
+                       SubnetFileNeed::Required);
+    REQUIRE_FALSE(net.node_subnet);
+    REQUIRE(net.ipam.range_sets.size() == 1);
+    REQUIRE(net.ipam.range_sets[0][0].subnet.str() == "fd00:10:244:3::/64");
+    REQUIRE(net.ipam.routes.size() == 1);
+}
+
 TEST_CASE("the plugin masquerades only when ipMasq and not FLANNEL_IPMASQ") {
     testing::TempDir tmp("plugin");
     auto env = tmp.path / "subnet.env";

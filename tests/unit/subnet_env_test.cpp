@@ -21,6 +21,34 @@ TEST_CASE("subnet.env in flannel's format round-trips") {
     REQUIRE(format_subnet_env(env) == text);
 }
 
+TEST_CASE("dual-stack and IPv6-only subnet.env in flannel's WriteSubnetFile order") {
+    std::string dual =
+        "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\n"
+        "FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:1::1/64\n"
+        "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n";
+    auto env = parse_subnet_env(dual);
+    REQUIRE(env.has_ipv4());
+    REQUIRE(env.ipv6_network->str() == "fd00:10:244::/56");
+    REQUIRE(env.ipv6_subnet->str() == "fd00:10:244:1::1/64");
+    REQUIRE(env.ipv6_subnet_network()->str() == "fd00:10:244:1::/64");
+    REQUIRE(format_subnet_env(env) == dual);
+
+    std::string v6_only =
+        "FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:1::1/64\n"
+        "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n";
+    env = parse_subnet_env(v6_only);
+    REQUIRE_FALSE(env.has_ipv4());
+    REQUIRE(format_subnet_env(env) == v6_only);
+
+    REQUIRE_THROWS_WITH(parse_subnet_env("FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_MTU=1450\n"
+                                         "FLANNEL_IPMASQ=false\n"),
+                        "subnet.env is missing FLANNEL_IPV6_SUBNET");
+    REQUIRE_THROWS_WITH(
+        parse_subnet_env("FLANNEL_IPV6_NETWORK=10.244.0.0/16\nFLANNEL_IPV6_SUBNET=10.244.1.1/24\n"
+                         "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n"),
+        "subnet.env has a bad FLANNEL_IPV6_NETWORK: 10.244.0.0/16");
+}
+
 TEST_CASE("subnet.env errors name the key") {
     REQUIRE_THROWS_WITH(parse_subnet_env("FLANNEL_NETWORK=10.244.0.0/16\n"),
                         "subnet.env is missing FLANNEL_SUBNET");

@@ -5,6 +5,7 @@
 #   sudo tools/bench/cni-latency.sh [N]        (N defaults to 100)
 #   SHUTTLE_ATTACH="auto none" (default auto): shuttle's attach modes, each measured in turn
 #   (tc, tcx, auto, none = no eBPF: the ADD cost of the datapath is auto against none).
+#   SHUTTLE_DUAL_STACK=1: both networks get an IPv6 range set beside the IPv4 one.
 #
 # Everything happens in namespaces made here (a node netns and N pod netns per plugin);
 # nothing touches the root namespace. Each plugin call is timed from exec to exit by a loop
@@ -45,17 +46,21 @@ for i in $(seq 1 "$N"); do
 done
 
 MODES=(${SHUTTLE_ATTACH:-auto})
+V6_SHUTTLE='' V6_BRIDGE='' STACK=IPv4
+if [ "${SHUTTLE_DUAL_STACK:-0}" = 1 ]; then
+    V6_SHUTTLE=',[{"subnet":"fd00:88:2::/64"}]' V6_BRIDGE=',[{"subnet":"fd00:88:1::/64"}]' STACK=dual-stack
+fi
 for mode in "${MODES[@]}"; do
     cat >"$WORK/shuttle-$mode.json" <<JSON
 {"cniVersion":"1.0.0","name":"bench-shuttle","type":"shuttle","mtu":1450,"dataDir":"$WORK/state",
  "bpffsRoot":"$WORK/bpffs/shuttle","attach":"$mode",
- "ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.2.0/24"}]],"dataDir":"$WORK/networks"}}
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.2.0/24"}]$V6_SHUTTLE],"dataDir":"$WORK/networks"}}
 JSON
 done
 cat >"$WORK/bridge.json" <<JSON
 {"cniVersion":"1.0.0","name":"bench-bridge","type":"bridge","bridge":"cni0","isGateway":true,
  "mtu":1450,"hairpinMode":true,
- "ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.1.0/24"}]],"dataDir":"$WORK/networks"}}
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.1.0/24"}]$V6_BRIDGE],"dataDir":"$WORK/networks"}}
 JSON
 
 # The timing loop, run inside the node: prints "<command> <microseconds>" per call.
@@ -88,7 +93,7 @@ percentile() {  # FILE COMMAND P -> milliseconds
 for mode in "${MODES[@]}"; do measure shuttle "$WORK/shuttle-$mode.json" "$RUN-s" "shuttle-$mode"; done
 measure bridge "$WORK/bridge.json" "$RUN-b" bridge
 
-echo "CNI latency over $N sequential pods (ms, exec to exit, node = netns, kernel $(uname -r))"
+echo "CNI latency over $N sequential pods, $STACK (ms, exec to exit, node = netns, kernel $(uname -r))"
 printf '| plugin | ADD p50 | ADD p99 | DEL p50 | DEL p99 |\n|---|---|---|---|---|\n'
 for p in "${MODES[@]/#/shuttle-}" bridge; do
     f=$WORK/$p.samples

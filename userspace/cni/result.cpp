@@ -256,4 +256,20 @@ Result parse_result(const json& value, const std::string& what) {
     return result;
 }
 
+std::optional<IpConfig> first_of_family(const std::vector<IpConfig>& ips, int family) {
+    for (const auto& ip : ips) {
+        if (ip.address.address.family == family)
+            return ip;
+    }
+    return std::nullopt;
+}
+
+std::optional<IpAddress> gateway_of(const std::vector<IpConfig>& ips, int family) {
+    for (const auto& ip : ips) {
+        if (ip.address.address.family == family && ip.gateway)
+            return ip.gateway;
+    }
+    return std::nullopt;
+}
+
 }  // namespace shuttle::cni

@@ -50,6 +50,10 @@ struct Result {
     Dns dns;
 };
 
+// The first address of a family (AF_INET / AF_INET6) and its gateway; nullopt when none.
+std::optional<IpConfig> first_of_family(const std::vector<IpConfig>& ips, int family);
+std::optional<IpAddress> gateway_of(const std::vector<IpConfig>& ips, int family);
+
 // Renders the result in the format of `version` (0.3.0 ... 1.1.0).
 nlohmann::json result_json(const Result& result, const std::string& version);
 

@@ -37,6 +37,29 @@ uint32_t IpAddress::v4_host_order() const {
     return ntohl(net);
 }
 
+unsigned __int128 IpAddress::to_integer() const {
+    unsigned __int128 value = 0;
+    for (size_t i = 0; i < size(); ++i)
+        value = (value << 8) | bytes[i];
+    return value;
+}
+
+IpAddress IpAddress::from_integer(int family, unsigned __int128 value) {
+    IpAddress ip;
+    ip.family = family;
+    for (size_t i = ip.size(); i-- > 0;) {
+        ip.bytes[i] = static_cast<uint8_t>(value & 0xff);
+        value >>= 8;
+    }
+    return ip;
+}
+
+IpAddress IpAddress::any(int family) {
+    IpAddress ip;
+    ip.family = family;
+    return ip;
+}
+
 std::string IpAddress::str() const {
     if (family == 0) {
         return "";
@@ -91,6 +114,22 @@ bool IpPrefix::contains(const IpAddress& ip) const {
 
 bool IpPrefix::contains(const IpPrefix& other) const {
     return other.length >= length && contains(other.address);
+}
+
+IpAddress IpPrefix::last() const {
+    int host_bits = max_length() - length;
+    unsigned __int128 mask = host_bits >= 128
+                                 ? ~static_cast<unsigned __int128>(0)
+                                 : (static_cast<unsigned __int128>(1) << host_bits) - 1;
+    return IpAddress::from_integer(address.family, network().address.to_integer() | mask);
+}
+
+IpPrefix IpPrefix::default_route(int family) {
+    return IpPrefix{IpAddress::any(family), 0};
+}
+
+IpPrefix IpPrefix::host(const IpAddress& ip) {
+    return IpPrefix{ip, ip.is_v4() ? 32 : 128};
 }
 
 std::optional<MacAddress> MacAddress::parse(std::string_view text) {

@@ -24,6 +24,11 @@ struct IpAddress {
     // IPv4 only: the address as a host-order integer.
     uint32_t v4_host_order() const;
     bool empty() const { return family == 0; }
+    // The address as an unsigned number (IPv4 in the low 32 bits), for range arithmetic.
+    unsigned __int128 to_integer() const;
+    static IpAddress from_integer(int family, unsigned __int128 value);
+    // The all-zero address of a family: 0.0.0.0 or ::.
+    static IpAddress any(int family);
     auto operator<=>(const IpAddress&) const = default;
 };
 
@@ -39,6 +44,12 @@ struct IpPrefix {
     IpPrefix network() const;
     bool contains(const IpAddress& ip) const;
     bool contains(const IpPrefix& other) const;
+    // The highest address of the prefix: 10.244.1.255 for 10.244.1.0/24.
+    IpAddress last() const;
+    // The default route of a family: 0.0.0.0/0 or ::/0.
+    static IpPrefix default_route(int family);
+    // The prefix holding just this address: /32 or /128.
+    static IpPrefix host(const IpAddress& ip);
     auto operator<=>(const IpPrefix&) const = default;
 };
 

@@ -43,14 +43,29 @@ const std::string& require(const std::map<std::string, std::string>& values,
     return it->second;
 }
 
-IpPrefix require_prefix(const std::map<std::string, std::string>& values, const std::string& key) {
-    const auto& text = require(values, key);
-    // FLANNEL_NETWORK may list several networks separated by commas; the first is IPv4's.
+// nullopt when the key is absent; a value of the wrong family is bad.
+std::optional<IpPrefix> optional_prefix(const std::map<std::string, std::string>& values,
+                                        const std::string& key, int family) {
+    auto it = values.find(key);
+    if (it == values.end())
+        return std::nullopt;
+    const auto& text = it->second;
+    // The networks may list several prefixes separated by commas; the first is used.
     auto prefix = IpPrefix::parse(text.substr(0, text.find(',')));
-    if (!prefix) {
+    if (!prefix || prefix->address.family != family) {
         throw std::invalid_argument("subnet.env has a bad " + key + ": " + text);
     }
-    return *prefix;
+    return prefix;
+}
+
+// flannel's CNI plugin needs a network and a subnet of either family; an IPv4 network
+// without its subnet (or the reverse) is as broken as none.
+void require_pair(const std::optional<IpPrefix>& network, const std::optional<IpPrefix>& subnet,
+                  const char* network_key, const char* subnet_key) {
+    if (network && !subnet)
+        throw std::invalid_argument(std::string("subnet.env is missing ") + subnet_key);
+    if (subnet && !network)
+        throw std::invalid_argument(std::string("subnet.env is missing ") + network_key);
 }
 
 }  // namespace
@@ -58,8 +73,20 @@ IpPrefix require_prefix(const std::map<std::string, std::string>& values, const 
 SubnetEnv parse_subnet_env(const std::string& text) {
     auto values = parse_lines(text);
     SubnetEnv env;
-    env.network = require_prefix(values, "FLANNEL_NETWORK");
-    env.subnet = require_prefix(values, "FLANNEL_SUBNET");
+    auto network = optional_prefix(values, "FLANNEL_NETWORK", AF_INET);
+    auto subnet = optional_prefix(values, "FLANNEL_SUBNET", AF_INET);
+    env.ipv6_network = optional_prefix(values, "FLANNEL_IPV6_NETWORK", AF_INET6);
+    env.ipv6_subnet = optional_prefix(values, "FLANNEL_IPV6_SUBNET", AF_INET6);
+    if (!env.ipv6_network && !env.ipv6_subnet) {
+        require(values, "FLANNEL_NETWORK");
+        require(values, "FLANNEL_SUBNET");
+    }
+    require_pair(network, subnet, "FLANNEL_NETWORK", "FLANNEL_SUBNET");
+    require_pair(env.ipv6_network, env.ipv6_subnet, "FLANNEL_IPV6_NETWORK", "FLANNEL_IPV6_SUBNET");
+    if (network) {
+        env.network = *network;
+        env.subnet = *subnet;
+    }
     const auto& mtu = require(values, "FLANNEL_MTU");
     auto [end, ec] = std::from_chars(mtu.data(), mtu.data() + mtu.size(), env.mtu);
     if (ec != std::errc() || end != mtu.data() + mtu.size() || env.mtu < 68) {
@@ -87,8 +114,15 @@ std::optional<SubnetEnv> read_subnet_env(const std::string& path) {
 }
 
 std::string format_subnet_env(const SubnetEnv& env) {
-    return "FLANNEL_NETWORK=" + env.network.str() + "\nFLANNEL_SUBNET=" + env.subnet.str() +
-           "\nFLANNEL_MTU=" + std::to_string(env.mtu) +
+    std::string text;
+    if (env.has_ipv4())
+        text +=
+            "FLANNEL_NETWORK=" + env.network.str() + "\nFLANNEL_SUBNET=" + env.subnet.str() + "\n";
+    if (env.ipv6_network && env.ipv6_subnet) {
+        text += "FLANNEL_IPV6_NETWORK=" + env.ipv6_network->str() +
+                "\nFLANNEL_IPV6_SUBNET=" + env.ipv6_subnet->str() + "\n";
+    }
+    return text + "FLANNEL_MTU=" + std::to_string(env.mtu) +
            "\nFLANNEL_IPMASQ=" + (env.ip_masq ? "true" : "false") + "\n";
 }
 

@@ -14,51 +14,56 @@ cni::IpConfig ip_config(const IpAddress& ip, const Range& range) {
     return {IpPrefix{ip, range.subnet.length}, range.gateway, std::nullopt};
 }
 
+using Number = unsigned __int128;
+
 bool in_pool(const Range& range, const IpAddress& ip) {
-    if (!ip.is_v4())
-        return false;
-    auto a = ip.v4_host_order();
-    return range.start.v4_host_order() <= a && a <= range.end.v4_host_order();
+    return range.contains(ip);
 }
 
-// Offers the addresses from..to of one range (host order, inclusive), skipping the gateway.
+// Offers the addresses from..to of one range (inclusive), skipping the gateway.
 template <typename Reserve>
-std::optional<cni::IpConfig> first_reserved_in(const Range& range, uint64_t from, uint64_t to,
+std::optional<cni::IpConfig> first_reserved_in(const Range& range, Number from, Number to,
                                                Reserve& reserve) {
-    for (uint64_t a = from; a <= to; ++a) {
-        auto ip = IpAddress::v4(static_cast<uint32_t>(a));
+    for (Number a = from; a <= to; ++a) {
+        auto ip = IpAddress::from_integer(range.start.family, a);
         if (ip != range.gateway && reserve(ip))
             return ip_config(ip, range);
+        if (a == to)  // `to` may be the family's last address: ++a would wrap
+            break;
     }
     return std::nullopt;
 }
 
-// host-local's round robin without listing the set (a /16 has 65,534 candidates): the
-// addresses after `last` in its range, the following ranges, wrapping around, and `last`'s
-// range up to `last` itself. Without a usable `last`, the set in order from its first range.
+// host-local's round robin without listing the set (a /16 has 65,534 candidates, a /64
+// 2^64): the addresses after `last` in its range, the following ranges, wrapping around,
+// and `last`'s range up to `last` itself. Without a usable `last`, the set in order from its
+// first range.
 template <typename Reserve>
 std::optional<cni::IpConfig> first_reserved(const RangeSet& set,
                                             const std::optional<IpAddress>& last,
                                             Reserve&& reserve) {
     size_t first = 0;
-    std::optional<uint64_t> resume;
+    std::optional<Number> resume;
     for (size_t i = 0; last && i < set.size(); ++i) {
         if (in_pool(set[i], *last) && *last != set[i].gateway) {
             first = i;
-            resume = last->v4_host_order();
+            resume = last->to_integer();
             break;
         }
     }
     auto whole = [&](const Range& r) {
-        return first_reserved_in(r, r.start.v4_host_order(), r.end.v4_host_order(), reserve);
+        return first_reserved_in(r, r.start.to_integer(), r.end.to_integer(), reserve);
     };
     const Range& head = set[first];
-    auto found = resume ? first_reserved_in(head, *resume + 1, head.end.v4_host_order(), reserve)
-                        : whole(head);
+    std::optional<cni::IpConfig> found;
+    if (!resume)
+        found = whole(head);
+    else if (*resume < head.end.to_integer())
+        found = first_reserved_in(head, *resume + 1, head.end.to_integer(), reserve);
     for (size_t k = 1; !found && k < set.size(); ++k)
         found = whole(set[(first + k) % set.size()]);
     if (!found && resume)
-        found = first_reserved_in(head, head.start.v4_host_order(), *resume, reserve);
+        found = first_reserved_in(head, head.start.to_integer(), *resume, reserve);
     return found;
 }
 

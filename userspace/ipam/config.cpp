@@ -24,13 +24,14 @@ std::string optional_string(const json& object, const char* key, const std::stri
     return it->get<std::string>();
 }
 
-IpAddress last_address(const IpPrefix& subnet) {
-    uint32_t host_bits = subnet.length == 32 ? 0 : (0xffffffffu >> subnet.length);
-    return IpAddress::v4(subnet.address.v4_host_order() | host_bits);
+IpAddress offset(const IpAddress& ip, int delta) {
+    return IpAddress::from_integer(ip.family, ip.to_integer() + delta);
 }
 
-IpAddress offset(const IpAddress& ip, int delta) {
-    return IpAddress::v4(static_cast<uint32_t>(static_cast<int64_t>(ip.v4_host_order()) + delta));
+// host-local's lastIP: the prefix's last address, minus IPv4's broadcast.
+IpAddress default_range_end(const IpPrefix& subnet) {
+    auto last = subnet.last();
+    return last.is_v4() ? offset(last, -1) : last;
 }
 
 IpAddress address_in(const IpPrefix& subnet, const std::string& text, const std::string& field) {
@@ -94,6 +95,9 @@ std::vector<RangeSet> parse_range_sets(const json& ipam) {
             RangeSet set;
             for (size_t j = 0; j < set_json.size(); ++j) {
                 set.push_back(parse_range(set_json[j], set_field + "[" + std::to_string(j) + "]"));
+                if (set.back().subnet.address.family != set.front().subnet.address.family) {
+                    invalid(set_field, "mixes IPv4 and IPv6 ranges (one family per range set)");
+                }
             }
             sets.push_back(std::move(set));
         }
@@ -109,8 +113,8 @@ std::vector<RangeSet> parse_range_sets(const json& ipam) {
 bool Range::contains(const IpAddress& ip) const {
     if (ip.family != start.family)
         return false;
-    auto value = ip.v4_host_order();
-    return value >= start.v4_host_order() && value <= end.v4_host_order();
+    auto value = ip.to_integer();
+    return value >= start.to_integer() && value <= end.to_integer();
 }
 
 std::string Range::str() const {
@@ -129,25 +133,21 @@ std::string range_set_str(const RangeSet& set) {
 
 Range make_range(const IpPrefix& subnet, const std::string& start, const std::string& end,
                  const std::string& gateway, const std::string& field) {
-    if (!subnet.address.is_v4()) {
-        throw cni::Error(cni::kUnsupportedField, "IPv6 is not supported yet",
-                         field + ".subnet: " + subnet.str());
-    }
     if (subnet.network() != subnet) {
         invalid(field + ".subnet", subnet.str() + " has host bits set");
     }
-    if (subnet.length > 30) {
+    if (subnet.length > subnet.max_length() - 2) {
         invalid(field + ".subnet", "network " + subnet.str() + " too small to allocate from");
     }
     Range range;
     range.subnet = subnet;
     range.start = start.empty() ? offset(subnet.address, 1)
                                 : address_in(subnet, start, field + ".rangeStart");
-    range.end = end.empty() ? offset(last_address(subnet), -1)
-                            : address_in(subnet, end, field + ".rangeEnd");
+    range.end =
+        end.empty() ? default_range_end(subnet) : address_in(subnet, end, field + ".rangeEnd");
     range.gateway = gateway.empty() ? offset(subnet.address, 1)
                                     : address_in(subnet, gateway, field + ".gateway");
-    if (range.start.v4_host_order() > range.end.v4_host_order()) {
+    if (range.start.to_integer() > range.end.to_integer()) {
         invalid(field + ".rangeStart", start + " is after rangeEnd " + range.end.str());
     }
     return range;
@@ -163,13 +163,8 @@ Config parse_config(const json& ipam) {
         if (!it->is_array())
             invalid("ipam.routes", "must be a list");
         for (size_t i = 0; i < it->size(); ++i) {
-            auto route = cni::parse_route_with_code(
-                (*it)[i], "ipam.routes[" + std::to_string(i) + "]", cni::kInvalidConfig);
-            if (!route.dst.address.is_v4()) {
-                throw cni::Error(cni::kUnsupportedField, "IPv6 is not supported yet",
-                                 "ipam.routes[" + std::to_string(i) + "].dst: " + route.dst.str());
-            }
-            config.routes.push_back(route);
+            config.routes.push_back(cni::parse_route_with_code(
+                (*it)[i], "ipam.routes[" + std::to_string(i) + "]", cni::kInvalidConfig));
         }
     }
     auto data_dir = optional_string(ipam, "dataDir", "ipam.");

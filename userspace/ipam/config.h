@@ -37,8 +37,8 @@ struct Config {
 
 // Parses the "ipam" object in host-local's format: ranges, or the legacy subnet/rangeStart/
 // rangeEnd/gateway keys (prepended as a range set), routes, dataDir, resolvConf.
-// Throws cni::Error: kInvalidConfig naming the field ("ipam.ranges[0][0].subnet"),
-// kUnsupportedField for IPv6 ranges.
+// IPv4 and IPv6 ranges; each range set holds one family (host-local's rule).
+// Throws cni::Error kInvalidConfig naming the field ("ipam.ranges[0][0].subnet").
 Config parse_config(const nlohmann::json& ipam);
 
 // Builds one range from a subnet and optional bounds; `field` names it in errors.

@@ -16,14 +16,17 @@ namespace shuttle::plugin {
 
 namespace {
 
-const IpPrefix kDefaultRoute{IpAddress::v4(0), 0};
-
-// The pod's routes: a default route via the gateway, then the IPAM routes.
-std::vector<cni::Route> pod_routes(const cni::Result& ipam, const IpAddress& gateway) {
+// The pod's routes: a default route per address family via that family's gateway
+// (0.0.0.0/0, ::/0), then the IPAM routes.
+std::vector<cni::Route> pod_routes(const cni::Result& ipam) {
     std::vector<cni::Route> routes;
-    routes.push_back(cni::Route{kDefaultRoute, gateway, {}, {}, {}, {}, {}});
+    for (int family : {AF_INET, AF_INET6}) {
+        if (auto gateway = cni::gateway_of(ipam.ips, family))
+            routes.push_back(
+                cni::Route{IpPrefix::default_route(family), gateway, {}, {}, {}, {}, {}});
+    }
     for (const auto& r : ipam.routes) {
-        if (r.dst == kDefaultRoute)
+        if (r.dst.length == 0)
             continue;
         routes.push_back(r);
     }
@@ -49,6 +52,13 @@ cni::Result build_result(const cni::Environment& env, const Network& net, const 
     return result;
 }
 
+std::vector<IpPrefix> addresses_of(const std::vector<cni::IpConfig>& ips) {
+    std::vector<IpPrefix> addresses;
+    for (const auto& ip : ips)
+        addresses.push_back(ip.address);
+    return addresses;
+}
+
 AttachmentRecord make_record(const cni::Environment& env, const Network& net,
                              const cni::Result& ipam, const Wired& wired) {
     AttachmentRecord record;
@@ -60,9 +70,10 @@ AttachmentRecord make_record(const cni::Environment& env, const Network& net,
     record.pod_name = env.args.pod_name;
     record.pod_mac = wired.pod_mac.str();
     record.host_mac = wired.host_mac.str();
-    for (const auto& ip : ipam.ips)
-        record.addresses.push_back(ip.address);
-    record.gateway = ipam.ips.front().gateway;
+    record.addresses = addresses_of(ipam.ips);
+    record.gateway = cni::gateway_of(ipam.ips, AF_INET);
+    if (!record.gateway)
+        record.gateway = ipam.ips.front().gateway;
     record.ipam_type = net.ipam_type;
     if (!net.builtin_ipam)
         record.delegate_config = net.effective_config;
@@ -106,8 +117,7 @@ std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     if (ipam.ips.empty()) {
         throw cni::Error(cni::kInvalidConfig, "invalid network config: ipam", "no addresses");
     }
-    auto gateway = *ipam.ips.front().gateway;
-    auto routes = pod_routes(ipam, gateway);
+    auto routes = pod_routes(ipam);
 
     WireRequest request;
     request.container_id = env.container_id;
@@ -119,7 +129,7 @@ std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     request.routes = routes;
     auto wired = wire_pod(request, pod, rollback);
     if (net.masquerade)
-        ensure_masquerade(net, ipam.ips.front().address);
+        ensure_masquerade(net, addresses_of(ipam.ips));
 
     auto record = make_record(env, net, ipam, wired);
     rollback.add([&net, record] { datapath_detach(net, record); });

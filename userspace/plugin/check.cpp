@@ -34,12 +34,16 @@ ExpectedWiring expected_from(const cni::Environment& env, const Network& net,
         drift.push_back("prevResult names no interface " + env.ifname);
     if (!expected.mtu && net.mtu > 0)
         expected.mtu = net.mtu;
+    std::vector<cni::IpConfig> ours;
     for (const auto& ip : prev.ips) {
         if (ip.interface && pod_index && *ip.interface != *pod_index)
             continue;
         expected.addresses.push_back(ip.address);
-        if (!expected.default_gateway)
-            expected.default_gateway = ip.gateway;
+        ours.push_back(ip);
+    }
+    for (int family : {AF_INET, AF_INET6}) {
+        if (auto gateway = cni::gateway_of(ours, family))
+            expected.gateways.push_back(*gateway);
     }
     expected.routes = prev.routes;
     return expected;
@@ -60,7 +64,7 @@ void cmd_check(const cni::Environment& env, const cni::NetConf& conf) {
     auto wiring = check_wiring(expected);
     drift.insert(drift.end(), wiring.begin(), wiring.end());
     if (net.masquerade && !expected.addresses.empty()) {
-        auto masq = check_masquerade(net, expected.addresses.front());
+        auto masq = check_masquerade(net, expected.addresses);
         if (!masq.empty())
             drift.push_back(masq);
     }

@@ -36,9 +36,19 @@ datapath::Options options_of(const Network& net) {
     return options;
 }
 
+// The datapath forwards IPv4 (its IPv6 half is issue 12's item 2): a pod's endpoint is its
+// IPv4 address, and a pod with IPv6 addresses only runs on the host routing alone.
+std::optional<IpPrefix> ipv4_address(const AttachmentRecord& record) {
+    for (const auto& address : record.addresses) {
+        if (address.address.is_v4())
+            return address;
+    }
+    return std::nullopt;
+}
+
 datapath::Endpoint endpoint_of(const AttachmentRecord& record, int host_ifindex) {
     datapath::Endpoint endpoint;
-    endpoint.ip = record.addresses.front().address;
+    endpoint.ip = ipv4_address(record).value_or(IpPrefix{}).address;
     auto pod_mac = MacAddress::parse(record.pod_mac);
     auto host_mac = MacAddress::parse(record.host_mac);
     if (!pod_mac || !host_mac) {
@@ -82,7 +92,7 @@ int reattach_recorded(const std::string& state_dir, datapath::Node& node,
     int count = 0;
     for (const AttachmentRecord& record : AttachmentStore(state_dir).list()) {
         int index = static_cast<int>(::if_nametoindex(record.host_ifname.c_str()));
-        if (record.addresses.empty() || index == 0) {
+        if (!ipv4_address(record) || index == 0) {
             continue;
         }
         try {
@@ -98,17 +108,21 @@ int reattach_recorded(const std::string& state_dir, datapath::Node& node,
 }
 
 void datapath_attach(const Network& net, const AttachmentRecord& record, int host_ifindex) {
-    if (record.addresses.empty() || net.conf.attach == cni::AttachMode::None)
+    auto pod_ipv4 = ipv4_address(record);
+    if (!pod_ipv4 || net.conf.attach == cni::AttachMode::None)
         return;
     as_datapath_error("attach", [&] {
         auto node = datapath::Node::ensure(options_of(net));
         log_bpffs_mount(net, node.bpffs_mounted_at());
         // The programs find pods by their offset in the node subnet and answer ARP for the
         // gateway and the cluster network: without subnet.env, the pod's own prefix is both.
-        IpPrefix subnet = net.node_subnet.value_or(record.addresses.front()).network();
-        IpPrefix cluster = net.subnet_env ? net.subnet_env->network.network() : subnet;
-        IpAddress gateway =
-            record.gateway.value_or(IpAddress::v4(subnet.address.v4_host_order() + 1));
+        IpPrefix subnet = net.node_subnet.value_or(*pod_ipv4).network();
+        IpPrefix cluster = net.subnet_env && net.subnet_env->has_ipv4()
+                               ? net.subnet_env->network.network()
+                               : subnet;
+        IpAddress gateway = record.gateway && record.gateway->is_v4()
+                                ? *record.gateway
+                                : IpAddress::v4(subnet.address.v4_host_order() + 1);
         node.set_pod_network(subnet, gateway, cluster);
         if (node.maps_created()) {
             // one stale record must not fail a new pod's ADD; CHECK reports the drift
@@ -129,13 +143,14 @@ void datapath_detach(const Network& net, const AttachmentRecord& record) {
     }
     as_datapath_error("detach", [&] {
         for (const auto& address : record.addresses) {
-            node->detach(record.host_ifname, address.address);
+            if (address.address.is_v4())
+                node->detach(record.host_ifname, address.address);
         }
     });
 }
 
 std::string datapath_check(const Network& net, const AttachmentRecord& record) {
-    if (record.addresses.empty() || net.conf.attach == cni::AttachMode::None)
+    if (!ipv4_address(record) || net.conf.attach == cni::AttachMode::None)
         return "";
     return as_datapath_error("check", [&]() -> std::string {
         std::optional<datapath::Node> node;

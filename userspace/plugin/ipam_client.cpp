@@ -12,7 +12,8 @@ namespace shuttle::plugin {
 namespace {
 
 IpAddress first_address(const IpPrefix& prefix) {
-    return IpAddress::v4(prefix.network().address.v4_host_order() + 1);
+    auto network = prefix.network().address;
+    return IpAddress::from_integer(network.family, network.to_integer() + 1);
 }
 
 void validate_delegated(const Network& net, const cni::Result& result) {
@@ -21,14 +22,12 @@ void validate_delegated(const Network& net, const cni::Result& result) {
                          "IPAM plugin " + net.ipam_type + " returned no addresses");
     }
     for (const auto& ip : result.ips) {
-        if (!ip.address.address.is_v4()) {
-            throw cni::Error(cni::kUnsupportedField, "IPv6 is not supported yet",
-                             "ipam returned " + ip.address.str());
-        }
-        if (net.node_subnet && !net.node_subnet->contains(ip.address.address)) {
+        const auto& node_subnet = ip.address.address.is_v4() ? net.node_subnet : net.node_subnet6;
+        if (net.subnet_env && !(node_subnet && node_subnet->contains(ip.address.address))) {
             throw cni::Error(cni::kInvalidConfig, "invalid network config: ipam",
                              "IPAM plugin " + net.ipam_type + " returned " + ip.address.str() +
-                                 ", outside the node subnet " + net.node_subnet->str());
+                                 ", outside the node subnet " +
+                                 (node_subnet ? node_subnet->str() : "(none of its family)"));
         }
     }
 }

@@ -26,8 +26,9 @@ std::optional<flannel::SubnetEnv> read_subnet_file(const std::string& path, Subn
     return env;
 }
 
-// flannel's getDelegateIPAM: type defaults to host-local, ranges = FLANNEL_SUBNET,
-// routes = the configured ones + FLANNEL_NETWORK.
+// flannel's getDelegateIPAM: type defaults to host-local, ranges = [[FLANNEL_SUBNET],
+// [FLANNEL_IPV6_SUBNET]] (those present), routes = the configured ones + FLANNEL_NETWORK
+// + FLANNEL_IPV6_NETWORK.
 json ipam_from_subnet_env(json ipam, const flannel::SubnetEnv& env) {
     if (!ipam.is_object())
         ipam = json::object();
@@ -35,10 +36,18 @@ json ipam_from_subnet_env(json ipam, const flannel::SubnetEnv& env) {
         ipam["type"] = "host-local";
     for (auto key : {"subnet", "rangeStart", "rangeEnd", "gateway"})
         ipam.erase(key);
-    ipam["ranges"] = json::array({json::array({{{"subnet", env.subnet_network().str()}}})});
+    json ranges = json::array();
     json routes =
         ipam.contains("routes") && ipam["routes"].is_array() ? ipam["routes"] : json::array();
-    routes.push_back({{"dst", env.network.str()}});
+    if (env.has_ipv4()) {
+        ranges.push_back(json::array({{{"subnet", env.subnet_network().str()}}}));
+        routes.push_back({{"dst", env.network.str()}});
+    }
+    if (auto subnet6 = env.ipv6_subnet_network()) {
+        ranges.push_back(json::array({{{"subnet", subnet6->str()}}}));
+        routes.push_back({{"dst", env.ipv6_network->network().str()}});
+    }
+    ipam["ranges"] = ranges;
     ipam["routes"] = routes;
     return ipam;
 }
@@ -60,7 +69,9 @@ Network load_network(const cni::NetConf& conf, SubnetFileNeed need) {
     }
     if (net.subnet_env) {
         ipam = ipam_from_subnet_env(ipam, *net.subnet_env);
-        net.node_subnet = net.subnet_env->subnet_network();
+        if (net.subnet_env->has_ipv4())
+            net.node_subnet = net.subnet_env->subnet_network();
+        net.node_subnet6 = net.subnet_env->ipv6_subnet_network();
         net.mtu = conf.mtu.value_or(net.subnet_env->mtu);
         bool ip_masq = conf.ip_masq_set ? conf.ip_masq : !net.subnet_env->ip_masq;
         net.masquerade = ip_masq && !net.subnet_env->ip_masq;

@@ -19,9 +19,10 @@ struct Network {
     int mtu = 0;  // 0: the kernel's default
     bool builtin_ipam = true;
     std::string ipam_type;
-    ipam::Config ipam;                    // when builtin_ipam
-    nlohmann::json effective_config;      // stdin with the effective ipam: what a delegate gets
-    std::optional<IpPrefix> node_subnet;  // FLANNEL_SUBNET's network when a subnetFile is set
+    ipam::Config ipam;                     // when builtin_ipam
+    nlohmann::json effective_config;       // stdin with the effective ipam: what a delegate gets
+    std::optional<IpPrefix> node_subnet;   // FLANNEL_SUBNET's network when a subnetFile has one
+    std::optional<IpPrefix> node_subnet6;  // FLANNEL_IPV6_SUBNET's network, likewise
     bool masquerade = false;  // ipMasq && !FLANNEL_IPMASQ (not implemented yet: see docs)
     // <dataDir>/<name> when the config has a top-level dataDir (as flannel's meta plugin),
     // else <dirname(ipam.dataDir)>/shuttle/<name>: /var/lib/cni/shuttle/<name> by default.

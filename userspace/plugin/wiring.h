@@ -18,7 +18,7 @@ struct WireRequest {
     int netns_fd = -1;
     int mtu = 0;  // 0: the kernel's default
     std::optional<MacAddress> pod_mac;
-    std::vector<cni::IpConfig> ips;  // IPv4, each with its gateway
+    std::vector<cni::IpConfig> ips;  // IPv4 and IPv6, each with its gateway
     std::vector<cni::Route> routes;  // pod routes; a missing gw means "via the gateway"
 };
 
@@ -38,9 +38,11 @@ netlink::Socket pod_socket(int netns_fd);
 bool pod_has_interface(netlink::Socket& pod, const std::string& ifname);
 
 // Creates the veth pair (host end named host_veth_name(), peer created straight inside the
-// pod's netns), sets MTU and MAC, the pod's addresses and routes (default via the gateway),
-// the gateway as /32 + proxy_arp on the host end, a /32 host route per pod address, and
-// ip_forward in the namespace this runs in. Registers its undo on `rollback`.
+// pod's netns), sets MTU and MAC, the pod's addresses and routes (default via the gateway
+// of each family), the gateways as /32 or /128 on the host end (+ proxy_arp for IPv4), a
+// /32 or /128 host route per pod address, and forwarding of each family in the namespace
+// this runs in. IPv6 stays off on the host end of a pod without an IPv6 address.
+// Registers its undo on `rollback`.
 Wired wire_pod(const WireRequest& request, netlink::Socket& pod, Rollback& rollback);
 
 // Deletes the host end (its routes and addresses go with it). Missing is fine.
@@ -56,8 +58,8 @@ struct ExpectedWiring {
     std::optional<int> mtu;
     std::vector<IpPrefix> addresses;
     std::vector<cni::Route> routes;
-    std::optional<IpAddress> default_gateway;
-    std::string host_ifname;  // empty: not compared
+    std::vector<IpAddress> gateways;  // one per family: routes without gw use their family's
+    std::string host_ifname;          // empty: not compared
 };
 std::vector<std::string> check_wiring(const ExpectedWiring& expected);
 
