@@ -1,8 +1,9 @@
 /* shuttle's programs on the node's collect_md VXLAN device. Part of the one BPF object
  * `shuttle` (see docs/ARCHITECTURE.md: one object from several program files).
  *
- * from_overlay: tc ingress, decapsulated packets. For a pod of this node: TTL-1, MAC
- * rewrite, bpf_redirect_peer; a NATed pair or anything else: the host stack.
+ * from_overlay: tc ingress, decapsulated packets. Another VNI, an outer source that is no
+ * node, an inner source outside that node's subnet: dropped. For a pod of this node: TTL-1,
+ * MAC rewrite, bpf_redirect_peer; a NATed pair or anything else: the host stack.
  *
  * to_overlay: tc egress, what the host stack routes to the device (host -> remote pod,
  * forwarded and NATed traffic): tunnel key and inner MACs from the routes map; no route:
@@ -22,12 +23,14 @@
 #include "lib/parsing.h"
 #include "lib/stats.h"
 
-static __always_inline int from_overlay_verdict(struct __sk_buff* skb, __s64 vni) {
+static __always_inline int from_overlay_verdict(struct __sk_buff* skb,
+                                                const struct tunnel_info tunnel) {
     struct packet pkt = packet_of(skb);
     struct ethhdr* eth = parse_eth(&pkt);
     struct shuttle_endpoint* dest;
     struct shuttle_config* cfg;
     struct iphdr* iph;
+    int reason;
 
     if (!eth)
         return drop(skb, SHUTTLE_DROP_MALFORMED);
@@ -40,8 +43,12 @@ static __always_inline int from_overlay_verdict(struct __sk_buff* skb, __s64 vni
     if (!cfg)
         return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
     /* A collect_md device takes every VNI on its port; flannel.<VNI> took only its own. */
-    if (cfg->vni != 0 && vni != cfg->vni)
+    if (cfg->vni != 0 && tunnel.vni != cfg->vni)
         return drop(skb, SHUTTLE_DROP_WRONG_VNI);
+    /* Forged tunnel packets, as from_underlay refuses them on the direct path. */
+    reason = tunnel_sender_check(tunnel.outer_src, iph->saddr, cfg);
+    if (reason >= 0)
+        return drop(skb, reason);
     dest = endpoint_of(iph->daddr, cfg);
     if (!dest)
         return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
@@ -64,7 +71,7 @@ static __always_inline int from_overlay_verdict(struct __sk_buff* skb, __s64 vni
 
 SEC("tc")
 int from_overlay(struct __sk_buff* skb) {
-    return from_overlay_verdict(skb, tunnel_vni(skb));
+    return from_overlay_verdict(skb, tunnel_info_of(skb));
 }
 
 static __always_inline int to_overlay_verdict(struct __sk_buff* skb) {

@@ -5,7 +5,10 @@
  *
  *   ARP for the gateway or a cluster address  -> answered with the host veth's MAC
  *   IPv4 to a pod on this node                -> TTL-1, MAC rewrite, bpf_redirect_peer
- *   IPv4 to a pod of another node (routes)    -> TTL-1, inner MACs, tunnel key, bpf_redirect
+ *   IPv4 to a pod of another node (routes)    -> direct mode: TTL-1, VXLAN headers pushed here,
+ *                                                bpf_redirect_neigh to the underlay; device
+ *                                                mode (or too big, or refused by the helper):
+ *                                                TTL-1, inner MACs, tunnel key, bpf_redirect
  *                                                to the VXLAN device
  *   wrong source IP or MAC                    -> dropped (anti-spoofing)
  *   a reply within a NATed flow (Services)    -> TC_ACT_OK, so conntrack reverses the NAT
@@ -29,6 +32,7 @@
 #include "lib/overlay.h"
 #include "lib/parsing.h"
 #include "lib/stats.h"
+#include "lib/vxlan.h"
 
 static __always_inline int handle_arp(struct __sk_buff* skb, const struct packet* pkt,
                                       struct ethhdr* eth) {
@@ -59,18 +63,41 @@ static __always_inline int handle_arp(struct __sk_buff* skb, const struct packet
     return bpf_redirect(skb->ifindex, 0);
 }
 
-/* A pod's packet for a pod of another node: into the tunnel. */
-static __always_inline int encapsulate(struct __sk_buff* skb, struct ethhdr* eth, struct iphdr* iph,
-                                       const struct shuttle_route* route,
-                                       const struct shuttle_config* cfg) {
-    if (iph->ttl <= 1)
-        return drop(skb, SHUTTLE_DROP_TTL_EXPIRED);
+/* A pod's packet for a pod of another node, through the VXLAN device. */
+static __always_inline int encapsulate_by_device(struct __sk_buff* skb, struct ethhdr* eth,
+                                                 struct iphdr* iph,
+                                                 const struct shuttle_route* route,
+                                                 const struct shuttle_config* cfg) {
     ipv4_decrease_ttl(iph);
     rewrite_overlay_macs(eth, route, cfg);
     if (set_tunnel(skb, route, cfg) != 0)
         return drop(skb, SHUTTLE_DROP_REDIRECT_FAILED);
     forwarded(skb, SHUTTLE_REDIRECT_REMOTE, cfg);
     return bpf_redirect(cfg->vxlan_ifindex, 0);
+}
+
+/* A pod's packet for a pod of another node: into the tunnel, by our own headers in direct
+ * mode, else (or when the direct path does not take it) through the device. */
+static __always_inline int encapsulate(struct __sk_buff* skb, struct ethhdr* eth, struct iphdr* iph,
+                                       const struct shuttle_route* route,
+                                       const struct shuttle_config* cfg) {
+    struct packet pkt;
+    int verdict;
+
+    if (iph->ttl <= 1)
+        return drop(skb, SHUTTLE_DROP_TTL_EXPIRED);
+    if (!direct_overlay(cfg))
+        return encapsulate_by_device(skb, eth, iph, route, cfg);
+    verdict = encapsulate_direct(skb, iph, route, cfg);
+    if (verdict >= 0)
+        return verdict;
+    /* Unchanged, but the helpers it called invalidated the header pointers. */
+    pkt = packet_of(skb);
+    eth = parse_eth(&pkt);
+    iph = parse_ipv4(&pkt);
+    if (!eth || !iph)
+        return drop(skb, SHUTTLE_DROP_MALFORMED);
+    return encapsulate_by_device(skb, eth, iph, route, cfg);
 }
 
 /* The route to another node when `daddr` is a remote pod reachable through the overlay. */

@@ -101,6 +101,13 @@ struct shuttle_route {
 #define SHUTTLE_ROUTE_SLOT_BITS 16
 #define SHUTTLE_MAX_ROUTE_SLOTS (1u << SHUTTLE_ROUTE_SLOT_BITS)
 
+/* ---- underlay_nodes: the routes map's nodes by underlay address -------------------------
+ * Key: a node's underlay IP (network order); value: how many leases of the routes map name
+ * it. Userspace keeps it in line with `routes` (set_routes). The packet path reads it only to
+ * name a refused tunnel packet: unknown-node (no node there) or forged-inner-src. A map new
+ * next to layout 1's (older pins lack it; the load creates it). */
+#define SHUTTLE_MAX_UNDERLAY_NODES SHUTTLE_MAX_ROUTES
+
 /* ---- node_config: one entry (key 0), written by userspace ------------------------------------ */
 struct shuttle_config {
     __u32 layout_version;  /* SHUTTLE_LAYOUT_VERSION of the writer */
@@ -113,19 +120,26 @@ struct shuttle_config {
     __u32 vxlan_ifindex;   /* collect-md VXLAN device, 0 = none */
     __u32 vni;             /* host order */
     __u8 vtep_mac[6];      /* this node's VTEP MAC (the inner source MAC) */
-    __u16 reserved0;
-    __u32 underlay_ip;  /* this node's public IP, network order */
-    __u32 trace_sample; /* with SHUTTLE_CONFIG_F_TRACE: 1 in N forwarded packets (0, 1: all) */
+    __u16 vxlan_port;      /* VXLAN UDP destination port, network order; 0 = 8472 (formerly
+                            * reserved0, same layout) */
+    __u32 underlay_ip;     /* this node's public IP, network order */
+    __u32 trace_sample;    /* with SHUTTLE_CONFIG_F_TRACE: 1 in N forwarded packets (0, 1: all) */
     /* with SHUTTLE_CONFIG_F_TRACE: tracing ends once bpf_ktime_get_ns() >> 30 (units of ~1.07 s
      * of CLOCK_MONOTONIC) passes it; 0 = no end. shuttlectl monitor renews it every second,
      * so a monitor killed by SIGKILL stops the tracing within seconds. */
     __u32 trace_until;
-    __u32 reserved1;
+    /* the node's underlay interface (where from_underlay decapsulates and from_pod's direct
+     * encapsulation goes out), 0 = none (formerly reserved1, same layout) */
+    __u32 underlay_ifindex;
 };
 
 /* shuttle_config.flags. Userspace writers of the rest of the config keep these bits. */
-#define SHUTTLE_CONFIG_F_TRACE 1u    /* report sampled forwarded packets as SHUTTLE_EVENT_TRACE */
-#define SHUTTLE_TRACE_CLOCK_SHIFT 30 /* shuttle_config.trace_until's unit: 2^30 ns */
+#define SHUTTLE_CONFIG_F_TRACE 1u /* report sampled forwarded packets as SHUTTLE_EVENT_TRACE */
+/* Direct overlay: from_pod pushes the VXLAN headers itself and redirects to underlay_ifindex;
+ * else remote traffic goes through the VXLAN device (tunnel key). Owned by set_underlay(). */
+#define SHUTTLE_CONFIG_F_DIRECT_OVERLAY 2u
+#define SHUTTLE_VXLAN_DEFAULT_PORT 8472 /* flannel's (and Linux's IANA-less default) */
+#define SHUTTLE_TRACE_CLOCK_SHIFT 30    /* shuttle_config.trace_until's unit: 2^30 ns */
 
 /* ---- loader: one entry (key 0), owned by the datapath module's ensure() ------------------ */
 struct shuttle_loader_state {
@@ -154,24 +168,31 @@ enum shuttle_pass_reason {
     SHUTTLE_PASS_TO_SELF = 4,      /* reserved */
     SHUTTLE_PASS_ENCAP = 5,        /* to_overlay: tunnel key and inner MACs set for the device */
     SHUTTLE_PASS_ENCAPSULATED = 6, /* to_overlay: from_pod had set the tunnel key already */
+    SHUTTLE_PASS_TO_DEVICE = 7,    /* from_underlay: VXLAN for us left encapsulated to the stack
+                                    * and the device (fragment, options, GSO, NAT flow, ...) */
+    SHUTTLE_PASS_NOT_VXLAN = 8,    /* from_underlay: not VXLAN for this node, untouched */
 };
 
 enum shuttle_redirect_reason {
-    SHUTTLE_REDIRECT_LOCAL = 0,     /* bpf_redirect_peer into a pod on this node */
-    SHUTTLE_REDIRECT_ARP_REPLY = 1, /* ARP answered back out of the ingress veth */
-    SHUTTLE_REDIRECT_REMOTE = 2,    /* VXLAN encap towards another node */
-    SHUTTLE_REDIRECT_DECAP = 3,     /* from_overlay: bpf_redirect_peer into a pod on this node */
+    SHUTTLE_REDIRECT_LOCAL = 0,        /* bpf_redirect_peer into a pod on this node */
+    SHUTTLE_REDIRECT_ARP_REPLY = 1,    /* ARP answered back out of the ingress veth */
+    SHUTTLE_REDIRECT_REMOTE = 2,       /* VXLAN encap towards another node */
+    SHUTTLE_REDIRECT_DECAP = 3,        /* from_overlay: bpf_redirect_peer into a pod on this node */
+    SHUTTLE_REDIRECT_ENCAP_DIRECT = 4, /* from_pod: VXLAN headers pushed, to the underlay */
+    SHUTTLE_REDIRECT_DECAP_DIRECT = 5, /* from_underlay: stripped, bpf_redirect_peer into a pod */
 };
 
 enum shuttle_drop_reason {
-    SHUTTLE_DROP_MALFORMED = 0,       /* truncated or invalid Ethernet/ARP/IPv4 header */
-    SHUTTLE_DROP_TTL_EXPIRED = 1,     /* TTL <= 1 on a packet we would forward */
-    SHUTTLE_DROP_SPOOFED_IP = 2,      /* source IP (ARP sender IP) is not a pod behind this veth */
-    SHUTTLE_DROP_SPOOFED_MAC = 3,     /* source MAC (or ARP sender MAC) is not the pod's */
-    SHUTTLE_DROP_NO_CONFIG = 4,       /* node_config never written: nothing can be checked */
-    SHUTTLE_DROP_REDIRECT_FAILED = 5, /* bpf_skb_set_tunnel_key failed */
-    SHUTTLE_DROP_NO_ROUTE = 6,        /* to_overlay: no node's subnet holds the destination */
-    SHUTTLE_DROP_WRONG_VNI = 7,       /* from_overlay: a VNI other than node_config.vni */
+    SHUTTLE_DROP_MALFORMED = 0,        /* truncated or invalid Ethernet/ARP/IPv4 header */
+    SHUTTLE_DROP_TTL_EXPIRED = 1,      /* TTL <= 1 on a packet we would forward */
+    SHUTTLE_DROP_SPOOFED_IP = 2,       /* source IP (ARP sender IP) is not a pod behind this veth */
+    SHUTTLE_DROP_SPOOFED_MAC = 3,      /* source MAC (or ARP sender MAC) is not the pod's */
+    SHUTTLE_DROP_NO_CONFIG = 4,        /* node_config never written: nothing can be checked */
+    SHUTTLE_DROP_REDIRECT_FAILED = 5,  /* bpf_skb_set_tunnel_key failed */
+    SHUTTLE_DROP_NO_ROUTE = 6,         /* to_overlay: no node's subnet holds the destination */
+    SHUTTLE_DROP_WRONG_VNI = 7,        /* from_overlay: a VNI other than node_config.vni */
+    SHUTTLE_DROP_UNKNOWN_NODE = 8,     /* VXLAN whose outer source is no node of the routes map */
+    SHUTTLE_DROP_FORGED_INNER_SRC = 9, /* inner source outside the sending node's subnet */
 };
 
 #define SHUTTLE_STAT_KEY(verdict, reason) ((verdict)*SHUTTLE_REASONS_PER_VERDICT + (reason))

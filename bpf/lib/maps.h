@@ -46,6 +46,13 @@ struct {
 } route_slots SEC(".maps") __weak;
 
 struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, SHUTTLE_MAX_UNDERLAY_NODES);
+    __type(key, __u32);
+    __type(value, __u32);
+} underlay_nodes SEC(".maps") __weak;
+
+struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
     __uint(max_entries, 1);
     __type(key, __u32);

@@ -36,6 +36,24 @@ static __always_inline struct shuttle_route* route_of(__be32 addr,
     return bpf_map_lookup_elem(&routes, &key);
 }
 
+/* Is `addr` (network order) the underlay address of a node in the routes map? */
+static __always_inline int is_node(__be32 addr) {
+    return bpf_map_lookup_elem(&underlay_nodes, &addr) != NULL;
+}
+
+/* May the node at `outer_src` send a packet from `inner_src` (both network order)? -1 when
+ * it may: the inner source's lease names that node. Otherwise the drop reason: the outer
+ * source is no node at all, or a node sending from outside its own subnet. The common case
+ * costs one route_slots access; only a refusal pays the hash lookup. */
+static __always_inline int tunnel_sender_check(__be32 outer_src, __be32 inner_src,
+                                               const struct shuttle_config* cfg) {
+    struct shuttle_route* route = route_of(inner_src, cfg);
+
+    if (route && route->underlay_ip == outer_src)
+        return -1;
+    return is_node(outer_src) ? SHUTTLE_DROP_FORGED_INNER_SRC : SHUTTLE_DROP_UNKNOWN_NODE;
+}
+
 /* Ethernet header of a packet into the tunnel: from our VTEP to the remote one, which is
  * what a flannel peer's device checks (it takes frames for its own MAC only). */
 static __always_inline void rewrite_overlay_macs(struct ethhdr* eth,
@@ -59,13 +77,26 @@ static __always_inline long set_tunnel(struct __sk_buff* skb, const struct shutt
     return bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX);
 }
 
-/* The VNI of a decapsulated packet, or -1 without tunnel metadata. */
-static __always_inline __s64 tunnel_vni(struct __sk_buff* skb) {
+/* What a decapsulating device knew of a packet: its VNI and outer source. */
+struct tunnel_info {
+    __s64 vni;        /* -1 without tunnel metadata */
+    __be32 outer_src; /* network order */
+};
+
+static __always_inline struct tunnel_info tunnel_info_of(struct __sk_buff* skb) {
+    struct tunnel_info info = {.vni = -1};
     struct bpf_tunnel_key key;
 
-    if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) != 0)
-        return -1;
-    return key.tunnel_id;
+    if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) == 0) {
+        info.vni = key.tunnel_id;
+        info.outer_src = bpf_htonl(key.remote_ipv4); /* the helper gives host order */
+    }
+    return info;
+}
+
+/* The VNI of a decapsulated packet, or -1 without tunnel metadata. */
+static __always_inline __s64 tunnel_vni(struct __sk_buff* skb) {
+    return tunnel_info_of(skb).vni;
 }
 
 static __always_inline int has_tunnel_key(struct __sk_buff* skb) {

@@ -69,10 +69,13 @@ template <class Skel>
 struct SkelOps;
 template <>
 struct SkelOps<shuttle_bpf> {
-    static shuttle_bpf* open_and_load(bool nat_check) {
+    static shuttle_bpf* open_and_load(bool nat_check, uint64_t room_flags) {
         shuttle_bpf* s = shuttle_bpf__open();
         if (s) {
             s->rodata->nat_check_enabled = nat_check;
+            if (room_flags != 0) {
+                s->rodata->vxlan_room_flags = room_flags;
+            }
             if (shuttle_bpf__load(s) != 0) {
                 shuttle_bpf__destroy(s);
                 return nullptr;
@@ -85,10 +88,13 @@ struct SkelOps<shuttle_bpf> {
 };
 template <>
 struct SkelOps<probes_bpf> {
-    static probes_bpf* open_and_load(bool nat_check) {
+    static probes_bpf* open_and_load(bool nat_check, uint64_t room_flags) {
         probes_bpf* s = probes_bpf__open();
         if (s) {
             s->rodata->nat_check_enabled = nat_check;
+            if (room_flags != 0) {
+                s->rodata->vxlan_room_flags = room_flags;
+            }
             if (probes_bpf__load(s) != 0) {
                 probes_bpf__destroy(s);
                 return nullptr;
@@ -109,7 +115,10 @@ struct SkelDeleter {
 template <class Skel>
 class Loaded {
   public:
-    explicit Loaded(bool nat_check = true) : skel_(SkelOps<Skel>::open_and_load(nat_check)) {
+    // `room_flags`: the direct encapsulation's bpf_skb_adjust_room flags, 0 = the product's
+    // (benchmarks drop the ENCAP bits: see vxlan_room_flags in bpf/lib/vxlan.h).
+    explicit Loaded(bool nat_check = true, uint64_t room_flags = 0)
+        : skel_(SkelOps<Skel>::open_and_load(nat_check, room_flags)) {
         REQUIRE(skel_);
         shuttle_config cfg{};
         cfg.layout_version = SHUTTLE_LAYOUT_VERSION;
@@ -149,12 +158,15 @@ class Loaded {
         return run_prog(SkelOps<Skel>::prog_fd(skel_.get()), in, repeat, duration_ns);
     }
 
+    // `gso_size` != 0: the skb claims to be a GSO packet of that segment size.
     RunResult run_prog(int prog_fd, const Bytes& in, int repeat = 1,
-                       uint32_t* duration_ns = nullptr) {
+                       uint32_t* duration_ns = nullptr, uint32_t gso_size = 0) {
         RunResult result;
         result.out.resize(in.size() + 256);
         __sk_buff ctx{};
         ctx.ifindex = kSenderIfindex;
+        ctx.gso_size = gso_size;
+        ctx.gso_segs = gso_size ? 2 : 0;
         LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = result.out.data(),
                     .data_size_in = static_cast<__u32>(in.size()),
                     .data_size_out = static_cast<__u32>(result.out.size()), .ctx_in = &ctx,

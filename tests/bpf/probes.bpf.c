@@ -13,6 +13,7 @@
 /* One translation unit with the product's program files, for their static verdict functions. */
 #include "pod.bpf.c"
 #include "overlay.bpf.c"
+#include "underlay.bpf.c"
 
 __u8 bench_packet[128];
 __u32 bench_len;
@@ -102,29 +103,33 @@ int to_overlay_then_read_key(struct __sk_buff* skb) {
     return verdict;
 }
 
-/* Gives the packet the metadata a decapsulating device would (VNI probe_vni), then runs
- * from_overlay as attached. */
-static __always_inline __s64 arrive_with_vni(struct __sk_buff* skb) {
-    struct bpf_tunnel_key key = {.tunnel_id = probe_vni, .remote_ipv4 = 0xc0a80002};
+__u32 probe_outer_src = 0xc0a80002; /* host order: node 2 of the tests */
+
+/* Gives the packet the metadata a decapsulating device would (VNI probe_vni, outer source
+ * probe_outer_src), then runs from_overlay as attached. The setter fills the transmit
+ * direction: its local_ipv4 is what bpf_skb_get_tunnel_key reports as the remote. */
+static __always_inline struct tunnel_info arrive_with_vni(struct __sk_buff* skb) {
+    struct bpf_tunnel_key key = {.tunnel_id = probe_vni, .local_ipv4 = probe_outer_src};
+    struct tunnel_info none = {.vni = -1};
 
     if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0) != 0)
-        return -1;
-    return tunnel_vni(skb);
+        return none;
+    return tunnel_info_of(skb);
 }
 
 SEC("tc")
 int from_overlay_with_vni(struct __sk_buff* skb) {
-    __s64 vni = arrive_with_vni(skb);
+    struct tunnel_info tunnel = arrive_with_vni(skb);
 
-    if (vni < 0)
+    if (tunnel.vni < 0)
         return TC_ACT_SHOT;
-    return from_overlay_verdict(skb, vni);
+    return from_overlay_verdict(skb, tunnel);
 }
 
 /* Gives the packet tunnel metadata first, as from_pod does before its redirect. */
 SEC("tc")
 int to_overlay_after_from_pod(struct __sk_buff* skb) {
-    if (arrive_with_vni(skb) < 0)
+    if (arrive_with_vni(skb).vni < 0)
         return TC_ACT_SHOT;
     return to_overlay_program(skb);
 }
@@ -134,14 +139,14 @@ int to_overlay_after_from_pod(struct __sk_buff* skb) {
  * bytes: the first repetition's metadata stays. */
 SEC("tc")
 int restore_then_from_overlay(struct __sk_buff* skb) {
-    __s64 vni;
+    struct tunnel_info tunnel;
 
     if (restore_packet(skb))
         return TC_ACT_SHOT;
-    vni = tunnel_vni(skb); /* what from_overlay pays for every packet */
-    if (vni < 0)
-        vni = arrive_with_vni(skb); /* first repetition only */
-    return from_overlay_verdict(skb, vni);
+    tunnel = tunnel_info_of(skb); /* what from_overlay pays for every packet */
+    if (tunnel.vni < 0)
+        tunnel = arrive_with_vni(skb); /* first repetition only */
+    return from_overlay_verdict(skb, tunnel);
 }
 
 /* A host packet: the check for a tunnel key (none) plus the route lookup and encap. The
@@ -189,4 +194,92 @@ int piece_set_tunnel_key(struct __sk_buff* skb) {
         return TC_ACT_SHOT;
     cfg = config_of_node();
     return cfg && set_tunnel(skb, &route, cfg) == 0 ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+/* ---- direct overlay: tests and benchmarks ---------------------------------------------- */
+__u32 probe_hash; /* the flow hash test-run gives a packet (bpf_get_hash_recalc) */
+
+SEC("tc")
+int read_flow_hash(struct __sk_buff* skb) {
+    probe_hash = bpf_get_hash_recalc(skb);
+    return TC_ACT_OK;
+}
+
+/* The restore for programs that change the packet's length (encapsulation +50, strip -50):
+ * back to bench_len first, then the bytes. bpf_skb_adjust_room without ENCAP flags, so the
+ * skb is never marked encapsulated (see vxlan_room_flags). */
+static __always_inline int restore_resized_packet(struct __sk_buff* skb) {
+    __s32 diff = (__s32)bench_len - (__s32)skb->len;
+
+    if (diff != 0 && bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC, 0) != 0)
+        return -1;
+    return restore_packet(skb);
+}
+
+SEC("tc")
+int restore_resized_then_from_pod(struct __sk_buff* skb) {
+    if (restore_resized_packet(skb))
+        return TC_ACT_SHOT;
+    return from_pod_verdict(skb);
+}
+
+SEC("tc")
+int restore_resized_then_from_underlay(struct __sk_buff* skb) {
+    if (restore_resized_packet(skb))
+        return TC_ACT_SHOT;
+    return from_underlay_verdict(skb);
+}
+
+/* What one length change of the restore costs: grow and shrink back by VXLAN_ENCAP_LEN,
+ * then the bytes. Half the difference to restore_only is subtracted with it. */
+SEC("tc")
+int resize_twice_then_restore(struct __sk_buff* skb) {
+    if (bpf_skb_adjust_room(skb, VXLAN_ENCAP_LEN, BPF_ADJ_ROOM_MAC, 0) != 0 ||
+        bpf_skb_adjust_room(skb, -VXLAN_ENCAP_LEN, BPF_ADJ_ROOM_MAC, 0) != 0)
+        return TC_ACT_SHOT;
+    return restore_packet(skb) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+/* Pieces of the direct encapsulation, each after the same restore. */
+SEC("tc")
+int piece_check_mtu(struct __sk_buff* skb) {
+    __u32 mtu = 0;
+
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    return bpf_check_mtu(skb, 1, &mtu, VXLAN_ENCAP_LEN, 0) == 0 ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+SEC("tc")
+int piece_flow_hash(struct __sk_buff* skb) {
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    return bpf_get_hash_recalc(skb) ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+SEC("tc")
+int piece_prandom(struct __sk_buff* skb) {
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    return bpf_get_prandom_u32() ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+/* The 50 header bytes written and summed, without the helper calls (at offset 0: the
+ * restored packet is shorter than the encapsulated one). */
+SEC("tc")
+int piece_fill_headers(struct __sk_buff* skb) {
+    struct shuttle_route route = {.underlay_ip = bpf_htonl(0xc0a80002), .vni = 1};
+    struct shuttle_config* cfg;
+    struct packet pkt;
+    struct vxlan_encap* h;
+
+    if (restore_packet(skb))
+        return TC_ACT_SHOT;
+    cfg = config_of_node();
+    pkt = packet_of(skb);
+    h = packet_at(&pkt, 0, VXLAN_ENCAP_LEN);
+    if (!cfg || !h)
+        return TC_ACT_SHOT;
+    vxlan_fill(h, 100, 0, 12345, &route, cfg);
+    return TC_ACT_OK;
 }

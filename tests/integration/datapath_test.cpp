@@ -357,7 +357,7 @@ TEST_CASE("ensure pins every map of the BPF object, each with BTF", "[datapath]"
         }
         ++count;
     }
-    CHECK(count == 9);
+    CHECK(count == 10);
 }
 
 namespace {

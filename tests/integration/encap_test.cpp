@@ -68,6 +68,24 @@ struct SimNode {
     shuttle::UniqueFd netns_fd() const { return shuttle::netns::open("/run/netns/" + netns); }
 
     dp::RemoteRoute route() const { return {subnet.network(), underlay, device.mac, 1}; }
+    int underlay_ifindex() const {
+        shuttle::UniqueFd fd = netns_fd();
+        shuttle::netns::Guard inside(fd.get());
+        return static_cast<int>(if_nametoindex("eth0"));
+    }
+    // What shuttled does for --overlay direct|device: the mode, then from_underlay on eth0
+    // (direct) or off it (device).
+    void set_overlay_mode(dp::OverlayMode mode) {
+        int eth0 = underlay_ifindex();
+        shuttle::UniqueFd fd = netns_fd();
+        shuttle::netns::Guard inside(fd.get());
+        datapath->set_underlay({eth0, 8472, mode});
+        if (mode == dp::OverlayMode::direct) {
+            datapath->attach_underlay(eth0, "eth0");
+        } else {
+            datapath->detach_underlay("eth0");
+        }
+    }
     uint64_t counted(uint32_t verdict, uint32_t reason) const {
         for (const auto& c : dp::read_stats(datapath->map_fd("stats"))) {
             if (c.verdict == verdict && c.reason == reason) {
@@ -107,7 +125,8 @@ class TwoNodes {
     enum class Peer { Shuttle, Flannel };
     // `peer` Flannel: node b is configured as flanneld's vxlan backend configures a node
     // (flannel_peer below) instead of running shuttle.
-    explicit TwoNodes(dp::AttachMode mode = dp::AttachMode::Auto, Peer peer = Peer::Shuttle)
+    explicit TwoNodes(dp::AttachMode mode = dp::AttachMode::Auto, Peer peer = Peer::Shuttle,
+                      dp::OverlayMode overlay = dp::OverlayMode::device)
         : run_(run_id()), mode_(mode) {
         enter_private_mount_namespace();
         char tmpl[] = "/tmp/shuttle-encap-XXXXXX";
@@ -124,12 +143,14 @@ class TwoNodes {
             must("ip -n " + n->netns + " link set eth0 up");
         }
         start_overlay(a());
+        a().set_overlay_mode(overlay);
         if (peer == Peer::Flannel) {
             flannel_peer(b(), a());
             a().datapath->set_routes({b().route()});
             return;
         }
         start_overlay(b());
+        b().set_overlay_mode(overlay);
         a().datapath->set_routes({b().route()});
         b().datapath->set_routes({a().route()});
     }
@@ -343,6 +364,149 @@ TEST_CASE("pods on two nodes talk through the eBPF overlay with forwarding off",
 
     cluster.del_pod(a1);
     cluster.del_pod(b1);
+}
+
+TEST_CASE("direct overlay: pods on two nodes talk with forwarding off, no device on the way",
+          "[encap][direct]") {
+    TwoNodes cluster(dp::AttachMode::Auto, TwoNodes::Peer::Shuttle, dp::OverlayMode::direct);
+    SimPod a1 = cluster.add_pod(cluster.a(), "a1");
+    SimPod b1 = cluster.add_pod(cluster.b(), "b1");
+    cluster.forwarding_off();
+    SimNode& a = cluster.a();
+    SimNode& b = cluster.b();
+
+    CHECK(pings(a1, b1.ip));
+    CHECK(pings(b1, a1.ip));
+    for (const SimNode* n : {&a, &b}) {
+        CHECK(n->counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_ENCAP_DIRECT) >= 6);
+        CHECK(n->counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP_DIRECT) >= 6);
+        CHECK(n->counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE) == 0);
+        CHECK(n->counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP) == 0);
+    }
+
+    CHECK(tcp_transfer(a1.netns, b1.netns, b1.ip, "20M"));
+    CHECK(tcp_transfer(b1.netns, a1.netns, a1.ip, "20M"));
+    // TSO survives the encapsulation: every pod packet, GSO ones included, left directly.
+    CHECK(a.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE) == 0);
+    CHECK(b.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE) == 0);
+    // What the receiving side did with the streams (GSO packets go to the device).
+    std::printf(
+        "direct overlay, 2 x 20 MB: node b decap-direct %llu, to-device %llu, decap %llu\n",
+        static_cast<unsigned long long>(
+            b.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP_DIRECT)),
+        static_cast<unsigned long long>(b.counted(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_TO_DEVICE)),
+        static_cast<unsigned long long>(
+            b.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP)));
+
+    // The host keeps the device path: host -> remote pod and back.
+    CHECK(pings(a, b1.ip));
+    CHECK(pings(b1, a.device_address().str()));
+    CHECK(a.counted(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_ENCAP) >= 3);
+    // Nothing forged, nothing refused.
+    for (const SimNode* n : {&a, &b}) {
+        CHECK(n->counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_UNKNOWN_NODE) == 0);
+        CHECK(n->counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_FORGED_INNER_SRC) == 0);
+    }
+    cluster.del_pod(a1);
+    cluster.del_pod(b1);
+}
+
+TEST_CASE("switching the overlay mode keeps a running TCP stream; device mode works as before",
+          "[encap][direct]") {
+    TwoNodes cluster(dp::AttachMode::Auto, TwoNodes::Peer::Shuttle, dp::OverlayMode::direct);
+    SimPod a1 = cluster.add_pod(cluster.a(), "a1");
+    SimPod b1 = cluster.add_pod(cluster.b(), "b1");
+    cluster.forwarding_off();
+    SimNode& a = cluster.a();
+    SimNode& b = cluster.b();
+    REQUIRE(pings(a1, b1.ip, 2));
+
+    // A 6 s stream a1 -> b1; the mode flips under it, both nodes, twice.
+    std::string out = "/tmp/" + run_id() + "-iperf";
+    must(b1.exec("iperf3 -s -1 -D -B " + b1.ip + " -I " + out + ".pid"));
+    usleep(300 * 1000);
+    must("(" + a1.exec("timeout 20 iperf3 -c " + b1.ip + " -t 6 -J") + " > " + out +
+         ".json; echo $? > " + out + ".rc) &");
+    sleep(2);
+    uint64_t remote_before = a.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE);
+    a.set_overlay_mode(dp::OverlayMode::device);
+    b.set_overlay_mode(dp::OverlayMode::device);
+    sleep(2);
+    // Device mode: the stream moved to the device on both sides.
+    CHECK(a.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE) > remote_before);
+    CHECK_FALSE(a.datapath->underlay_attachment()->attached);
+    a.set_overlay_mode(dp::OverlayMode::direct);
+    b.set_overlay_mode(dp::OverlayMode::direct);
+    for (int i = 0; i < 150 && sh("test -s " + out + ".rc") != 0; ++i) {
+        usleep(100 * 1000);
+    }
+    CHECK(output_of("cat " + out + ".rc") == "0\n");
+    auto report = nlohmann::json::parse(output_of("cat " + out + ".json"));
+    for (const auto& interval : report.at("intervals")) {
+        CHECK(interval.at("sum").at("bytes").get<uint64_t>() > 0);  // no stalled second
+    }
+    sh("test -f " + out + ".pid && kill $(cat " + out + ".pid); rm -f " + out + ".*");
+
+    // And in device mode from the start of a connection, as before.
+    a.set_overlay_mode(dp::OverlayMode::device);
+    b.set_overlay_mode(dp::OverlayMode::device);
+    uint64_t direct_before = a.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_ENCAP_DIRECT);
+    CHECK(pings(a1, b1.ip));
+    CHECK(tcp_transfer(a1.netns, b1.netns, b1.ip, "10M"));
+    CHECK(a.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_ENCAP_DIRECT) == direct_before);
+    CHECK(b.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP) >= 3);
+}
+
+TEST_CASE("from_underlay: upgraded in place, detached without touching others' filters",
+          "[encap][direct]") {
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    INFO("attach " << dp::to_string(mode));
+    TwoNodes cluster(mode, TwoNodes::Peer::Shuttle, dp::OverlayMode::direct);
+    SimPod a1 = cluster.add_pod(cluster.a(), "a1");
+    SimPod b1 = cluster.add_pod(cluster.b(), "b1");
+    SimNode& a = cluster.a();
+    const int eth0 = a.underlay_ifindex();
+    // Another agent's filter on the shared interface (classic BPF: this kernel has no other
+    // classifier modules).
+    must(a.exec("tc qdisc add dev eth0 clsact"));
+    must(a.exec("tc filter add dev eth0 ingress prio 7 bpf bytecode '1,6 0 0 0,'"));
+    shuttle::UniqueFd node_fd = a.netns_fd();
+    shuttle::netns::Guard inside(node_fd.get());
+
+    auto underlay = a.datapath->underlay_attachment();
+    REQUIRE(underlay);
+    CHECK(underlay->attached);
+    CHECK(underlay->ifname == "eth0");
+    CHECK(underlay->mode == dp::AttachMode::Tcx);  // whatever the pods use: a shared interface
+    a.datapath->attach_underlay(eth0, "eth0");     // idempotent
+    CHECK(programs_at(eth0, dp::Hook::Ingress) == 1);
+
+    shuttle_loader_state stale{};
+    stale.build_hash = 42;
+    stale.layout_version = SHUTTLE_LAYOUT_VERSION;
+    dp::update(a.datapath->map_fd("loader"), uint32_t{0}, stale);
+    uint32_t old_prog = dp::prog_id(a.datapath->program_fd("from_underlay"));
+    // Pins of a build before the direct overlay lack its map: the load creates and fills it.
+    dp::unpin(a.bpffs_root() + "/v" + std::to_string(SHUTTLE_LAYOUT_VERSION) +
+              "/maps/underlay_nodes");
+    dp::Node upgraded = dp::Node::ensure({a.bpffs_root(), mode});
+    CHECK(dp::prog_id(upgraded.program_fd("from_underlay")) != old_prog);
+    CHECK(upgraded.underlay_attachment()->attached);
+    CHECK(programs_at(eth0, dp::Hook::Ingress) == 1);
+    uint64_t before = a.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP_DIRECT);
+    CHECK(pings(b1, a1.ip, 2));
+    a.datapath.emplace(std::move(upgraded));
+    CHECK(a.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP_DIRECT) >= before + 2);
+
+    a.datapath->detach_underlay("eth0");
+    a.datapath->detach_underlay("eth0");  // idempotent
+    CHECK(programs_at(eth0, dp::Hook::Ingress) == 0);
+    a.datapath->attach_underlay(eth0, "eth0");
+    a.datapath.reset();
+    dp::Node::uninstall({a.bpffs_root(), mode});
+    CHECK(programs_at(eth0, dp::Hook::Ingress) == 0);  // flannel's VXLAN is not stolen
+    CHECK(output_of(a.exec("tc filter show dev eth0 ingress")).find("bytecode") !=
+          std::string::npos);
 }
 
 TEST_CASE("shuttlectl routes and status show the overlay", "[encap]") {

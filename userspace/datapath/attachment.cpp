@@ -142,31 +142,45 @@ void Node::detach(const std::string& host_ifname, const IpAddress& ip_address) {
 std::string Node::attach_check(int ifindex, const std::string& ifname, uint32_t mode,
                                bool overlay) const {
     for (const HookSpec& spec : hooks_of(overlay)) {
-        uint32_t want = prog_id(program_fd(spec.program));
-        std::string where = std::string(spec.program) + " on " + ifname;
-        if (mode == SHUTTLE_ATTACH_TCX) {
-            UniqueFd link = open_pin(link_pin_of(pin_dir_, spec, ifname));
-            if (!link) {
-                return where + ": no pinned TCX link";
-            }
-            TcxLinkInfo info = tcx_link_info(link.get());
-            if (info.ifindex != static_cast<uint32_t>(ifindex) || info.prog_id != want) {
-                return where + ": TCX link is on ifindex " + std::to_string(info.ifindex) +
-                       " with program " + std::to_string(info.prog_id);
-            }
-        } else if (mode == SHUTTLE_ATTACH_TC) {
-            auto attached = tc_prog_id(ifindex, spec.hook);
-            if (!attached) {
-                return where + ": no cls_bpf filter";
-            }
-            if (*attached != want) {
-                return where + ": the cls_bpf filter runs program " + std::to_string(*attached);
-            }
-        } else {
-            return where + ": never attached";
+        std::string drift = hook_check(spec, ifindex, ifname, mode);
+        if (!drift.empty()) {
+            return drift;
         }
     }
     return "";
+}
+
+std::string Node::hook_check(const HookSpec& spec, int ifindex, const std::string& ifname,
+                             uint32_t mode) const {
+    uint32_t want = prog_id(program_fd(spec.program));
+    std::string where = std::string(spec.program) + " on " + ifname;
+    if (mode == SHUTTLE_ATTACH_TCX) {
+        UniqueFd link = open_pin(link_pin_of(pin_dir_, spec, ifname));
+        if (!link) {
+            return where + ": no pinned TCX link";
+        }
+        TcxLinkInfo info = tcx_link_info(link.get());
+        if (info.ifindex != static_cast<uint32_t>(ifindex) || info.prog_id != want) {
+            return where + ": TCX link is on ifindex " + std::to_string(info.ifindex) +
+                   " with program " + std::to_string(info.prog_id);
+        }
+    } else if (mode == SHUTTLE_ATTACH_TC) {
+        auto attached = tc_prog_id(ifindex, spec.hook);
+        if (!attached) {
+            return where + ": no cls_bpf filter";
+        }
+        if (*attached != want) {
+            return where + ": the cls_bpf filter runs program " + std::to_string(*attached);
+        }
+    } else {
+        return where + ": never attached";
+    }
+    return "";
+}
+
+bool Node::has_program(const std::string& name) const {
+    return std::any_of(programs_.begin(), programs_.end(),
+                       [&](const auto& p) { return p.first == name; });
 }
 
 std::string Node::check(const Endpoint& endpoint) const {
@@ -252,9 +266,7 @@ std::optional<Attachment> Node::overlay_attachment() const {
         a.detail = "device gone";
         return a;
     }
-    bool pinned = std::any_of(programs_.begin(), programs_.end(),
-                              [](const auto& p) { return p.first == "from_overlay"; });
-    if (!pinned) {
+    if (!has_program("from_overlay")) {
         a.detail = "no overlay programs pinned (pins of an older build; ensure() loads them)";
         return a;
     }

@@ -23,6 +23,7 @@
 namespace shuttle::datapath {
 
 class EndpointTable;
+struct HookSpec;
 
 enum class AttachMode { Auto, Tcx, Tc };
 
@@ -44,6 +45,20 @@ struct Endpoint {
     std::string container_id, ifname, pod_namespace, pod_name;
 };
 
+// How a pod's packet for another node is encapsulated: `direct` = from_pod pushes the VXLAN
+// headers itself and hands the packet to the underlay interface (and from_underlay strips
+// them on receive); `device` = through the collect_md VXLAN device, as before. The device
+// stays for what the direct path leaves to it (docs/ARCHITECTURE.md, "Direct overlay").
+enum class OverlayMode { device, direct };
+
+struct UnderlayConfig {
+    int ifindex = 0;             // the node's underlay interface (--iface); 0 = none
+    uint16_t vxlan_port = 8472;  // UDP destination port of the VXLAN packets, host order
+    OverlayMode mode = OverlayMode::device;
+
+    bool operator==(const UnderlayConfig&) const = default;
+};
+
 // The node-wide settings the programs read (map node_config). Unset VXLAN fields stay zero.
 struct NodeConfig {
     IpPrefix node_subnet;      // e.g. 10.244.1.0/24
@@ -53,6 +68,7 @@ struct NodeConfig {
     uint32_t vni = 0;
     MacAddress vtep_mac;
     IpAddress underlay_ip;
+    UnderlayConfig underlay;  // node_config's underlay_ifindex, vxlan_port and DIRECT flag
 };
 
 // One other node's lease: where pods of its subnet are reached through the overlay.
@@ -98,6 +114,7 @@ class Node {
 
     NodeConfig config() const;
     // The node subnet decides the endpoint slots: set it before the first attach(). /16../30.
+    // Writes every field, the direct-overlay flag from config.underlay; keeps the trace bits.
     void set_config(const NodeConfig& config);
     // The CNI plugin's part of the config (from subnet.env: FLANNEL_SUBNET's network, its
     // first address as gateway, FLANNEL_NETWORK), keeping the overlay fields. Under the node
@@ -108,6 +125,21 @@ class Node {
     void set_overlay(int vxlan_ifindex, uint32_t vni, const MacAddress& vtep_mac,
                      const IpAddress& underlay_ip);
 
+    // The agent's choice of overlay path (see OverlayMode): writes node_config's
+    // underlay_ifindex, vxlan_port and SHUTTLE_CONFIG_F_DIRECT_OVERLAY, keeping the rest.
+    // Direct mode needs set_overlay()'s underlay IP and VXLAN device too (the fallback).
+    void set_underlay(const UnderlayConfig& underlay);
+    // Attaches from_underlay at ingress of the node's underlay interface; idempotent;
+    // replaces the program of an older build. A TCX link where the kernel has TCX, whatever
+    // Options::attach says: the interface is shared with the host and other agents, and a
+    // link neither takes nor replaces anyone's clsact filter; tc on kernels without TCX.
+    void attach_underlay(int ifindex, const std::string& ifname);
+    // Removes from_underlay from the interface (only shuttle's own filter). Idempotent.
+    void detach_underlay(const std::string& ifname);
+    // The underlay program as the kernel sees it: nullopt when node_config names no
+    // underlay interface.
+    std::optional<Attachment> underlay_attachment() const;
+
     // Attaches from_overlay (tc ingress) and to_overlay (tc egress) to the node's collect_md
     // VXLAN device; idempotent; replaces programs of an older build. Same attach mode rules
     // as pods (auto = tc).
@@ -117,7 +149,8 @@ class Node {
     // Makes the routes map hold exactly this set (adds, updates, deletes); under the node lock.
     void set_routes(const std::vector<RemoteRoute>& routes);
     std::vector<RemoteRoute> routes() const;
-    // Detaches every program (pods and overlay) and removes every pin under the bpffs root.
+    // Detaches every program (pods, overlay and underlay) and removes every pin under the
+    // bpffs root.
     // Missing pieces are not an error; a second call does nothing.
     static void uninstall(const Options& options);
 
@@ -139,7 +172,7 @@ class Node {
     int map_fd(const std::string& name) const;
     int program_fd() const { return program_fd("from_pod"); }  // from_pod (ingress)
     int to_pod_program_fd() const { return program_fd("to_pod"); }
-    // from_pod, to_pod, from_overlay or to_overlay.
+    // from_pod, to_pod, from_overlay, to_overlay or from_underlay.
     int program_fd(const std::string& name) const;
     // The VXLAN device's programs as the kernel sees them (shuttlectl status): nullopt when
     // node_config names no device.
@@ -152,12 +185,17 @@ class Node {
     Node() = default;
     void open_pins(bool require_all);
     EndpointTable table() const;
-    // Makes route_slots equal to `routes` under the current node_config (see shuttle_abi.h).
+    // Makes route_slots and underlay_nodes equal to `routes` under the current node_config
+    // (see shuttle_abi.h).
     void sync_route_slots() const;
     AttachMode attach_programs(int ifindex, const std::string& ifname, bool overlay);
     void detach_programs(int ifindex, const std::string& ifname, bool maybe_tc, bool overlay);
     std::string attach_check(int ifindex, const std::string& ifname, uint32_t mode,
                              bool overlay = false) const;
+    // "" when `spec`'s program runs on the device as `mode` (SHUTTLE_ATTACH_*) says.
+    std::string hook_check(const HookSpec& spec, int ifindex, const std::string& ifname,
+                           uint32_t mode) const;
+    bool has_program(const std::string& name) const;
 
     Options options_;
     std::string pin_dir_;

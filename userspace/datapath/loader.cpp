@@ -97,6 +97,18 @@ void replace_on_overlay(const std::string& pin_dir, const HookSpec& spec, int co
     }
 }
 
+// The same for the underlay interface: its TCX link, or shuttle's own cls_bpf filter there
+// (the interface is shared: another agent's filter is never replaced).
+void replace_on_underlay(const std::string& pin_dir, int config_fd, int new_prog_fd) {
+    update_pinned_links(pin_dir, kUnderlayHook, new_prog_fd);
+    auto cfg = lookup<shuttle_config>(config_fd, uint32_t{0});
+    int ifindex = cfg ? static_cast<int>(cfg->underlay_ifindex) : 0;
+    auto attached = ifindex > 0 ? tc_prog_id(ifindex, kUnderlayHook.hook) : std::nullopt;
+    if (attached && is_shuttle_program(*attached)) {
+        tc_attach(new_prog_fd, ifindex, kUnderlayHook.hook);
+    }
+}
+
 struct LoadResult {
     bool maps_created = false;
 };
@@ -150,6 +162,8 @@ LoadResult load_and_pin(const std::string& pin_dir) {
         int fd = bpf_program__fd(bpf_object__find_program_by_name(skel->obj, spec.program));
         replace_on_overlay(pin_dir, spec, bpf_map__fd(skel->maps.node_config), fd);
     }
+    replace_on_underlay(pin_dir, bpf_map__fd(skel->maps.node_config),
+                        bpf_program__fd(skel->progs.from_underlay));
     for (const HookSpec& spec : kAllHooks) {
         std::string staged = prog_pin(pin_dir, spec) + "_new";
         if (::rename(staged.c_str(), prog_pin(pin_dir, spec).c_str()) != 0) {
@@ -205,7 +219,7 @@ Node Node::ensure(const Options& options) {
     }
     node.open_pins(true);
     if (node.programs_loaded_) {
-        node.sync_route_slots();  // e.g. route_slots new next to routes of an older build
+        node.sync_route_slots();  // e.g. route_slots or underlay_nodes new next to routes
     }
     return node;
 }

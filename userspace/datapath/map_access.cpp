@@ -96,6 +96,10 @@ std::string reason_name(uint32_t verdict, uint32_t reason) {
                 return "encap";
             case SHUTTLE_PASS_ENCAPSULATED:
                 return "encapsulated";
+            case SHUTTLE_PASS_TO_DEVICE:
+                return "to-device";
+            case SHUTTLE_PASS_NOT_VXLAN:
+                return "not-vxlan";
         }
     } else if (verdict == SHUTTLE_VERDICT_REDIRECT) {
         switch (reason) {
@@ -107,6 +111,10 @@ std::string reason_name(uint32_t verdict, uint32_t reason) {
                 return "remote";
             case SHUTTLE_REDIRECT_DECAP:
                 return "decap";
+            case SHUTTLE_REDIRECT_ENCAP_DIRECT:
+                return "encap-direct";
+            case SHUTTLE_REDIRECT_DECAP_DIRECT:
+                return "decap-direct";
         }
     } else if (verdict == SHUTTLE_VERDICT_DROP) {
         switch (reason) {
@@ -126,6 +134,10 @@ std::string reason_name(uint32_t verdict, uint32_t reason) {
                 return "no-route";
             case SHUTTLE_DROP_WRONG_VNI:
                 return "wrong-vni";
+            case SHUTTLE_DROP_UNKNOWN_NODE:
+                return "unknown-node";
+            case SHUTTLE_DROP_FORGED_INNER_SRC:
+                return "forged-inner-src";
         }
     }
     return "reason-" + std::to_string(reason);

@@ -1,5 +1,7 @@
 // The node-wide settings the programs read (map node_config): the plugin's pod network and
 // the agent's overlay fields, each written under the node lock keeping the other's.
+#include <arpa/inet.h>
+
 #include "common/system_error.h"
 #include "datapath/abi_values.h"
 #include "datapath/bpffs.h"
@@ -26,6 +28,11 @@ NodeConfig Node::config() const {
     out.vni = cfg->vni;
     out.vtep_mac = mac_of(cfg->vtep_mac);
     out.underlay_ip = address(cfg->underlay_ip);
+    out.underlay.ifindex = static_cast<int>(cfg->underlay_ifindex);
+    out.underlay.vxlan_port =
+        cfg->vxlan_port ? ntohs(cfg->vxlan_port) : uint16_t{SHUTTLE_VXLAN_DEFAULT_PORT};
+    out.underlay.mode =
+        (cfg->flags & SHUTTLE_CONFIG_F_DIRECT_OVERLAY) ? OverlayMode::direct : OverlayMode::device;
     return out;
 }
 
@@ -59,6 +66,11 @@ void Node::set_config(const NodeConfig& config) {
     copy_mac(cfg.vtep_mac, config.vtep_mac);
     if (!config.underlay_ip.empty()) {
         cfg.underlay_ip = ipv4_of(config.underlay_ip);
+    }
+    cfg.underlay_ifindex = static_cast<uint32_t>(config.underlay.ifindex);
+    cfg.vxlan_port = htons(config.underlay.vxlan_port);
+    if (config.underlay.mode == OverlayMode::direct) {
+        cfg.flags |= SHUTTLE_CONFIG_F_DIRECT_OVERLAY;
     }
     update(map_fd("node_config"), uint32_t{0}, cfg);
     sync_route_slots();  // the slots depend on the cluster network and the subnet length

@@ -1,9 +1,13 @@
 #include "datapath/pin_layout.h"
 
+#include <bpf/bpf.h>
 #include <dirent.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
+
+#include "common/unique_fd.h"
 
 #include "shuttle_abi.h"
 
@@ -30,6 +34,22 @@ std::string link_pin_of(const std::string& pin_dir, const HookSpec& spec,
     std::string name = ifname;
     std::replace(name.begin(), name.end(), '.', '-');
     return links_dir(pin_dir, spec) + "/" + name;
+}
+
+bool is_shuttle_program(uint32_t id) {
+    UniqueFd fd(bpf_prog_get_fd_by_id(id));
+    if (!fd) {
+        return false;
+    }
+    bpf_prog_info info;
+    std::memset(&info, 0, sizeof info);
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) {
+        return false;
+    }
+    return std::any_of(std::begin(kAllHooks), std::end(kAllHooks), [&](const HookSpec& spec) {
+        return std::strcmp(info.name, spec.program) == 0;
+    });
 }
 
 std::vector<std::string> list_dir(const std::string& dir) {

@@ -12,12 +12,13 @@ namespace shuttle::datapath {
 
 // Every map of the BPF object shuttle (tests/integration/datapath_test.cpp keeps this list
 // true).
-inline const char* const kMapNames[] = {"endpoints", "endpoint_meta", "nat_pairs",
-                                        "routes",    "route_slots",   "node_config",
-                                        "loader",    "stats",         "events"};
+inline const char* const kMapNames[] = {"endpoints",   "endpoint_meta",  "nat_pairs",   "routes",
+                                        "route_slots", "underlay_nodes", "node_config", "loader",
+                                        "stats",       "events"};
 
-// Pins that builds of layout 1 before the overlay did not have.
-inline const char* const kAddedToLayout1[] = {"from_overlay", "to_overlay", "route_slots"};
+// Pins that builds of layout 1 before the overlay (and the direct overlay) did not have.
+inline const char* const kAddedToLayout1[] = {"from_overlay", "to_overlay", "route_slots",
+                                              "from_underlay", "underlay_nodes"};
 
 // Which program runs at which hook of a device, and where its TCX links are pinned.
 struct HookSpec {
@@ -31,8 +32,10 @@ inline const HookSpec kPodHooks[] = {{Hook::Ingress, "from_pod", "ingress"},
 // The node's collect_md VXLAN device.
 inline const HookSpec kOverlayHooks[] = {{Hook::Ingress, "from_overlay", "overlay-ingress"},
                                          {Hook::Egress, "to_overlay", "overlay-egress"}};
-inline const HookSpec kAllHooks[] = {kPodHooks[0], kPodHooks[1], kOverlayHooks[0],
-                                     kOverlayHooks[1]};
+// The node's underlay interface (the direct overlay's decapsulation).
+inline const HookSpec kUnderlayHook = {Hook::Ingress, "from_underlay", "underlay-ingress"};
+inline const HookSpec kAllHooks[] = {kPodHooks[0], kPodHooks[1], kOverlayHooks[0], kOverlayHooks[1],
+                                     kUnderlayHook};
 
 inline const HookSpec (&hooks_of(bool overlay))[2] {
     return overlay ? kOverlayHooks : kPodHooks;
@@ -47,6 +50,10 @@ std::string links_dir(const std::string& pin_dir, const HookSpec& spec);
 // A TCX link's pin; bpffs refuses names with a dot, which interface names may have.
 std::string link_pin_of(const std::string& pin_dir, const HookSpec& spec,
                         const std::string& ifname);
+
+// Does the program with this id come from shuttle's object (by name)? Filters on devices
+// shuttle shares with others are removed or replaced only when this holds.
+bool is_shuttle_program(uint32_t id);
 
 // The names in a directory, without dot entries; empty when it cannot be read.
 std::vector<std::string> list_dir(const std::string& dir);

@@ -138,6 +138,30 @@ RouteEntries read_routes(int routes_fd) {
     return out;
 }
 
+// underlay_nodes := the routes' underlay addresses, each with its count of leases.
+void sync_underlay_nodes(int nodes_fd, const RouteEntries& routes) {
+    std::map<uint32_t, uint32_t> wanted;
+    for (const auto& [key, value] : routes) {
+        ++wanted[value.underlay_ip];
+    }
+    std::map<uint32_t, uint32_t> current;
+    for (const auto& [ip, leases] :
+         read_all<uint32_t, uint32_t>(nodes_fd, SHUTTLE_MAX_UNDERLAY_NODES, "underlay_nodes")) {
+        current.emplace(ip, leases);
+    }
+    for (const auto& [ip, leases] : wanted) {
+        auto found = current.find(ip);
+        if (found == current.end() || found->second != leases) {
+            update(nodes_fd, ip, leases);
+        }
+    }
+    for (const auto& [ip, leases] : current) {
+        if (!wanted.count(ip)) {
+            erase(nodes_fd, ip);
+        }
+    }
+}
+
 }  // namespace
 
 void Node::sync_route_slots() const {
@@ -145,11 +169,13 @@ void Node::sync_route_slots() const {
         lookup<shuttle_config>(map_fd("node_config"), uint32_t{0}).value_or(shuttle_config{});
     const int slots_fd = map_fd("route_slots");
     std::vector<shuttle_route> wanted(SHUTTLE_MAX_ROUTE_SLOTS);
-    for (const auto& [key, value] : read_routes(map_fd("routes"))) {
+    RouteEntries routes = read_routes(map_fd("routes"));
+    for (const auto& [key, value] : routes) {
         if (auto slot = route_slot(key.first, key.second, cfg)) {
             wanted[*slot] = value;
         }
     }
+    sync_underlay_nodes(map_fd("underlay_nodes"), routes);
     std::vector<shuttle_route> current = read_slots(slots_fd);
     for (uint32_t i = 0; i < SHUTTLE_MAX_ROUTE_SLOTS; ++i) {
         if (!same_route(current[i], wanted[i])) {

@@ -19,22 +19,6 @@ namespace shuttle::datapath {
 
 namespace {
 
-bool is_shuttle_program(uint32_t id) {
-    UniqueFd fd(bpf_prog_get_fd_by_id(id));
-    if (!fd) {
-        return false;
-    }
-    bpf_prog_info info;
-    std::memset(&info, 0, sizeof info);
-    uint32_t len = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) {
-        return false;
-    }
-    return std::any_of(std::begin(kAllHooks), std::end(kAllHooks), [&](const HookSpec& spec) {
-        return std::strcmp(info.name, spec.program) == 0;
-    });
-}
-
 // Every cls_bpf filter running one of shuttle's programs in this network namespace, found
 // by program name, so filters whose map entries were lost go too.
 void remove_tc_filters() {
