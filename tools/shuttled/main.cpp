@@ -107,6 +107,7 @@ agent::NodeDatapathOptions datapath_options(const std::map<std::string, std::str
     result.underlay_ifname = underlay.name;
     result.public_ip = options.public_ip;
     result.underlay_mtu = options.underlay_mtu;
+    result.overlay = agent::parse_overlay_mode(flags.at("overlay"));
     result.ip_masq = options.ip_masq;
     result.subnet_file = options.subnet_file;
     result.cni_conf_dir = flags.at("cni-conf-dir");

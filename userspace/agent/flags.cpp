@@ -24,6 +24,11 @@ const std::vector<FlagSpec>& flag_specs() {
          "masquerade pod traffic leaving the network (nftables table ip shuttle; "
          "subnet.env then says FLANNEL_IPMASQ=true)"},
         {"bpffs-root", "/sys/fs/bpf/shuttle", false, "pin root of the datapath"},
+        {"overlay", "direct", false,
+         "cross-node path: direct = the eBPF programs encapsulate and decapsulate VXLAN "
+         "themselves (a program on --iface's ingress); device = every packet through the "
+         "kernel VXLAN device shuttle.<VNI>. direct falls back to device when --iface is "
+         "not Ethernet or the program cannot be attached there (said in the log and /readyz)"},
         {"datapath", "true", true,
          "own the datapath (programs, VXLAN device, routes, masquerade, conflist); false = "
          "lease, subnet.env and peer watch only"},

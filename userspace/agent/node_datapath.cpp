@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 #include "agent/flannel_adopt.h"
@@ -40,6 +41,20 @@ uint16_t vxlan_port(const NetworkConfig& config) {
 }
 
 }  // namespace
+
+datapath::OverlayMode parse_overlay_mode(const std::string& text) {
+    if (text == "direct") {
+        return datapath::OverlayMode::direct;
+    }
+    if (text == "device") {
+        return datapath::OverlayMode::device;
+    }
+    throw std::invalid_argument("--overlay: \"" + text + "\" is neither direct nor device");
+}
+
+std::string to_string(datapath::OverlayMode mode) {
+    return mode == datapath::OverlayMode::direct ? "direct" : "device";
+}
 
 std::string cni_conflist_text(const std::string& subnet_file, const std::string& bpffs_root) {
     nlohmann::ordered_json shuttle = {
@@ -151,6 +166,7 @@ void NodeDatapath::apply_locked(const IpPrefix& subnet, const MacAddress& vtep_m
         pods_reattached_ = true;
     }
     node_.attach_overlay(device.index, device.name);
+    apply_overlay_mode_locked(spec.port);
     if (options_.ip_masq) {
         masquerade::ensure({config.network, subnet.network()});
     }
@@ -170,6 +186,67 @@ void NodeDatapath::apply_locked(const IpPrefix& subnet, const MacAddress& vtep_m
             log_info("wrote " + path);
         }
     }
+}
+
+// Switching keeps streams flowing: towards direct, from_underlay is attached before the flag
+// makes from_pod send straight to the underlay; towards device, the flag goes before the
+// program. Until then each packet takes the path of the mode before.
+void NodeDatapath::apply_overlay_mode_locked(uint16_t vxlan_port) {
+    auto underlay = netlink::get_link(netlink_, netlink::LinkRef(options_.underlay_ifname));
+    datapath::UnderlayConfig config;
+    config.ifindex = underlay.index;
+    config.vxlan_port = vxlan_port;
+    std::string fallback;
+    if (options_.overlay == datapath::OverlayMode::direct) {
+        fallback = direct_mode_blocker(underlay);
+        if (fallback.empty()) {
+            config.mode = datapath::OverlayMode::direct;
+        }
+    }
+    if (config.mode == datapath::OverlayMode::device) {
+        config.ifindex = 0;  // status then shows no underlay attachment
+        node_.set_underlay(config);
+        node_.detach_underlay(underlay.name);
+    } else {
+        node_.set_underlay(config);
+    }
+    bool changed = config.mode != overlay_mode_ || underlay.index != underlay_ifindex_ ||
+                   fallback != overlay_fallback_ || !applied_;
+    overlay_mode_ = config.mode;
+    underlay_ifindex_ = underlay.index;
+    overlay_fallback_ = fallback;
+    if (!changed) {
+        return;
+    }
+    if (!fallback.empty()) {
+        log_error("overlay: direct not possible (" + fallback +
+                  "): falling back to device mode, every packet to another node through the "
+                  "VXLAN device");
+    } else {
+        log_info("overlay " + overlay_text_locked() + ", VXLAN port " + std::to_string(vxlan_port));
+    }
+}
+
+// Attaches from_underlay when the underlay allows it; "" on success, else why not.
+std::string NodeDatapath::direct_mode_blocker(const netlink::Link& underlay) {
+    if (!underlay.ethernet()) {
+        return "underlay " + underlay.name + " is not Ethernet (link type " +
+               std::to_string(underlay.type) + ")";
+    }
+    try {
+        node_.attach_underlay(underlay.index, underlay.name);
+        return "";
+    } catch (const std::exception& e) {
+        return "attaching from_underlay to " + underlay.name + " failed: " + e.what();
+    }
+}
+
+std::string NodeDatapath::overlay_text_locked() const {
+    if (overlay_mode_ == datapath::OverlayMode::direct) {
+        return "direct on " + options_.underlay_ifname + " (ifindex " +
+               std::to_string(underlay_ifindex_) + ")";
+    }
+    return overlay_fallback_.empty() ? "device" : "device (fallback: " + overlay_fallback_ + ")";
 }
 
 namespace {
@@ -250,6 +327,15 @@ std::string NodeDatapath::drift_locked() {
         return "overlay programs not attached to " + applied_->ifname +
                (overlay && !overlay->detail.empty() ? " (" + overlay->detail + ")" : "");
     }
+    if (overlay_mode_ == datapath::OverlayMode::direct) {
+        auto underlay = node_.underlay_attachment();
+        if (!underlay || !underlay->attached ||
+            underlay->ifindex !=
+                netlink::get_link(netlink_, netlink::LinkRef(options_.underlay_ifname)).index) {
+            return "underlay program not attached to " + options_.underlay_ifname +
+                   (underlay && !underlay->detail.empty() ? " (" + underlay->detail + ")" : "");
+        }
+    }
     if (options_.ip_masq &&
         !masquerade::is_installed({applied_->config.network, applied_->subnet.network()})) {
         return "masquerade table missing or changed";
@@ -291,8 +377,9 @@ std::pair<bool, std::string> NodeDatapath::readiness() const {
         return {false, problem_.empty() ? "datapath: lease not applied" : problem_};
     }
     std::string text = "datapath: " + applied_->ifname + " (ifindex " +
-                       std::to_string(applied_->ifindex) + ") with overlay programs, " +
-                       std::to_string(peers_ ? peers_->size() : 0) + " route(s)";
+                       std::to_string(applied_->ifindex) + ") with overlay programs, overlay " +
+                       overlay_text_locked() + ", " + std::to_string(peers_ ? peers_->size() : 0) +
+                       " route(s)";
     if (options_.ip_masq) {
         text += ", masquerade on";
     }

@@ -5,7 +5,9 @@
 //   start:     datapath::Node::ensure (load / pin the programs once per node)
 //   on_lease:  VXLAN device shuttle.<VNI> (MAC = the lease's VtepMAC), node_config
 //              (set_pod_network + set_overlay), from/to-overlay programs on the device,
-//              masquerade (--ip-masq), then the CNI conflist
+//              the overlay mode (direct: from_underlay on the underlay interface's ingress
+//              and the direct flag in node_config; device: neither), masquerade (--ip-masq),
+//              then the CNI conflist
 //   on_peers:  the routes map = exactly the other nodes' leases
 //   maintain:  every few seconds, put back what went missing (device deleted, table flushed)
 //
@@ -21,6 +23,7 @@
 #include "agent/peer_watcher.h"
 #include "common/ip.h"
 #include "datapath/datapath.h"
+#include "netlink/link.h"
 #include "netlink/socket.h"
 
 namespace shuttle::agent {
@@ -30,6 +33,9 @@ struct NodeDatapathOptions {
     std::string underlay_ifname;  // the interface holding public_ip
     IpAddress public_ip;
     int underlay_mtu = 1500;
+    // direct: the programs encapsulate and decapsulate themselves where the underlay allows
+    // it (Ethernet, from_underlay attached), else the device path with the reason said.
+    datapath::OverlayMode overlay = datapath::OverlayMode::direct;
     bool ip_masq = false;
     std::string subnet_file = "/run/flannel/subnet.env";  // named in the conflist
     std::string cni_conf_dir = "/etc/cni/net.d";          // "" = write no conflist
@@ -41,6 +47,10 @@ struct NodeDatapathOptions {
     // next ADD then finds the maps present and would not.
     std::string plugin_state_root = "/var/lib/cni/shuttle";
 };
+
+// "direct" | "device" (--overlay); throws std::invalid_argument naming the flag otherwise.
+datapath::OverlayMode parse_overlay_mode(const std::string& text);
+std::string to_string(datapath::OverlayMode mode);
 
 // The conflist shuttled writes once the node is ready (as kube-flannel's install container
 // writes 10-flannel.conflist): tools/install/10-shuttle.conflist — network "cbr0", the shuttle
@@ -80,6 +90,11 @@ class NodeDatapath {
     std::string drift_locked();
     void reattach_recorded_pods();
     void write_routes_locked();
+    // The overlay mode in force: direct where options_.overlay asks for it and the underlay
+    // allows it, else device (overlay_fallback_ says why).
+    void apply_overlay_mode_locked(uint16_t vxlan_port);
+    std::string direct_mode_blocker(const netlink::Link& underlay);
+    std::string overlay_text_locked() const;
 
     NodeDatapathOptions options_;
     mutable std::mutex mutex_;
@@ -91,6 +106,9 @@ class NodeDatapath {
     bool routes_pending_ = false;
     bool pods_reattached_ = false;
     std::string routes_error_;
+    datapath::OverlayMode overlay_mode_ = datapath::OverlayMode::device;
+    int underlay_ifindex_ = 0;
+    std::string overlay_fallback_;  // why direct was asked for but device is in force
     std::string problem_ = "no lease applied yet";
 };
 
