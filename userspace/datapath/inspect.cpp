@@ -186,6 +186,26 @@ std::string fill_text(const json& fill) {
     return text;
 }
 
+// The VXLAN device's or the underlay's programs; null when node_config names no device.
+json device_attachment_json(const std::optional<Attachment>& a) {
+    if (!a) {
+        return json();
+    }
+    return {{"ifname", a->ifname.empty() ? json() : json(a->ifname)},
+            {"ifindex", a->ifindex},
+            {"mode", to_string(a->mode)},
+            {"attached", a->attached},
+            {"detail", a->detail}};
+}
+
+// "ifname (ifindex N, mode[, program]): attached" or "...: not attached: why".
+std::string device_attachment_text(const json& a, const std::string& program) {
+    return text_of(a["ifname"]) + " (ifindex " + text_of(a["ifindex"]) + ", " + text_of(a["mode"]) +
+           (program.empty() ? "" : ", " + program) + "): " +
+           (a["attached"].get<bool>() ? std::string("attached")
+                                      : "not attached: " + text_of(a["detail"]));
+}
+
 }  // namespace
 
 json status_json(const Node& node) {
@@ -198,14 +218,8 @@ json status_json(const Node& node) {
                                {"attached", a.attached},
                                {"detail", a.detail}});
     }
-    json overlay;  // null: no VXLAN device in node_config
-    if (auto a = node.overlay_attachment()) {
-        overlay = {{"ifname", a->ifname.empty() ? json() : json(a->ifname)},
-                   {"ifindex", a->ifindex},
-                   {"mode", to_string(a->mode)},
-                   {"attached", a->attached},
-                   {"detail", a->detail}};
-    }
+    json overlay = device_attachment_json(node.overlay_attachment());
+    json underlay = device_attachment_json(node.underlay_attachment());
     bpf_prog_info info{};
     uint32_t len = sizeof info;
     bpf_obj_get_info_by_fd(node.program_fd(), &info, &len);
@@ -216,6 +230,10 @@ json status_json(const Node& node) {
             {"trace", tracing},  // a shuttlectl monitor --trace is running
             {"trace_sample", tracing ? json(cfg->trace_sample) : json()},
             {"overlay", overlay},
+            // direct: from_pod and from_underlay encapsulate and decapsulate themselves
+            {"overlay_mode",
+             cfg && (cfg->flags & SHUTTLE_CONFIG_F_DIRECT_OVERLAY) ? "direct" : "device"},
+            {"underlay", underlay},
             {"layout_version", SHUTTLE_LAYOUT_VERSION},
             {"program_id", info.id},
             {"pinned_build", hex64(node.pinned_build_hash())},
@@ -267,11 +285,10 @@ std::string routes_table(const json& routes) {
 std::string status_table(const json& status) {
     std::string overlay;  // null: key_values prints "overlay  -"
     if (const json& o = status["overlay"]; o.is_object()) {
-        overlay = "overlay  " + text_of(o["ifname"]) + " (ifindex " + text_of(o["ifindex"]) + ", " +
-                  text_of(o["mode"]) + "): " +
-                  (o["attached"].get<bool>() ? std::string("attached")
-                                             : "not attached: " + text_of(o["detail"])) +
-                  "\n";
+        overlay = "overlay  " + device_attachment_text(o, "") + "\n";
+    }
+    if (const json& u = status["underlay"]; u.is_object()) {
+        overlay += "underlay  " + device_attachment_text(u, "from_underlay") + "\n";
     }
     std::string maps;
     if (const json& m = status["maps"]; m.is_object()) {
