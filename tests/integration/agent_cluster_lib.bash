@@ -144,3 +144,18 @@ map_is() {
   shift
   [[ "$(map_subnets "$node")" == "$(printf '%s\n' "$@" | sed '/^$/d' | sort)" ]]
 }
+
+# stat_count <node> <verdict> <reason>: packets of that datapath counter (0 when absent).
+stat_count() {
+  kit_node_exec "$1" "$bin/shuttlectl" --json stats |
+    jq --arg v "$2" --arg r "$3" '[.[] | select(.verdict == $v and .reason == $r) | .packets] | add // 0'
+}
+
+# The node's overlay mode as its node_config says (direct | device).
+overlay_mode() { kit_node_exec "$1" "$bin/shuttlectl" --json status | jq -r .overlay_mode; }
+
+# Programs attached by TCX to <ifname> <ingress|egress> inside <node>.
+tcx_count() { kit_node_exec "$1" python3 "$frames_py" tcx-count "$2" "$3"; }
+
+# VXLAN frames: craft, capture, compare; run it where the frames are (node, pod, underlay).
+frames_py=$source_dir/tests/support/vxlan_frames.py

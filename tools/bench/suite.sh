@@ -4,7 +4,8 @@
 #   sudo tools/bench/suite.sh [--quick] [--rounds N] [--scenarios datapath,cni,bpf,routes] [--out DIR]
 #
 #   datapath  same node: limit, bridge, shuttle; cross node: underlay, flannel-style,
-#             shuttle-x (shuttled --static-nodes on two nodes): TCP Gbit/s, TCP round trip,
+#             shuttle-x (shuttled --static-nodes on two nodes, direct overlay) and
+#             shuttle-x-dev (the same with --overlay device): TCP Gbit/s, TCP round trip,
 #             64-byte UDP packets/s, TCP connections/s (bench.sh, interleaved rounds)
 #   cni       ADD/DEL latency, pods/s sequential and parallel, ADD latency with 250 pods on
 #             the node: shuttle (TCX), shuttle (tc), bridge + host-local (cni-rounds.sh)
@@ -83,7 +84,7 @@ else
   setups=limit,bridge
   [[ -z $have_shuttle ]] || setups+=,shuttle
   setups+=,underlay,flannel
-  [[ -z $have_shuttled ]] || setups+=,shuttle-x
+  [[ -z $have_shuttled ]] || setups+=,shuttle-x,shuttle-x-dev
   [[ -n $have_shuttle ]] || unavailable "shuttle same node: no $SHUTTLE_BIN_DIR/shuttle (build first)"
   [[ -n $have_shuttled ]] || unavailable "shuttle cross node: no $SHUTTLE_BIN_DIR/shuttle and shuttled (build first)"
   say "datapath: $rounds rounds x ${duration}s, setups $setups"
@@ -186,7 +187,7 @@ table() { # refs csv-file
 tmp=$out/.tmp
 mkdir -p "$tmp"
 scenario_csv datapath '^(limit|bridge|shuttle)$' >"$tmp/same.csv"
-scenario_csv datapath '^(underlay|flannel|shuttle-x)$' >"$tmp/cross.csv"
+scenario_csv datapath '^(underlay|flannel|shuttle-x|shuttle-x-dev)$' >"$tmp/cross.csv"
 scenario_csv cni >"$tmp/cni.csv"
 scenario_csv bpf >"$tmp/bpf.csv"
 scenario_csv bpf_overlay >"$tmp/bpf_overlay.csv"
@@ -240,9 +241,9 @@ pivot() { # scenario metric-regex setup...
   echo "## Summary: median (min–max) over $rounds rounds"
   if has_rows "$tmp/same.csv" || has_rows "$tmp/cross.csv"; then
     echo
-    echo "Pod to pod; limit, bridge, shuttle on one node; underlay (node to node), flannel (flannel-style), shuttle-x (shuttle) across two nodes."
+    echo "Pod to pod; limit, bridge, shuttle on one node; underlay (node to node), flannel (flannel-style), shuttle-x (shuttle, direct overlay), shuttle-x-dev (shuttle, --overlay device) across two nodes."
     echo
-    pivot datapath '^(tcp_gbps|rr_avg_us|udp_pps|tcp_cps)$' limit bridge shuttle underlay flannel shuttle-x
+    pivot datapath '^(tcp_gbps|rr_avg_us|udp_pps|tcp_cps)$' limit bridge shuttle underlay flannel shuttle-x shuttle-x-dev
   fi
   if has_rows "$tmp/cni.csv"; then
     echo
@@ -263,7 +264,9 @@ pivot() { # scenario metric-regex setup...
     echo
     echo "underlay = two namespaces on the underlay bridge (node to node, the limit);"
     echo "flannel = bridge + host-local on cni0 and flannel.1 configured as flanneld's vxlan backend does;"
-    echo "shuttle-x = shuttled --static-nodes on both nodes (shuttle.1, eBPF encap), pods by the plugin."
+    echo "shuttle-x = shuttled --static-nodes on both nodes, direct overlay (from_pod encapsulates and"
+    echo "redirects to eth0, from_underlay on eth0 decapsulates into the pod), pods by the plugin;"
+    echo "shuttle-x-dev = the same with --overlay device (every packet through the VXLAN device shuttle.1)."
     echo
     table "underlay flannel" "$tmp/cross.csv"
   fi

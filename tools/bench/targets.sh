@@ -51,6 +51,14 @@ done
 row "cross node round trip, shuttle × flannel-style" "$(ratio datapath rr_avg_us shuttle-x flannel)" "≤" 0.85 "needs the shuttle-x setup (shuttle and shuttled built)"
 row "cross node 64-byte UDP rate, shuttle × flannel-style" "$(ratio datapath udp_pps shuttle-x flannel)" "≥" 1.3 "needs the shuttle-x setup (shuttle and shuttled built)"
 row "cross node TCP throughput, shuttle × flannel-style" "$(ratio datapath tcp_gbps shuttle-x flannel)" "≥" 1.0 "needs the shuttle-x setup (shuttle and shuttled built)"
+# issue 11: cross node against the underlay (the limit) and the connection rate against
+# flannel-style, shuttle-x in shuttled's default (direct) overlay mode
+needs_x="needs the shuttle-x setup (shuttle and shuttled built)"
+row "cross node round trip, shuttle × underlay" "$(ratio datapath rr_avg_us shuttle-x underlay)" "≤" 1.12 "$needs_x"
+row "cross node 64-byte UDP rate, shuttle × underlay" "$(ratio datapath udp_pps shuttle-x underlay)" "≥" 0.85 "$needs_x"
+row "cross node single-stream TCP, shuttle × underlay" "$(ratio datapath tcp_gbps shuttle-x underlay)" "≥" 0.95 "$needs_x"
+row "cross node TCP connections/s, shuttle × flannel-style" "$(ratio datapath tcp_cps shuttle-x flannel)" "≥" 1.8 \
+  "needs the shuttle-x setup and a run without --quick (tcp_conn)"
 encap=bpf_ns_from_pod_encap_to_a_remote_pod_route_slots
 row "BPF ns/packet, encap path, 5,000 remote subnets (ns)" "$(value bpf_overlay "${encap}_5000routes" shuttle)" "≤" 40 \
   "needs the shuttle_bpf_tests build"

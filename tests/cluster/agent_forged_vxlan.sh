@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Forged tunnel packets are refused, in both overlay modes (direct: from_underlay on eth0;
+# device: from_overlay behind the kernel's VXLAN device). n1 runs a pod listening on UDP
+# 5555; VXLAN datagrams carrying a UDP packet for it arrive from
+#   - a host on the underlay that is not a node        -> drop unknown-node
+#   - node n2, inner source outside n2's subnet         -> drop forged-inner-src
+#   - node n2, VNI 2                                    -> drop wrong-vni
+#   - node n2, inner source in n2's subnet (the control) -> delivered
+# The pod receives only the control; each counter moves and monitor names each reason.
+source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
+
+agent_cluster_up 2
+start_shuttled n2
+kit_underlay_host forger "$KIT_UNDERLAY_NET.99"
+wait_ready n2
+n1_ip=$(kit_node_ip n1)
+sub2=$(node_subnet_key n2)
+sub2=${sub2%.0-24}
+
+# send <where: node n2 | pod forger> <payload> [vxlan_frames.py send options...]
+send() {
+  local kind=$1 where=$2 payload=$3
+  shift 3
+  local run=(kit_node_exec "$where")
+  [[ $kind == node ]] || run=(kit_pod_exec "$where")
+  "${run[@]}" python3 "$frames_py" send --to "$n1_ip" --inner-dst-mac "$vtep1" \
+    --inner-dst "$pod_ip" --payload "$payload" "$@" || fail "sending $payload failed"
+}
+
+declare -A before
+reasons=(unknown-node forged-inner-src wrong-vni)
+for mode in direct device; do
+  start_shuttled n1 --overlay "$mode"
+  wait_ready n1
+  assert_eq "$mode" "$(overlay_mode n1)" "$mode: node_config's overlay mode"
+  if [[ -z ${pod_ip:-} ]]; then
+    pod_ip=$(add_pod n1 p1)
+    vtep1=$(kit_node_exec n1 cat /sys/class/net/shuttle.1/address)
+    sub1=${pod_ip%.*}
+  fi
+  for r in "${reasons[@]}"; do before[$r]=$(stat_count n1 drop "$r"); done
+  listen_log=$(kit_run_dir)/listen-$mode.log
+  kit_pod_spawn p1 "$listen_log" python3 "$frames_py" listen --ip "$pod_ip" --seconds 6
+  listener=$KIT_LAST_PID
+  monitor_log=$(kit_run_dir)/monitor-$mode.log
+  kit_node_spawn n1 "$monitor_log" "$bin/shuttlectl" --json monitor --timeout 5000
+  monitor=$KIT_LAST_PID
+  wait_until 5 "listener up" grep -q listening "$listen_log"
+  sleep 0.5 # the monitor's ring buffer open
+  send pod forger "forged-unknown-node" --inner-src "$sub2.77"
+  send node n2 "forged-inner-src" --inner-src "$sub1.200"
+  send node n2 "forged-vni" --inner-src "$sub2.77" --vni 2
+  send node n2 "valid-$mode" --inner-src "$sub2.77"
+  wait "$listener" || true
+  assert_eq "listening
+valid-$mode" "$(cat "$listen_log")" "$mode: the pod received the control datagram and nothing forged"
+  for r in "${reasons[@]}"; do
+    after=$(stat_count n1 drop "$r")
+    ((after > before[$r])) || fail "$mode: drop $r did not move (${before[$r]} -> $after)"
+    echo "$mode: drop $r ${before[$r]} -> $after"
+  done
+  wait "$monitor" || true
+  for r in "${reasons[@]}"; do
+    assert_contains "$(jq -r .reason "$monitor_log" | sort -u)" "$r" "$mode: monitor shows $r"
+  done
+  pass "$mode mode: forged VXLAN refused with its reason, the control delivered"
+  kit_stop "${SHUTTLED_PID[n1]}"
+done
+assert_contains "$(kit_node_exec n1 "$bin/shuttlectl" stats)" "forged-inner-src" "stats table names the reason"
