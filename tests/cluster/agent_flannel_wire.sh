@@ -4,7 +4,9 @@
 # permanent neighbour + FDB entry + onlink route; pods on Debian's bridge plugin +
 # host-local as flannel's CNI plugin delegates; its lease written to etcd in flannel's
 # format), n2 runs shuttled. Pods exchange ICMP and TCP both ways, host -> remote pod works,
-# and each node sees the other's lease.
+# and each node sees the other's lease; with n2 in direct overlay mode (the default: its
+# eBPF programs write and strip the VXLAN headers flannel.1 reads and writes), then in
+# device mode.
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
 
 agent_cluster_up 2
@@ -37,14 +39,32 @@ flannel_add_peer n1 "$key2" "$mac2" "$n2_ip"
 pass "each node sees the other's lease"
 
 ip_s=$(add_pod n2 s2)
-assert_ok "flannel pod -> shuttle pod" pod_ping f1 "$ip_s" 3
-assert_ok "shuttle pod -> flannel pod" pod_ping s2 "$ip_f" 3
-assert_ok "flannel node -> shuttle pod" kit_node_exec n1 ping -c 2 -i 0.2 -W 2 "$ip_s"
-assert_ok "shuttle node -> flannel pod" kit_node_exec n2 ping -c 2 -i 0.2 -W 2 "$ip_f"
-kit_pod_spawn s2 "$(kit_run_dir)/iperf-s2.log" iperf3 -s -1 -B "$ip_s"
-sleep 0.5
-assert_ok "TCP flannel pod -> shuttle pod" kit_pod_exec f1 iperf3 -c "$ip_s" -t 2 -b 50M
-kit_pod_spawn f1 "$(kit_run_dir)/iperf-f1.log" iperf3 -s -1 -B "$ip_f"
-sleep 0.5
-assert_ok "TCP shuttle pod -> flannel pod" kit_pod_exec s2 iperf3 -c "$ip_f" -t 2 -b 50M
-pass "a flannel vxlan node and a shuttle node exchange pod traffic both ways"
+
+# both_ways <mode>: ICMP and TCP between the flannel pod and the shuttle pod, both ways, and
+# host -> remote pod; the counters of n2's overlay mode move.
+both_ways() {
+  local mode=$1 send=encap-direct receive=decap-direct s r
+  [[ $mode == direct ]] || { send=remote receive=decap; }
+  assert_eq "$mode" "$(overlay_mode n2)" "n2's overlay mode"
+  s=$(stat_count n2 redirect "$send")
+  r=$(stat_count n2 redirect "$receive")
+  assert_ok "$mode: flannel pod -> shuttle pod" pod_ping f1 "$ip_s" 3
+  assert_ok "$mode: shuttle pod -> flannel pod" pod_ping s2 "$ip_f" 3
+  assert_ok "$mode: flannel node -> shuttle pod" kit_node_exec n1 ping -c 2 -i 0.2 -W 2 "$ip_s"
+  assert_ok "$mode: shuttle node -> flannel pod" kit_node_exec n2 ping -c 2 -i 0.2 -W 2 "$ip_f"
+  kit_pod_spawn s2 "$(kit_run_dir)/iperf-s2.log" iperf3 -s -1 -B "$ip_s"
+  sleep 0.5
+  assert_ok "$mode: TCP flannel pod -> shuttle pod" kit_pod_exec f1 iperf3 -c "$ip_s" -t 2 -b 50M
+  kit_pod_spawn f1 "$(kit_run_dir)/iperf-f1.log" iperf3 -s -1 -B "$ip_f"
+  sleep 0.5
+  assert_ok "$mode: TCP shuttle pod -> flannel pod" kit_pod_exec s2 iperf3 -c "$ip_f" -t 2 -b 50M
+  (($(stat_count n2 redirect "$send") > s)) || fail "$mode: redirect $send did not move on n2"
+  (($(stat_count n2 redirect "$receive") > r)) || fail "$mode: redirect $receive did not move on n2"
+  pass "$mode mode: a flannel vxlan node and a shuttle node exchange pod traffic both ways"
+}
+
+both_ways direct
+kit_stop "${SHUTTLED_PID[n2]}"
+start_shuttled n2 --overlay device
+wait_ready n2
+both_ways device

@@ -27,6 +27,7 @@ assert_ok "before: flannel pod -> n2's pod" pod_ping old1 "$ip2"
 start_shuttled n1
 wait_until 15 "n1 reports the port conflict" eval 'readyz n1 | grep -q "flannel.1"'
 assert_fails "n1 not ready while flannel.1 holds the port" kit_node_exec n1 curl -sf http://127.0.0.1:9465/readyz
+assert_eq 0 "$(tcx_count n1 eth0 ingress)" "no program takes flannel's VXLAN traffic off eth0 meanwhile"
 t0=$(date +%s.%N)
 kit_node_exec n1 ip link del flannel.1
 wait_until 40 "n2's pod reaches the flannel pod again" pod_ping s2 10.244.60.2 1
@@ -62,6 +63,10 @@ assert_eq ctr-old1 "$(kit_node_exec n1 head -n1 /var/lib/cni/networks/cbr0/10.24
 assert_ok "migrated node's new pod -> shuttle pod on n2" pod_ping new1 "$ip2" 3
 assert_ok "n2's pod -> migrated node's new pod" pod_ping s2 "$new_ip" 3
 assert_ok "new pod -> adopted pod (same node)" pod_ping new1 10.244.60.2 3
+assert_eq direct "$(overlay_mode n1)" "the migrated node runs the direct overlay"
+before=$(stat_count n1 redirect decap-direct)
+assert_ok "n2's pod -> migrated node's new pod, again" pod_ping s2 "$new_ip" 2
+(($(stat_count n1 redirect decap-direct) > before)) || fail "n1 did not decapsulate in from_underlay"
 pass "pods on the migrated node talk across nodes"
 
 kit_cni n1 DEL ctr-old1 old1 eth0 "$POD_CONF" >/dev/null || fail "DEL of the adopted pod through shuttle"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Uninstall: `shuttlectl uninstall` (and `shuttled --cleanup`) detach every program, remove
-# every pin, delete shuttle.1 and the nftables table, and keep what flannel needs to take
-# the node back: the etcd lease, subnet.env and the IP store. A restarted shuttled takes
+# Uninstall: `shuttlectl uninstall` (and `shuttled --cleanup`) detach every program (pods,
+# shuttle.1, from_underlay on eth0: none left by tc or TCX), remove every pin, delete
+# shuttle.1 and the nftables table, and keep what flannel needs to take the node back: the
+# etcd lease, subnet.env and the IP store. A restarted shuttled takes
 # the same lease and brings everything back.
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
 
@@ -17,6 +18,9 @@ veth=$(kit_node_exec n1 ip -o link show type veth | awk -F': ' '{print $2}' | cu
 status=$(kit_node_exec n1 "$bin/shuttlectl" --json status)
 assert_eq true "$(jq -r '.attachments[0].attached' <<<"$status")" "programs on the pod's veth"
 assert_eq true "$(jq -r '.overlay.attached' <<<"$status")" "programs on shuttle.1"
+assert_eq "direct eth0 true" "$(jq -r '"\(.overlay_mode) \(.underlay.ifname) \(.underlay.attached)"' <<<"$status")" \
+  "from_underlay on eth0 (direct mode)"
+assert_eq 1 "$(tcx_count n1 eth0 ingress)" "one TCX program on eth0 ingress"
 
 expect_uninstalled() {  # <what>
   assert_fails "$1: shuttle.1 gone" kit_node_exec n1 ip link show shuttle.1
@@ -26,6 +30,9 @@ expect_uninstalled() {  # <what>
   assert_fails "$1: shuttlectl finds no datapath" kit_node_exec n1 "$bin/shuttlectl" status
   assert_not_contains "$(kit_node_exec n1 tc filter show dev "$veth" ingress)" "bpf" "$1: pod veth ingress clean"
   assert_not_contains "$(kit_node_exec n1 tc filter show dev "$veth" egress)" "bpf" "$1: pod veth egress clean"
+  # flannel's VXLAN traffic arrives on eth0: nothing of shuttle's may stay there.
+  assert_not_contains "$(kit_node_exec n1 tc filter show dev eth0 ingress)" "bpf" "$1: no tc filter on eth0 ingress"
+  assert_eq 0 "$(tcx_count n1 eth0 ingress)" "$1: no TCX program on eth0 ingress"
   assert_contains "$(kit_etcdctl get --print-value-only "/coreos.com/network/subnets/$key")" \
     "\"PublicIP\":\"$(kit_node_ip n1)\"" "$1: lease kept"
   assert_ok "$1: subnet.env kept" kit_node_exec n1 grep -qx "FLANNEL_SUBNET=${key%.0-24}.1/24" /run/flannel/subnet.env
