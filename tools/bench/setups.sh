@@ -234,7 +234,7 @@ bench_shuttle_cross() { # setup overlay-mode node-prefix network-/16-prefix
   BENCH_SERVER_IP[$setup]=$(jq -r '.ips[0].address' <<<"$out" | cut -d/ -f1)
   bench_wait 10 kit_pod_exec "$prefix-c" ping -c 1 -W 1 "${BENCH_SERVER_IP[$setup]}" ||
     kit_die "$setup: the client pod cannot reach the server pod across the overlay"
-  bench_note "$setup: client node $(bench_shuttle_datapath "${nodes[0]}"); overlay $(bench_overlay_mode "${nodes[0]}"); routes map of ${nodes[0]}: $(kit_node_exec "${nodes[0]}" "$SHUTTLE_BIN_DIR/shuttlectl" --json routes | jq -c '[.[].subnet]')"
+  bench_note "$setup: client node $(bench_shuttle_datapath "${nodes[0]}"); $(bench_overlay_mode "${nodes[0]}"); routes map of ${nodes[0]}: $(kit_node_exec "${nodes[0]}" "$SHUTTLE_BIN_DIR/shuttlectl" --json routes | jq -c '[.[].subnet]')"
 }
 
 # The overlay mode in force on a node, as shuttled's /readyz says it (fallbacks included).
