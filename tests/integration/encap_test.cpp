@@ -411,6 +411,26 @@ TEST_CASE("direct overlay: pods on two nodes talk with forwarding off, no device
     cluster.del_pod(b1);
 }
 
+TEST_CASE("direct overlay: a pod that forwards a stream from another node onward",
+          "[encap][direct]") {
+    TwoNodes cluster(dp::AttachMode::Auto, TwoNodes::Peer::Shuttle, dp::OverlayMode::direct);
+    SimPod a1 = cluster.add_pod(cluster.a(), "a1");
+    SimPod a2 = cluster.add_pod(cluster.a(), "a2");
+    SimPod router = cluster.add_pod(cluster.b(), "r");
+    SimPod b2 = cluster.add_pod(cluster.b(), "b2");
+    cluster.forwarding_off();
+    // The router pod forwards port 6001 to b2 (its node) and 6002 to a2 (back across), as a
+    // proxy-less gateway pod would: DNAT in, MASQUERADE out (its own address as source).
+    must(router.exec("sysctl -qw net.ipv4.ip_forward=1"));
+    for (auto [port, target] : {std::pair{"6001", b2.ip}, std::pair{"6002", a2.ip}}) {
+        must(router.exec("iptables -t nat -A PREROUTING -p tcp --dport " + std::string(port) +
+                         " -j DNAT --to-destination " + target + ":5201"));
+    }
+    must(router.exec("iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE"));
+    CHECK(tcp_transfer(a1.netns, b2.netns, b2.ip, "20M", router.ip, "5201", "6001"));
+    CHECK(tcp_transfer(a1.netns, a2.netns, a2.ip, "20M", router.ip, "5201", "6002"));
+}
+
 TEST_CASE("switching the overlay mode keeps a running TCP stream; device mode works as before",
           "[encap][direct]") {
     TwoNodes cluster(dp::AttachMode::Auto, TwoNodes::Peer::Shuttle, dp::OverlayMode::direct);
