@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstring>
 
 #include "bpf_fixture.h"
 
@@ -114,6 +116,20 @@ class OverlayNode : public Loaded<probes_bpf> {
             REQUIRE(bpf_map_update_elem(bpf_map__fd(skel()->maps.route_slots), &slot, &value, 0) ==
                     0);
         }
+    }
+
+    // Benchmarks: node 2 plus `count` - 1 other nodes' leases, 10.100.0.0/24 onwards.
+    void add_bench_routes(int count) {
+        for (int i = 1; i < count; ++i) {
+            char subnet[32];
+            std::snprintf(subnet, sizeof subnet, "10.%d.%d.0", 100 + i / 256, i % 256);
+            add_route(subnet, 24, htonl(0xc0a80000 + static_cast<uint32_t>(i)), kNode2Vtep);
+        }
+    }
+    // The packet every benchmark repetition restores first.
+    void set_bench_packet(const Bytes& packet) {
+        std::memcpy(skel()->bss->bench_packet, packet.data(), packet.size());
+        skel()->bss->bench_len = static_cast<uint32_t>(packet.size());
     }
 
     RunResult run_named(bpf_program* program, const Bytes& in, uint32_t gso_size = 0) {

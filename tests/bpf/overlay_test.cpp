@@ -254,15 +254,9 @@ TEST_CASE("ns per packet for the overlay paths at 10 and 5,000 routes", "[.][ben
         for (const Path& path : paths) {
             // A fresh node per path: a path may leave state (a NAT pair) that changes another.
             OverlayNode node(cfg);
-            for (int i = 1; i < routes; ++i) {  // 10.100.0.0/24 onwards
-                char subnet[32];
-                std::snprintf(subnet, sizeof subnet, "10.%d.%d.0", 100 + i / 256, i % 256);
-                node.add_route(subnet, 24, htonl(0xc0a80000 + static_cast<uint32_t>(i)),
-                               kNode2Vtep);
-            }
+            node.add_bench_routes(routes);
+            node.set_bench_packet(*path.packet);
             auto* skel = node.skel();
-            std::memcpy(skel->bss->bench_packet, path.packet->data(), path.packet->size());
-            skel->bss->bench_len = static_cast<uint32_t>(path.packet->size());
             uint32_t total = 0;
             uint32_t restore = 0;
             REQUIRE(

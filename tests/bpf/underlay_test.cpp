@@ -428,15 +428,9 @@ TEST_CASE("ns per packet for the direct overlay paths at 10 and 5,000 routes", "
                 cfg.flags &= ~SHUTTLE_CONFIG_F_DIRECT_OVERLAY;
             }
             OverlayNode node(cfg, kBenchRoomFlags);
-            for (int i = 1; i < routes; ++i) {  // 10.100.0.0/24 onwards
-                char subnet[32];
-                std::snprintf(subnet, sizeof subnet, "10.%d.%d.0", 100 + i / 256, i % 256);
-                node.add_route(subnet, 24, htonl(0xc0a80000 + static_cast<uint32_t>(i)),
-                               kNode2Vtep);
-            }
+            node.add_bench_routes(routes);
+            node.set_bench_packet(*path.packet);
             auto* skel = node.skel();
-            std::memcpy(skel->bss->bench_packet, path.packet->data(), path.packet->size());
-            skel->bss->bench_len = static_cast<uint32_t>(path.packet->size());
             uint32_t total = 0, restore = 0, resize_twice = 0;
             REQUIRE(
                 node.run_prog(bpf_program__fd(path.program(skel)), *path.packet, kRepeat, &total)
