@@ -10,8 +10,9 @@
 #   cni       ADD/DEL latency, pods/s sequential and parallel, ADD latency with 250 pods on
 #             the node: shuttle (TCX), shuttle (tc), bridge + host-local (cni-rounds.sh)
 #   bpf       from_pod's ns/packet per path at 10 and 10,000 endpoints (BPF_PROG_TEST_RUN,
-#             1,000,000 repeats; needs the shuttle_bpf_tests build target; not in --quick) and
-#             the overlay paths' (encap, decap, to_overlay) at 10 and 5,000 routes
+#             1,000,000 repeats; needs the shuttle_bpf_tests build target; not in --quick),
+#             the overlay paths' (encap, decap, to_overlay) and the direct overlay's (encap,
+#             decap, not VXLAN on the underlay) at 10 and 5,000 routes
 #   routes    shuttled (etcd mode, one node): seconds until the routes map holds 1,000 leases
 #             written in txns of 125 (from the last commit), and until it is empty again after
 #             their deletion (routes-sync.sh)
@@ -156,6 +157,15 @@ else
         "$overlay_txt" >>"$figures"
       grep -q "^bpf_overlay,$round,.*from_pod_encap_to_a_remote_pod_route_slots_5000routes," "$figures" ||
         { cat "$overlay_txt" >&2; say "bpf scenario printed no encap figure"; exit 1; }
+      # issue 11's direct overlay: "| path | routes | ns/packet | ns incl. restore |", routes a number
+      direct_txt=$out/bpf/direct-round-$round.txt
+      bpf_round "$round" "ns per packet for the direct overlay paths at 10 and" "$direct_txt"
+      awk -F' *[|] *' -v r="$round" '$3 ~ /^[0-9]+$/ && $4 ~ /^[0-9.]+$/ {
+          path = $2; gsub(/[^A-Za-z0-9]+/, "_", path); sub(/^_/, "", path); sub(/_$/, "", path)
+          printf "bpf_direct,%d,shuttle,bpf_ns_%s_%sroutes,%s,ns\n", r, tolower(path), $3, $4}' \
+        "$direct_txt" >>"$figures"
+      grep -q "^bpf_direct,$round,.*from_underlay_decap_into_a_local_pod_5000routes," "$figures" ||
+        { cat "$direct_txt" >&2; say "bpf scenario printed no direct-overlay figure"; exit 1; }
     done
   fi
 fi
@@ -191,6 +201,7 @@ scenario_csv datapath '^(underlay|flannel|shuttle-x|shuttle-x-dev)$' >"$tmp/cros
 scenario_csv cni >"$tmp/cni.csv"
 scenario_csv bpf >"$tmp/bpf.csv"
 scenario_csv bpf_overlay >"$tmp/bpf_overlay.csv"
+scenario_csv bpf_direct >"$tmp/bpf_direct.csv"
 scenario_csv routes >"$tmp/routes.csv"
 
 bash "$bench_dir/plots.sh" "$figures" "$out/cni_samples.csv" "$out/plots" >"$out/plots.log" 2>&1 ||
@@ -293,6 +304,15 @@ pivot() { # scenario metric-regex setup...
     echo "routes hash the wider layouts use. encap = from_pod to a remote pod; decap = from_overlay into a pod."
     echo
     table "" "$tmp/bpf_overlay.csv"
+  fi
+  if has_rows "$tmp/bpf_direct.csv"; then
+    echo
+    echo "## BPF: direct overlay paths ns/packet at 10 and 5,000 routes (BPF_PROG_TEST_RUN, restore cost subtracted)"
+    echo
+    echo "encap = from_pod pushing the VXLAN headers itself; decap = from_underlay stripping them into a pod;"
+    echo "not VXLAN = what every other packet on the underlay interface pays."
+    echo
+    table "" "$tmp/bpf_direct.csv"
   fi
   if has_rows "$tmp/routes.csv"; then
     echo

@@ -64,5 +64,12 @@ row "BPF ns/packet, encap path, 5,000 remote subnets (ns)" "$(value bpf_overlay 
   "needs the shuttle_bpf_tests build"
 row "BPF ns/packet, encap path, 5,000 × 10 remote subnets" \
   "$(ratio_of_metrics bpf_overlay shuttle "${encap}_5000routes" "${encap}_10routes")" "≤" 1.1 "needs the shuttle_bpf_tests build"
+direct=bpf_ns_from_pod_direct_encap_to_a_remote_pod_tcp_5000routes
+row "BPF ns/packet, direct encap (from_pod, TCP), 5,000 remote subnets (ns)" "$(value bpf_direct "$direct" shuttle)" "≤" 30 \
+  "needs the shuttle_bpf_tests build"
+row "BPF ns/packet, direct decap (from_underlay), 5,000 remote subnets (ns)" \
+  "$(value bpf_direct bpf_ns_from_underlay_decap_into_a_local_pod_5000routes shuttle)" "≤" 25 "needs the shuttle_bpf_tests build"
+row "BPF ns/packet, not VXLAN on the underlay (UDP to the node) (ns)" \
+  "$(value bpf_direct bpf_ns_from_underlay_not_vxlan_udp_to_the_node_5000routes shuttle)" "≤" 8 "needs the shuttle_bpf_tests build"
 row "routes map in line after 1,000 new leases (s)" "$(value routes routes_in_line_s shuttled)" "≤" 2 \
   "needs shuttled and etcd (the routes scenario)"
