@@ -24,11 +24,11 @@ read -r port_lo port_hi < <(kit_node_exec n1 cat /proc/sys/net/ipv4/ip_local_por
 # capture_inner <out>: one VXLAN frame n1 sends, carrying the fixed inner packet.
 capture_inner() {
   local out=$1 capture
-  kit_underlay_exec python3 "$frames_py" capture --iface "$port" --src "$n1_ip" --count 1 \
+  kit_underlay_exec "$py" "$frames_py" capture --iface "$port" --src "$n1_ip" --count 1 \
     --seconds 5 >"$out" 2>"$out.err" &
   capture=$!
-  wait_until 5 "capture open" grep -q capturing "$out.err"
-  kit_pod_exec fa python3 "$frames_py" inner --src "$ipa" --dst "$ipb" --id 0x2a2a ||
+  wait_until 15 "capture open" grep -q capturing "$out.err"
+  kit_pod_exec fa "$py" "$frames_py" inner --src "$ipa" --dst "$ipb" --id 0x2a2a ||
     fail "sending the inner packet failed"
   wait "$capture" || fail "capture failed: $(cat "$out.err")"
   [[ -s $out ]] || fail "no VXLAN frame from n1 captured on $port"
@@ -48,7 +48,7 @@ capture_inner "$(kit_run_dir)/frame-device.hex"
 (($(stat_count n1 redirect remote) > remote_before)) || fail "the device frame did not take the device"
 
 echo "A = direct mode (from_pod), B = device mode (kernel VXLAN device):"
-kit_node_exec n1 python3 "$frames_py" compare "$(kit_run_dir)/frame-direct.hex" \
+kit_node_exec n1 "$py" "$frames_py" compare "$(kit_run_dir)/frame-direct.hex" \
   "$(kit_run_dir)/frame-device.hex" --port-range "$port_lo" "$port_hi" ||
   fail "the direct-mode frame differs from the device's in a field that must be equal"
 pass "a direct-mode frame equals the kernel device's but for UDP source port, IP ID and checksum"
@@ -62,10 +62,10 @@ mtu=$(kit_node_exec n1 cat /sys/class/net/eth0/mtu)
 kit_pod_spawn fb "$(kit_run_dir)/iperf-s.log" iperf3 -s -1 -B "$ipb"
 sleep 0.5
 lengths=$(kit_run_dir)/gso-lengths.txt
-kit_underlay_exec python3 "$frames_py" capture --iface "$port" --src "$n1_ip" --count 2000 \
-  --seconds 4 --lengths >"$lengths" 2>/dev/null &
+kit_underlay_exec "$py" "$frames_py" capture --iface "$port" --src "$n1_ip" --count 2000 \
+  --seconds 6 --lengths >"$lengths" 2>"$lengths.err" &
 capture=$!
-sleep 0.3
+wait_until 15 "capture open" grep -q capturing "$lengths.err"
 encap_before=$(stat_count n1 redirect encap-direct)
 stream=$(kit_run_dir)/iperf-c.json
 kit_pod_exec fa iperf3 -c "$ipb" -t 3 -J >"$stream" || fail "iperf3 failed: $(tail -c 300 "$stream")"

@@ -155,7 +155,10 @@ stat_count() {
 overlay_mode() { kit_node_exec "$1" "$bin/shuttlectl" --json status | jq -r .overlay_mode; }
 
 # Programs attached by TCX to <ifname> <ingress|egress> inside <node>.
-tcx_count() { kit_node_exec "$1" python3 "$frames_py" tcx-count "$2" "$3"; }
+tcx_count() { kit_node_exec "$1" "$py" "$frames_py" tcx-count "$2" "$3"; }
 
 # VXLAN frames: craft, capture, compare; run it where the frames are (node, pod, underlay).
+# Debian's python3 when there is one: a version manager's shim costs seconds under load.
 frames_py=$source_dir/tests/support/vxlan_frames.py
+py=python3
+[[ ! -x /usr/bin/python3 ]] || py=/usr/bin/python3

@@ -8,7 +8,8 @@
   inner    --src IP --dst IP [--sport P] [--dport P] [--id N] [--payload TEXT]
            one IPv4/UDP packet with these exact header fields (raw socket, IP_HDRINCL):
            the same inner packet every time
-  listen   --ip IP --port P --seconds S       prints the payloads received, one a line
+  listen   --ip IP --port P --seconds S [--until TEXT]
+           prints the payloads received, one a line; ends after S seconds or TEXT
   capture  --iface IF [--port 8472] [--src IP] [--count N] [--seconds S] [--lengths]
            VXLAN frames (from outer source IP) seen on IF (AF_PACKET), one hex line each,
            or only their lengths; a GSO packet is seen whole, before segmentation
@@ -78,6 +79,8 @@ def cmd_listen(args):
             if select.select([s], [], [], left)[0]:
                 data, _ = s.recvfrom(65535)
                 print(data.decode(errors="replace"), flush=True)
+                if args.until is not None and data.decode(errors="replace") == args.until:
+                    return
 
 
 def vxlan_dport(frame):
@@ -196,6 +199,7 @@ def main():
     p.add_argument("--ip", required=True)
     p.add_argument("--port", type=int, default=5555)
     p.add_argument("--seconds", type=float, default=3)
+    p.add_argument("--until")
     p.set_defaults(run=cmd_listen)
     p = sub.add_parser("capture")
     p.add_argument("--iface", required=True)

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "agent/flags.h"
 #include "agent/node_datapath.h"
 
 using namespace shuttle::agent;
@@ -58,4 +59,15 @@ TEST_CASE("agent conflist: write_file_if_different writes only a changed text, c
     }
     CHECK(files == 1);  // no temporary file left behind
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("agent overlay mode: --overlay direct|device, default direct", "[agent]") {
+    const char* argv[] = {"shuttled"};
+    REQUIRE(parse_flags(1, const_cast<char**>(argv)).at("overlay") == "direct");
+    REQUIRE(parse_overlay_mode("direct") == shuttle::datapath::OverlayMode::direct);
+    REQUIRE(parse_overlay_mode("device") == shuttle::datapath::OverlayMode::device);
+    REQUIRE(to_string(shuttle::datapath::OverlayMode::device) == "device");
+    REQUIRE_THROWS_WITH(parse_overlay_mode("Direct"),
+                        "--overlay: \"Direct\" is neither direct nor device");
+    REQUIRE(usage().find("SHUTTLED_OVERLAY") != std::string::npos);
 }
