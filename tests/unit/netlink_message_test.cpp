@@ -222,6 +222,24 @@ TEST_CASE("netlink error ack: errno and extended ack text, capped and uncapped")
     }
 }
 
+TEST_CASE("netlink error ack with an error no kernel sends is malformed, not negated") {
+    // Found by the netlink fuzz target: -INT_MIN overflowed (UBSan).
+    for (int32_t error : {INT32_MIN, -4096, 1, INT32_MAX}) {
+        MessageBuilder ack(NLMSG_ERROR, NLM_F_CAPPED);
+        nlmsgerr err{};
+        err.error = error;
+        ack.add_header(err);
+        INFO("error " << error);
+        REQUIRE_THROWS_WITH(parse_ack(only_message(ack)),
+                            Catch::Contains("error message with error " + std::to_string(error)));
+    }
+    MessageBuilder ack(NLMSG_ERROR, NLM_F_CAPPED);
+    nlmsgerr err{};
+    err.error = -4095;
+    ack.add_header(err);
+    REQUIRE(parse_ack(only_message(ack)).error == 4095);
+}
+
 TEST_CASE("netlink::Error names operation, object and errno text and keeps errno") {
     Error plain(ENETUNREACH, "add route 10.244.1.0/24 via 10.244.0.1 dev eth0");
     REQUIRE(std::string(plain.what()) ==

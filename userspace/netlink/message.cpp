@@ -10,6 +10,7 @@ namespace shuttle::netlink {
 namespace {
 
 constexpr size_t kAttributeHeader = sizeof(nlattr);
+constexpr int kMaxErrno = 4095;  // the kernel's MAX_ERRNO
 
 [[noreturn]] void malformed(const std::string& what) {
     throw std::runtime_error("malformed netlink message: " + what);
@@ -245,6 +246,10 @@ Ack parse_ack(const Message& message) {
     }
     nlmsgerr err;
     std::memcpy(&err, p.data(), sizeof err);
+    // 0 or a negative errno; anything else (INT_MIN has no negation) is no kernel's answer.
+    if (err.error > 0 || err.error < -kMaxErrno) {
+        malformed("error message with error " + std::to_string(err.error));
+    }
     Ack ack{-err.error, {}};
     if (!(message.flags() & NLM_F_ACK_TLVS)) {
         return ack;
