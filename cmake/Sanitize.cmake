@@ -3,7 +3,7 @@
 # tree (build-asan/ in CI); the BPF objects are unchanged (clang -target bpf, not affected).
 #
 # The plugin links dynamically here: ASan's runtime cannot start a static PIE, so the
-# shipped static plugin's link options are replaced at the end of the configure step.
+# shipped static plugin's -static-pie is dropped at the end of the configure step.
 set(SHUTTLE_SANITIZE "" CACHE STRING
     "sanitizers for every userspace target, e.g. address,undefined (empty = none)")
 
@@ -16,7 +16,9 @@ if(SHUTTLE_SANITIZE)
 
   function(shuttle_sanitize_dynamic_plugin)
     if(TARGET shuttle)
-      set_property(TARGET shuttle PROPERTY LINK_OPTIONS -Wl,--eh-frame-hdr)
+      get_target_property(options shuttle LINK_OPTIONS)
+      list(REMOVE_ITEM options -static-pie)
+      set_property(TARGET shuttle PROPERTY LINK_OPTIONS ${options})
     endif()
   endfunction()
   cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL shuttle_sanitize_dynamic_plugin)
