@@ -7,6 +7,8 @@ packages=(
   # build
   build-essential cmake pkg-config clang llvm libbpf-dev libelf-dev zlib1g-dev
   bpftool nlohmann-json3-dev catch2 libcurl4-openssl-dev libnftables-dev clang-format
+  # libFuzzer and clang's sanitizer runtimes (tools/fuzz/run.sh)
+  libclang-rt-14-dev
   # network tooling for tests, demo and benchmarks
   iproute2 iputils-ping iptables nftables iperf3 sockperf util-linux procps kmod ethtool
   # cluster store and the reference plugins (the baseline)

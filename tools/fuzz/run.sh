@@ -10,7 +10,7 @@
 # The libFuzzer lines with cov:/ft:/exec/s are kept in build-fuzz/logs/<target>.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-minutes=1 regression=0 jobs=2 targets=()
+minutes=1 regression=0 jobs=$(nproc) targets=()
 while (($#)); do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
@@ -23,7 +23,9 @@ while (($#)); do
 done
 
 tree=build-fuzz
-cmake -G Ninja -B "$tree" -S . -DSHUTTLE_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+cmake "${generator[@]}" -B "$tree" -S . -DSHUTTLE_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$tree" -j"$jobs"
 if ((${#targets[@]} == 0)); then
