@@ -1,10 +1,11 @@
-// Every datapath program fed bad packets through BPF_PROG_TEST_RUN: truncated headers at
-// each layer, IP options, fragments, bad IHL and total lengths, VLAN tags, and thousands of
-// seeded random frames. An oracle (below) states each program's documented verdict for any
-// frame; every run must match it, a redirect must rewrite the frame as documented, and the
-// stats counters must add up to the oracle's tally. Kernel 6.18's test-run refuses frames of
-// ETH_HLEN bytes or less, IPv4-typed frames shorter than an IPv4 header and IPv6-typed frames
-// shorter than an IPv6 header: those sizes are never fed (the generators skip them).
+// Every datapath program (from_pod, to_pod, from_overlay, to_overlay, from_underlay) fed bad
+// packets through BPF_PROG_TEST_RUN: truncated headers at each layer, IP options, fragments, bad
+// IHL and total lengths, VLAN tags, and thousands of seeded random frames. An oracle (below) states
+// each program's documented verdict for any frame; every run must match it, a redirect must rewrite
+// the frame as documented, and the stats counters must add up to the oracle's tally. Kernel 6.18's
+// test-run refuses frames of ETH_HLEN bytes or less, IPv4-typed frames shorter than an IPv4 header
+// and IPv6-typed frames shorter than an IPv6 header: those sizes are never fed (the generators skip
+// them).
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -18,9 +19,9 @@
 
 namespace {
 
+using namespace bpf_fixture;
 
-
-enum class Program { FromPod, ToPod, FromOverlay, ToOverlay };
+enum class Program { FromPod, ToPod, FromOverlay, ToOverlay, FromUnderlay };
 
 const char* name_of(Program program) {
     switch (program) {
@@ -32,6 +33,8 @@ const char* name_of(Program program) {
             return "from_overlay";
         case Program::ToOverlay:
             return "to_overlay";
+        case Program::FromUnderlay:
+            return "from_underlay";
     }
     return "?";
 }
@@ -158,6 +161,8 @@ Verdict from_overlay_oracle(const Bytes& f, int64_t vni) {
         return drop(SHUTTLE_DROP_MALFORMED);
     if (vni != 1)
         return drop(SHUTTLE_DROP_WRONG_VNI);
+    if (!has_route(addr_at(f, kEth + 12)))  // the probe's outer source is node 2
+        return drop(SHUTTLE_DROP_FORGED_INNER_SRC);
     if (!is_local_pod(addr_at(f, kEth + 16)))
         return pass(SHUTTLE_PASS_NOT_LOCAL);
     if (ttl_of(f) <= 1)
@@ -173,6 +178,46 @@ Verdict to_overlay_oracle(const Bytes& f) {
     if (!has_route(addr_at(f, kEth + 16)))
         return drop(SHUTTLE_DROP_NO_ROUTE);
     return pass(SHUTTLE_PASS_ENCAP);
+}
+
+// VXLAN from the underlay: outer Ethernet, IPv4 (no options), UDP, VXLAN, inner Ethernet,
+// inner IPv4. This node is 192.168.0.1, port 8472; node 2 (192.168.0.2) holds 10.244.2.0/24.
+constexpr size_t kOuterUdp = kEth + 20, kVxlan = kOuterUdp + 8, kInnerEth = kVxlan + 8,
+                 kInnerIp = kInnerEth + kEth;
+
+Verdict from_underlay_oracle(const Bytes& f) {
+    if (u16_at(f, 12) != 0x0800 || (f[kEth] >> 4) != 4 || f[kEth + 9] != 17 ||
+        addr_at(f, kEth + 16) != htonl(kOurUnderlay))
+        return pass(SHUTTLE_PASS_NOT_VXLAN);
+    if ((f[kEth] & 0xf) != 5 || (u16_at(f, kEth + 6) & 0x3fff) != 0 || f.size() < kOuterUdp + 8)
+        return pass(SHUTTLE_PASS_TO_DEVICE);  // options, fragments, a cut UDP header
+    if (u16_at(f, kOuterUdp + 2) != 8472)
+        return pass(SHUTTLE_PASS_NOT_VXLAN);
+    if (f.size() < kInnerIp + 20 || u16_at(f, kVxlan) != 0x0800 || u16_at(f, kVxlan + 2) != 0 ||
+        f[kVxlan + 7] != 0 || u16_at(f, kInnerEth + 12) != 0x0800 || (f[kInnerIp] >> 4) != 4 ||
+        (f[kInnerIp] & 0xf) < 5)
+        return pass(SHUTTLE_PASS_TO_DEVICE);
+    uint32_t vni = (u16_at(f, kVxlan + 4) << 8) | f[kVxlan + 6];
+    if (vni != 1)
+        return drop(SHUTTLE_DROP_WRONG_VNI);
+    uint32_t outer_src = addr_at(f, kEth + 12), inner_src = addr_at(f, kInnerIp + 12);
+    if (outer_src != htonl(kNode2Underlay))
+        return drop(SHUTTLE_DROP_UNKNOWN_NODE);
+    if (!has_route(inner_src))
+        return drop(SHUTTLE_DROP_FORGED_INNER_SRC);
+    if (!is_local_pod(addr_at(f, kInnerIp + 16)))
+        return pass(SHUTTLE_PASS_TO_DEVICE);
+    if (f[kInnerIp + 8] <= 1)
+        return drop(SHUTTLE_DROP_TTL_EXPIRED);
+    return redirect(SHUTTLE_REDIRECT_DECAP_DIRECT);
+}
+
+// The frame from_underlay hands into the pod: the outer Ethernet header kept, the 50 bytes
+// after it gone.
+Bytes stripped(const Bytes& f) {
+    Bytes out(f.begin(), f.begin() + kEth);
+    out.insert(out.end(), f.begin() + kInnerIp, f.end());
+    return out;
 }
 
 Verdict to_pod_oracle(const Bytes&) {
@@ -225,6 +270,8 @@ void check_output(Program program, const Verdict& v, const Bytes& in, const Byte
     if (v.verdict == SHUTTLE_VERDICT_DROP)
         return;  // a dropped frame goes nowhere
     if (v.verdict == SHUTTLE_VERDICT_REDIRECT) {
+        if (v.reason == SHUTTLE_REDIRECT_DECAP_DIRECT)
+            return check_output(program, redirect(SHUTTLE_REDIRECT_DECAP), stripped(in), out);
         uint32_t daddr = v.reason == SHUTTLE_REDIRECT_ARP_REPLY ? 0 : addr_at(in, kEth + 16);
         switch (v.reason) {
             case SHUTTLE_REDIRECT_ARP_REPLY:
@@ -298,6 +345,8 @@ class Harness {
                 return from_overlay_oracle(f, vni);
             case Program::ToOverlay:
                 return to_overlay_oracle(f);
+            case Program::FromUnderlay:
+                return from_underlay_oracle(f);
         }
         return {};
     }
@@ -316,6 +365,8 @@ class Harness {
                 return node_.run_named(progs->from_overlay_with_vni, f);
             case Program::ToOverlay:
                 return node_.run_named(progs->to_overlay, f);
+            case Program::FromUnderlay:
+                return node_.run_named(progs->from_underlay, f);
         }
         return {};
     }
@@ -337,7 +388,7 @@ class Harness {
 };
 
 const Program kPrograms[] = {Program::FromPod, Program::ToPod, Program::FromOverlay,
-                             Program::ToOverlay};
+                             Program::ToOverlay, Program::FromUnderlay};
 
 // ---- frames -------------------------------------------------------------------------------------
 
@@ -389,6 +440,24 @@ Bytes truncated(const Bytes& f, size_t size) {
     return Bytes(f.begin(), f.begin() + static_cast<ptrdiff_t>(std::min(size, f.size())));
 }
 
+// `inner` as node 2 sends it through the underlay: outer IPv4 192.168.0.2 -> 192.168.0.1,
+// UDP 54321 -> 8472 (no checksum), VXLAN with the VNI flag and VNI 1.
+Bytes vxlan_frame(const Bytes& inner) {
+    Bytes f = with_macs(Bytes(kEth, 0), "02000000c001", "02000000c002");
+    f[12] = 0x08;
+    uint16_t udp_len = static_cast<uint16_t>(16 + inner.size());
+    Bytes h =
+        hex("45000000 4321 0000 40 11 0000 c0a80002 c0a80001"
+            "d431 2118 0000 0000  08000000 00000100");
+    h[2] = static_cast<uint8_t>((20 + udp_len) >> 8);
+    h[3] = static_cast<uint8_t>((20 + udp_len) & 0xff);
+    h[24] = udp_len >> 8;
+    h[25] = udp_len & 0xff;
+    f.insert(f.end(), h.begin(), h.end());
+    f.insert(f.end(), inner.begin(), inner.end());
+    return with_ipv4_checksum(f);
+}
+
 // The frames every program sees in each class: what pods send, what arrives decapsulated,
 // what the host routes into the tunnel.
 std::vector<Bytes> base_frames() {
@@ -399,6 +468,7 @@ std::vector<Bytes> base_frames() {
         with_ipv4_checksum(ipv4_frame(kOurVtep, "10.244.1.0", "10.244.2.5")),    // host->remote
         hex("ffffffffffff 020000000102 0806"
             "0001 0800 06 04 0001 020000000102 0af40102 000000000000 0af40101"),  // ARP gw
+        vxlan_frame(with_ipv4_checksum(ipv4_frame(kNode2Vtep, "10.244.2.5", "10.244.1.3", 63))),
     };
 }
 
@@ -432,7 +502,7 @@ Bytes random_frame(std::mt19937& rng, const std::vector<Bytes>& seeds) {
     }
     Bytes f = seeds[pick(seeds.size())];
     for (size_t n = 1 + pick(4); n > 0; --n)
-        f[pick(std::min<size_t>(f.size(), kEth + 28))] = byte();
+        f[pick(std::min<size_t>(f.size(), kInnerIp + 20))] = byte();
     if (pick(3) == 0)
         f.resize(15 + pick(f.size() + 16), byte());
     if (pick(2) == 0 && u16_at(f, 12) == 0x0800 && f.size() >= kEth + 20)
@@ -454,8 +524,8 @@ TEST_CASE("bad packets: truncated headers at each layer", "[bpf][bad-packets]") 
         h.feed(truncated(base_frames()[2], kEth + 20));
         h.check_counters();
         // 4 IPv4 frames of 46 bytes at 34..46 bytes (test-run refuses less), the ARP
-        // request at 15..42 bytes, the 2 bare headers
-        CHECK(h.fed() == 4 * 13 + 28 + 2);
+        // request at 15..42 bytes, the VXLAN frame of 96 bytes at 34..96, the 2 bare headers
+        CHECK(h.fed() == 4 * 13 + 28 + 63 + 2);
     }
 }
 
@@ -518,7 +588,8 @@ TEST_CASE("bad packets: 3,000 seeded random frames per program", "[bpf][bad-pack
         }
         h.check_counters();
         INFO(name_of(program) << " seed " << seed);
-        if (program == Program::FromPod || program == Program::FromOverlay)
+        if (program == Program::FromPod || program == Program::FromOverlay ||
+            program == Program::FromUnderlay)
             CHECK(h.redirects() > 0);  // the mutants do reach the forwarding paths
         WARN(name_of(program) << ": " << h.fed() << " random frames, " << h.redirects()
                               << " redirected as the oracle predicted");
