@@ -7,6 +7,7 @@
 #include <iterator>
 #include <string>
 
+#include "common/json_text.h"
 #include "cni/config.h"
 #include "cni/environment.h"
 #include "cni/error.h"
@@ -26,7 +27,8 @@ std::string read_stdin() {
 
 int fail(const std::string& input, int code, const std::string& msg, const std::string& details) {
     auto version = shuttle::cni::error_version(input);
-    std::cout << shuttle::cni::error_json(code, msg, details, version).dump() << std::endl;
+    std::cout << shuttle::dump_json(shuttle::cni::error_json(code, msg, details, version))
+              << std::endl;
     shuttle::plugin::log_line(
         shuttle::plugin::log_file_of(input),
         "error " + std::to_string(code) + ": " + msg + (details.empty() ? "" : ": " + details));

@@ -1,3 +1,4 @@
+#include "common/json_text.h"
 #include "agent_commands.h"
 
 #include <cstdio>
@@ -165,7 +166,7 @@ int nodes(const AgentArgs& args) {
                        {"routed", "no lease"}});
     }
     if (args.json) {
-        std::cout << out.dump(2) << "\n";
+        std::cout << shuttle::dump_json(out, 2) << "\n";
         return 0;
     }
     std::printf("%-20s %-16s %-18s %-4s %-10s %s\n", "SUBNET", "PUBLIC IP", "VTEP MAC", "VNI",

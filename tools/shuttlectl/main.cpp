@@ -7,6 +7,7 @@
 #include <string>
 #include <system_error>
 
+#include "common/json_text.h"
 #include "agent_commands.h"
 #include "agent_health.h"
 #include "datapath/datapath.h"
@@ -111,7 +112,7 @@ int run(const Args& args) {
                    ? ""
                    : "agent  " + agent_health_text(out["agent"]) + "\n" + dp::status_table(out);
     }
-    std::cout << (args.json ? out.dump(2) + "\n" : text);
+    std::cout << (args.json ? shuttle::dump_json(out, 2) + "\n" : text);
     return 0;
 }
 

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
+
 namespace shuttle::agent {
 
 std::string format_lease_value(const IpAddress& public_ip, int vni, const MacAddress& vtep_mac) {
@@ -14,11 +16,11 @@ std::string format_lease_value(const IpAddress& public_ip, int vni, const MacAdd
         {"BackendType", "vxlan"},
         {"BackendData", {{"VNI", vni}, {"VtepMAC", vtep_mac.str()}}},
     };
-    return value.dump();
+    return dump_json(value);
 }
 
 std::optional<LeaseAttrs> parse_lease_value(std::string_view text) {
-    auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    auto json = parse_json_or_discarded(text);
     if (!json.is_object()) {
         return std::nullopt;
     }

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
+
 namespace shuttle::agent {
 namespace {
 
@@ -170,7 +172,7 @@ void parse_backend(const json& root, NetworkConfig& config) {
 }  // namespace
 
 NetworkConfig parse_network_config(const std::string& json_text) {
-    auto root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+    auto root = parse_json_or_discarded(json_text);
     if (!root.is_object()) {
         throw std::invalid_argument("config: not a JSON object");
     }

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/json_text.h"
 #include "agent/flannel_adopt.h"
 #include "agent/log.h"
 #include "plugin/attachment.h"
@@ -75,7 +76,7 @@ std::string cni_conflist_text(const std::string& subnet_file, const std::string&
           {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}},
           {{"type", "bandwidth"}, {"capabilities", {{"bandwidth", true}}}}}},
     };
-    return conflist.dump(2) + "\n";
+    return dump_json(conflist, 2) + "\n";
 }
 
 bool write_file_if_different(const std::string& path, const std::string& text) {

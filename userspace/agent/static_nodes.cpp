@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "agent/log.h"
 
 namespace shuttle::agent {
@@ -72,7 +73,7 @@ IpPrefix covering_prefix(const std::vector<Peer>& nodes) {
 }
 
 StaticCluster parse_static_nodes(const std::string& json_text) {
-    auto root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+    auto root = parse_json_or_discarded(json_text);
     const json* list = &root;
     StaticCluster cluster;
     std::optional<IpPrefix> network;

@@ -1,5 +1,6 @@
 #include "cni/config.h"
 
+#include "common/json_text.h"
 #include "cni/environment.h"
 #include "cni/error.h"
 #include "cni/version.h"
@@ -202,7 +203,7 @@ void parse_valid_attachments(NetConf& conf, const json& root) {
 NetConf parse_netconf(const std::string& text) {
     json root;
     try {
-        root = json::parse(text);
+        root = parse_json(text);
     } catch (const json::exception& e) {
         throw Error(kDecodeFailure, "failed to decode the network config", e.what());
     }
@@ -234,7 +235,7 @@ NetConf parse_netconf(const std::string& text) {
 
 std::string error_version(const std::string& text) {
     try {
-        auto root = json::parse(text);
+        auto root = parse_json(text);
         if (root.is_object()) {
             auto it = root.find("cniVersion");
             if (it != root.end() && it->is_string() &&

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/json_text.h"
 #include "common/system_error.h"
 #include "datapath/abi_values.h"
 #include "datapath/map_access.h"
@@ -34,7 +35,7 @@ std::string text_of(const json& value) {
     if (value.is_null()) {
         return "-";
     }
-    return value.dump();
+    return dump_json(value);
 }
 
 // Columns: header text and the JSON key of each row.

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "common/system_error.h"
 #include "datapath/abi_values.h"
 #include "datapath/map_access.h"
@@ -92,7 +93,7 @@ int on_event(void* ctx, void* data, size_t size) {
     std::memcpy(&event, data, sizeof event);
     json row = event_json(event, state->meta_fd);
     if (state->json) {
-        std::fprintf(state->out, "%s\n", row.dump().c_str());
+        std::fprintf(state->out, "%s\n", dump_json(row).c_str());
     } else {
         std::fprintf(state->out, "%s %s ifindex %u %s > %s len %u\n",
                      row["verdict"].get<std::string>().c_str(),

@@ -5,6 +5,7 @@
 #include <exception>
 #include <mutex>
 
+#include "common/json_text.h"
 #include "etcd/codec.h"
 
 namespace shuttle::etcd {
@@ -147,7 +148,7 @@ nlohmann::json Client::call_once(const std::string& endpoint, const std::string&
     }
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    auto json = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
+    auto json = parse_json_or_discarded(reply);
     if (status == 200 && json.is_object()) {
         return json;
     }
@@ -168,7 +169,7 @@ nlohmann::json Client::call_once(const std::string& endpoint, const std::string&
 
 nlohmann::json Client::call(const std::string& path, const nlohmann::json& body) {
     std::lock_guard lock(mutex_);
-    std::string text = body.dump();
+    std::string text = dump_json(body);
     std::string errors;
     for (size_t attempt = 0; attempt < options_.endpoints.size(); ++attempt) {
         size_t index = current_ % options_.endpoints.size();
@@ -338,7 +339,7 @@ std::string watch_body(const WatchRequest& request) {
     if (request.prev_kv) {
         create["prev_kv"] = true;
     }
-    return nlohmann::json{{"create_request", create}}.dump();
+    return dump_json(nlohmann::json{{"create_request", create}});
 }
 
 struct StreamResult {

@@ -3,6 +3,8 @@
 #include <array>
 #include <charconv>
 
+#include "common/json_text.h"
+
 namespace shuttle::etcd {
 namespace {
 
@@ -69,7 +71,7 @@ std::string stream_error_text(const nlohmann::json& error) {
     if (error.is_string()) {
         return error.get<std::string>();
     }
-    return error.dump();
+    return dump_json(error);
 }
 
 }  // namespace
@@ -226,7 +228,7 @@ int64_t parse_keepalive_ttl(const nlohmann::json& response) {
 }
 
 WatchMessage parse_watch_line(std::string_view line) {
-    auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    auto json = parse_json_or_discarded(line);
     if (!json.is_object()) {
         throw Error("watch: not a JSON object: " + std::string(line.substr(0, 200)));
     }

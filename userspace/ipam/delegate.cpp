@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "cni/error.h"
 #include "common/system_error.h"
 #include "common/unique_fd.h"
@@ -123,7 +124,7 @@ int wait_for(pid_t pid) {
 [[noreturn]] void throw_delegate_error(const std::string& path, const std::string& output,
                                        int status) {
     try {
-        auto error = nlohmann::json::parse(output);
+        auto error = parse_json(output);
         if (error.is_object() && error.contains("code") && error["code"].is_number_integer()) {
             throw cni::Error(error["code"].get<int>(), error.value("msg", ""),
                              error.value("details", ""));
@@ -188,8 +189,8 @@ std::string exec_plugin(const std::string& path, const std::string& command,
 
 bool plugin_supports(const std::string& path, const std::string& version) {
     try {
-        auto answer = nlohmann::json::parse(
-            exec_plugin(path, "VERSION", nlohmann::json{{"cniVersion", version}}.dump()));
+        auto answer = parse_json(
+            exec_plugin(path, "VERSION", dump_json(nlohmann::json{{"cniVersion", version}})));
         for (const auto& v : answer.value("supportedVersions", nlohmann::json::array())) {
             if (v.is_string() && v.get<std::string>() == version)
                 return true;

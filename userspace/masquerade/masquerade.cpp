@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "masquerade/nftables_library.h"
 
 namespace shuttle::masquerade {
@@ -75,8 +76,8 @@ std::string rule(const std::string& match, const std::string& verdict, const std
 }
 
 bool table_exists(Nft& nft) {
-    json listing = json::parse(nft.run("list tables " + std::string(kTableFamily),
-                                       "nft list tables " + std::string(kTableFamily)));
+    json listing = parse_json(nft.run("list tables " + std::string(kTableFamily),
+                                      "nft list tables " + std::string(kTableFamily)));
     for (const auto& item : listing.value("nftables", json::array())) {
         if (item.contains("table") && item["table"].value("name", "") == kTableName) {
             return true;
@@ -182,7 +183,7 @@ bool is_installed(const Config& config) {
 
 Status parse_listing(const std::string& text) {
     Status status;
-    json listing = json::parse(text);
+    json listing = parse_json(text);
     for (const auto& item : listing.value("nftables", json::array())) {
         if (item.contains("table") && item["table"].value("name", "") == kTableName) {
             status.installed = true;
@@ -194,7 +195,7 @@ Status parse_listing(const std::string& text) {
         } else if (item.contains("rule")) {
             const auto& r = item["rule"];
             Rule parsed{.comment = r.value("comment", ""),
-                        .expr_json = r.value("expr", json::array()).dump()};
+                        .expr_json = dump_json(r.value("expr", json::array()))};
             if (parsed.comment == kPodToClusterComment) {
                 status.config = config_from_rule(r["expr"]);
             }

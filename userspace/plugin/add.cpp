@@ -1,5 +1,6 @@
 #include <filesystem>
 
+#include "common/json_text.h"
 #include "cni/error.h"
 #include "plugin/masquerade.h"
 #include "plugin/attachment.h"
@@ -139,7 +140,7 @@ std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     attachments.save(record);
     rollback.commit();
     auto result = build_result(env, net, ipam, wired, routes, std::move(previous));
-    return cni::result_json(result, conf.cni_version).dump();
+    return dump_json(cni::result_json(result, conf.cni_version));
 }
 
 }  // namespace shuttle::plugin

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/json_text.h"
 #include "common/system_error.h"
 #include "common/unique_fd.h"
 
@@ -69,7 +70,7 @@ void AttachmentStore::save(const AttachmentRecord& record) {
         throw system_error(ec.value(), "create " + dir_);
     auto path = path_of(record.container_id, record.ifname);
     auto tmp = path + ".tmp" + std::to_string(::getpid());
-    auto text = record_json(record).dump(2) + "\n";
+    auto text = dump_json(record_json(record), 2) + "\n";
     {
         UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
         if (!fd)
@@ -91,7 +92,7 @@ std::optional<AttachmentRecord> AttachmentStore::load(const std::string& contain
     if (!in)
         return std::nullopt;
     try {
-        return parse_record(json::parse(in));
+        return parse_record(parse_json(in));
     } catch (const std::exception&) {
         return std::nullopt;
     }
@@ -111,7 +112,7 @@ std::vector<AttachmentRecord> AttachmentStore::list() const {
             continue;
         std::ifstream in(entry.path());
         try {
-            out.push_back(parse_record(json::parse(in)));
+            out.push_back(parse_record(parse_json(in)));
         } catch (const std::exception&) {
         }
     }

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/json_text.h"
 #include "cni/error.h"
 #include "ipam/delegate.h"
 #include "ipam/store.h"
@@ -81,7 +82,7 @@ void cmd_gc(const cni::Environment& env, const cni::NetConf& conf) {
             auto path = ipam::find_plugin(net.ipam_type, env.path);
             // Plugins older than spec 1.1.0 do not know GC.
             if (ipam::plugin_supports(path, conf.cni_version)) {
-                ipam::exec_plugin(path, "GC", net.effective_config.dump());
+                ipam::exec_plugin(path, "GC", dump_json(net.effective_config));
             }
         });
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/json_text.h"
 #include "cni/error.h"
 #include "ipam/allocator.h"
 #include "ipam/delegate.h"
@@ -57,11 +58,11 @@ cni::Result ipam_add(const Network& net, const cni::Environment& env, Rollback& 
         });
     } else {
         auto path = ipam_delegate_path(net, env.path);
-        auto config = net.effective_config.dump();
+        auto config = dump_json(net.effective_config);
         auto output = ipam::exec_plugin(path, "ADD", config);
         rollback.add([path, config] { ipam::exec_plugin(path, "DEL", config); });
         try {
-            result = cni::parse_result(nlohmann::json::parse(output), "ipam result");
+            result = cni::parse_result(parse_json(output), "ipam result");
         } catch (const nlohmann::json::exception& e) {
             throw cni::Error(cni::kDecodeFailure, "cannot decode the IPAM plugin's result",
                              e.what());
@@ -89,7 +90,7 @@ void ipam_del(const Network& net, const std::string& cni_path, const std::string
         type = config["ipam"].value("type", type);
     }
     auto path = ipam::find_plugin(type, cni_path);
-    ipam::exec_plugin(path, "DEL", config.dump(),
+    ipam::exec_plugin(path, "DEL", dump_json(config),
                       {{"CNI_CONTAINERID", container_id}, {"CNI_IFNAME", ifname}});
 }
 
@@ -108,7 +109,8 @@ std::vector<std::string> ipam_check(const Network& net, const cni::Environment& 
         return drift;
     }
     try {
-        ipam::exec_plugin(ipam_delegate_path(net, env.path), "CHECK", net.effective_config.dump());
+        ipam::exec_plugin(ipam_delegate_path(net, env.path), "CHECK",
+                          dump_json(net.effective_config));
     } catch (const cni::Error& e) {
         drift.push_back("IPAM plugin " + net.ipam_type + ": " + e.what());
     }

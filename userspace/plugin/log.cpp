@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
+
 namespace shuttle::plugin {
 
 namespace {
@@ -38,7 +40,7 @@ void log_info(const std::string& log_file, const std::string& text) {
 
 std::string log_file_of(const std::string& stdin_text) {
     try {
-        auto root = nlohmann::json::parse(stdin_text);
+        auto root = parse_json(stdin_text);
         auto it = root.find("logFile");
         if (it != root.end() && it->is_string())
             return it->get<std::string>();

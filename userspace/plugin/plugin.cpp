@@ -2,6 +2,7 @@
 
 #include <system_error>
 
+#include "common/json_text.h"
 #include "cni/config.h"
 #include "cni/error.h"
 #include "cni/version.h"
@@ -23,7 +24,7 @@ void require_version(const cni::NetConf& conf, cni::Command command, const char*
 
 std::string dispatch(const cni::Environment& env, const std::string& stdin_text) {
     if (env.command == cni::Command::Version) {
-        return cni::version_info().dump();
+        return dump_json(cni::version_info());
     }
     auto conf = cni::parse_netconf(stdin_text);
     log_info(conf.log_file, std::string(cni::command_name(env.command)) + " " + conf.name + " " +

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/json_text.h"
 #include "cni/error.h"
 #include "ipam/delegate.h"
 #include "plugin/commands.h"
@@ -51,7 +52,7 @@ void cmd_status(const cni::Environment& env, const cni::NetConf& conf) {
         }
         // Plugins older than spec 1.1.0 do not know STATUS.
         if (ipam::plugin_supports(path, conf.cni_version)) {
-            ipam::exec_plugin(path, "STATUS", net.effective_config.dump());
+            ipam::exec_plugin(path, "STATUS", dump_json(net.effective_config));
         }
     }
     require_writable(net.state_dir);
