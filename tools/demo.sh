@@ -6,7 +6,7 @@
 #
 #   sudo tools/demo.sh [--quick] [--keep] [--no-bench] [--skip-build]
 #
-#   --quick       one benchmark round instead of three (the benchmark is always short)
+#   --quick       one benchmark round instead of two (the benchmark is always short)
 #   --keep        leave the cluster up at the end; prints the command that removes it
 #   --no-bench    skip the benchmark step
 #   --skip-build  neither install packages nor build (use the existing build/)
@@ -36,7 +36,7 @@ if [[ -n $build ]]; then
   bash tools/install-deps.sh 2>&1 | tail -n 3 | demo_show
   demo_step 0b "build (cmake)"
   mkdir -p build
-  cmake -B build -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo >build/demo-build.log 2>&1 ||
+  bash tools/cmake-configure.sh build >build/demo-build.log 2>&1 ||
     { tail -n 30 build/demo-build.log >&2; demo_fail "cmake configure failed (build/demo-build.log)"; }
   cmake --build build -j"$(nproc)" --target shuttle shuttled shuttlectl >>build/demo-build.log 2>&1 ||
     { tail -n 30 build/demo-build.log >&2; demo_fail "the build failed (build/demo-build.log)"; }

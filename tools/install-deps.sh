@@ -5,8 +5,8 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config clang llvm libbpf-dev libelf-dev zlib1g-dev
-  bpftool nlohmann-json3-dev catch2 libcurl4-openssl-dev libnftables-dev clang-format
+  build-essential cmake ninja-build pkg-config clang llvm libbpf-dev libelf-dev zlib1g-dev
+  bpftool nlohmann-json3-dev catch2 libcurl4-openssl-dev libnftables-dev clang-format clang-tidy
   # libFuzzer and clang's sanitizer runtimes (tools/fuzz/run.sh)
   libclang-rt-14-dev
   # network tooling for tests, demo and benchmarks

@@ -217,7 +217,8 @@ TEST_CASE("agent: a lease deleted or revoked from outside is re-acquired") {
     REQUIRE(eventually([&] { return a.ready(); }));
 }
 
-TEST_CASE("agent: renews before expiry with a fresh etcd lease") {
+// [serial]: the renewal 1 s before the 2 s TTL ends must not be late by 1 s.
+TEST_CASE("agent: renews before expiry with a fresh etcd lease", "[serial]") {
     EtcdTestServer server;
     TempDir dir("agent");
     etcd::Client client(server.client_options());
