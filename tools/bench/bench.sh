@@ -7,7 +7,9 @@
 #
 #   sudo tools/bench/bench.sh [--rounds 5] [--duration 5] [--setups limit,bridge[,shuttle]]
 #                             [--metrics tcp_stream,tcp_rr,udp_rate,tcp_conn] [--cpu N]
-#                             [--kube-services 2000] [--out DIR]
+#                             [--kube-services 2000] [--warmup 1|0] [--out DIR]
+#
+# --warmup 0 skips the unrecorded first run of each metric per setup (the demo's short run).
 #
 # Not part of ctest: run it by hand on a quiet machine.
 set -euo pipefail
@@ -20,6 +22,7 @@ BENCH_SETUPS=limit,bridge
 BENCH_METRICS=tcp_stream,tcp_rr,udp_rate,tcp_conn
 BENCH_CPU=$(($(nproc) - 1))
 BENCH_KUBE_SERVICES=2000
+BENCH_WARMUP=1
 BENCH_OUT=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
 export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$repo/build/bin}
 
@@ -32,6 +35,7 @@ while (($#)); do
   --metrics) BENCH_METRICS=$2; shift 2 ;;
   --cpu) BENCH_CPU=$2; shift 2 ;;
   --kube-services) BENCH_KUBE_SERVICES=$2; shift 2 ;;
+  --warmup) BENCH_WARMUP=$2; shift 2 ;;
   --out) BENCH_OUT=$2; shift 2 ;;
   -h | --help) usage; exit 0 ;;
   *) usage >&2; exit 2 ;;
@@ -74,7 +78,9 @@ for setup in "${setups[@]}"; do
     if declare -F "server_$metric" >/dev/null; then "server_$metric" "$setup"; fi
   done
   # Warm-up: one short unrecorded run of each metric.
-  for metric in "${metrics[@]}"; do BENCH_DURATION=1 "metric_$metric" "$setup" >/dev/null; done
+  if ((BENCH_WARMUP)); then
+    for metric in "${metrics[@]}"; do BENCH_DURATION=1 "metric_$metric" "$setup" >/dev/null; done
+  fi
 done
 
 # Interleaved rounds; the order of setups rotates every round so none always goes first.

@@ -40,10 +40,11 @@ while (($#)); do
   esac
 done
 if [[ -n $quick ]]; then
-  rounds=${rounds:-3} duration=1 metrics=tcp_stream,tcp_rr,udp_rate
+  # The demo's run: the same summary from 2 rounds of 1 s measurements, no warm-up runs.
+  rounds=${rounds:-2} duration=1 metrics=tcp_stream,tcp_rr,udp_rate warmup=0
   cni_args=(--pods 32 --parallel 32 --at 0 --setups shuttle,bridge)
 else
-  rounds=${rounds:-5} duration=5 metrics=tcp_stream,tcp_rr,udp_rate,tcp_conn
+  rounds=${rounds:-5} duration=5 metrics=tcp_stream,tcp_rr,udp_rate,tcp_conn warmup=1
   cni_args=(--pods 100 --parallel 32 --at 250 --setups shuttle,shuttle-tc,bridge)
 fi
 mkdir -p "$out/plots"
@@ -92,7 +93,7 @@ else
   # Progress: one line per setup being built and per round and setup measured.
   first_metric=$(bench_first_metric "$metrics")
   if ! bash "$bench_dir/bench.sh" --rounds "$rounds" --duration "$duration" --setups "$setups" \
-    --metrics "$metrics" --out "$out/datapath" 2>&1 | tee "$out/datapath.log" |
+    --metrics "$metrics" --warmup "$warmup" --out "$out/datapath" 2>&1 | tee "$out/datapath.log" |
     datapath_progress "$first_metric" >&2; then
     tail -n 20 "$out/datapath.log" >&2
     say "datapath scenario failed (log: $out/datapath.log)"

@@ -6,7 +6,7 @@
 #
 #   sudo tools/demo/cluster.sh [--quick] [--keep] [--no-bench]
 #
-#   --quick     one benchmark round instead of three
+#   --quick     one benchmark round instead of two
 #   --keep      leave the cluster up at the end and print the command that removes it
 #   --no-bench  skip the benchmark step
 #
