@@ -18,7 +18,8 @@ namespace shuttle::plugin {
 // child to reap once its parent has exited. Falls back to deleting in this process when the
 // grandchild cannot be started or the notification does not come. Throws netlink::Error
 // with the kernel's errno when the delete fails; ENODEV when the link is already gone.
-// `pod` is a socket in that namespace (the caller's; the grandchild sends on it).
-void delete_link_detached(netlink::Socket& pod, int netns_fd, int ifindex, const std::string& what);
+// `socket` is a socket in that namespace (the caller's; the grandchild sends on it).
+void delete_link_detached(netlink::Socket& socket, int netns_fd, int ifindex,
+                          const std::string& what);
 
 }  // namespace shuttle::plugin
