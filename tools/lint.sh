@@ -17,7 +17,8 @@ mapfile -t units < <(jq -r '.[].file' "$dir/compile_commands.json" |
 echo "lint: clang-tidy on ${#units[@]} units" >&2
 out=$dir/clang-tidy.log
 # run-clang-tidy's exit status does not count warnings: the log does.
-run-clang-tidy -p "$dir" -j "$(nproc)" -quiet "${units[@]}" >"$out" 2>&1 || true
+# (It colours its output even into a file: the colour codes go.)
+run-clang-tidy -p "$dir" -j "$(nproc)" -quiet "${units[@]}" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >"$out" || true
 findings=$(grep -cE '^/.*: (warning|error): ' "$out" || true)
 if ((findings)); then
   grep -E -A3 '^/.*: (warning|error): ' "$out" >&2
