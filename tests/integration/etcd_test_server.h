@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -28,17 +29,23 @@
 
 namespace shuttle::test {
 
+// A random free port below the kernel's ephemeral range (32768-60999): a port from that
+// range, free now, can become some connection's local port (tests run in parallel) before
+// etcd binds it, or while a test has etcd stopped.
 inline int free_local_port() {
-    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (!fd || bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        throw std::runtime_error("cannot pick a free port");
+    std::random_device random;
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        int port = 20000 + static_cast<int>(random() % 12000);
+        UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(static_cast<uint16_t>(port));
+        if (fd && bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+            return port;
+        }
     }
-    return ntohs(addr.sin_port);
+    throw std::runtime_error("cannot pick a free port");
 }
 
 inline std::string make_temp_dir(const char* tag) {

@@ -12,10 +12,13 @@ fail() {
     exit 1
 }
 
-free_port() {  # a random port that nothing listens on
+# A random port that nothing listens on, below the kernel's ephemeral range (32768-60999):
+# a port from that range, free now, can become some connection's local port (tests run in
+# parallel) before etcd or shuttled binds it, or while a test has etcd stopped.
+free_port() {
     local port
     while :; do
-        port=$((20000 + RANDOM % 40000))
+        port=$((20000 + RANDOM % 12000))
         ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return; }
     done
 }
