@@ -38,9 +38,14 @@ shuttled_log() { cat "$(kit_run_dir)/shuttled-$1.log"; }
 
 readyz() { kit_node_exec "$1" curl -s --max-time 2 http://127.0.0.1:9465/readyz; }
 
+# Waits allow 3x the seconds a test names (SHUTTLE_WAIT_SCALE): the suite runs in parallel,
+# two tests per core, and etcd requests and shuttled's start take longer on a busy machine.
+# A wait only ends early when its condition holds, so the scale costs a passing test nothing.
+wait_scale=${SHUTTLE_WAIT_SCALE:-3}
+
 # wait_until <seconds> <what> <command...>
 wait_until() {
-  local seconds=$1 what=$2
+  local seconds=$(($1 * wait_scale)) what=$2
   shift 2
   local deadline=$((SECONDS + seconds))
   until "$@" >/dev/null 2>&1; do
@@ -62,7 +67,7 @@ wait_ready() {
 }
 
 wait_until_quiet() {
-  local seconds=$1
+  local seconds=$(($1 * wait_scale))
   shift
   local deadline=$((SECONDS + seconds))
   until "$@" >/dev/null 2>&1; do

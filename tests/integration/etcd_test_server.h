@@ -310,8 +310,10 @@ class EtcdTestCluster {
 
 // Polls until predicate() is true or the timeout passes; returns the last result.
 template <typename Predicate>
+// 15 s by default: the suite runs in parallel and a busy machine answers later; it returns as
+// soon as the predicate holds.
 bool eventually(Predicate predicate,
-                std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+                std::chrono::milliseconds timeout = std::chrono::milliseconds(15000)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!predicate()) {
         if (std::chrono::steady_clock::now() > deadline) {

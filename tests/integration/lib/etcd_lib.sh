@@ -23,10 +23,12 @@ free_port() {
     done
 }
 
-wait_for() {  # description command... : retries for 15 s
+# Retries for 45 s: the suite runs in parallel, and etcd or shuttled start slower on a busy
+# machine; a wait ends as soon as its condition holds.
+wait_for() {  # description command...
     local what=$1
     shift
-    for _ in $(seq 150); do
+    for _ in $(seq 450); do
         "$@" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
