@@ -226,10 +226,11 @@ kit__start_holder() {
   local pid=$!
   kit__record_pid "$pid" "holder:$node"
   KIT_NODE_PID[$node]=$pid
-  local deadline=$((SECONDS + 10))
+  # 30 s: tests run in parallel, and a holder starts in well under a second on a quiet machine.
+  local deadline=$((SECONDS + 30))
   until [[ -e $dir/ready ]]; do
     kit__starttime "$pid" >/dev/null || kit_die "holder of $node failed: $(cat "$dir/holder.log")"
-    ((SECONDS < deadline)) || kit_die "holder of $node not ready after 10 s"
+    ((SECONDS < deadline)) || kit_die "holder of $node not ready after 30 s"
     sleep 0.02
   done
 }
@@ -380,10 +381,10 @@ kit_etcd_start() {
     </dev/null >"$dir/etcd.log" 2>&1 &
   KIT_ETCD_PID=$!
   kit__record_pid "$KIT_ETCD_PID" etcd
-  local deadline=$((SECONDS + 20))
+  local deadline=$((SECONDS + 60))
   until kit_underlay_exec curl -sf --max-time 1 "$endpoint/health" 2>/dev/null | grep -q '"health":"true"'; do
     kit__starttime "$KIT_ETCD_PID" >/dev/null || kit_die "etcd exited: $(tail -5 "$dir/etcd.log")"
-    ((SECONDS < deadline)) || kit_die "etcd not healthy after 20 s: $(tail -5 "$dir/etcd.log")"
+    ((SECONDS < deadline)) || kit_die "etcd not healthy after 60 s: $(tail -5 "$dir/etcd.log")"
     sleep 0.1
   done
   kit_log "etcd up at $endpoint (pid $KIT_ETCD_PID)"
