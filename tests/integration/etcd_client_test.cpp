@@ -336,7 +336,10 @@ TEST_CASE("etcd prefix sync: re-lists when its resume revision was compacted") {
     runner.join();
 }
 
-TEST_CASE("etcd cluster: unary calls and a prefix sync fail over when a member is killed") {
+// [serial]: three members with a 100 ms election timeout; a member starved of CPU that long
+// on a busy machine starts an election the test did not cause.
+TEST_CASE("etcd cluster: unary calls and a prefix sync fail over when a member is killed",
+          "[serial]") {
     test::EtcdTestCluster cluster;
     etcd::Client writer(cluster.client_options());
     etcd::Client client(cluster.client_options());
@@ -394,7 +397,10 @@ TEST_CASE("etcd prefix sync: re-lists every resync interval") {
     CHECK(wrong_sizes == 0);
 }
 
-TEST_CASE("etcd cluster: a watch on a member that lost quorum ends instead of stalling") {
+// [serial]: three members with a 100 ms election timeout; a member starved of CPU that long
+// on a busy machine starts an election the test did not cause.
+TEST_CASE("etcd cluster: a watch on a member that lost quorum ends instead of stalling",
+          "[serial]") {
     test::EtcdTestCluster cluster;
     auto options = cluster.client_options();
     options.endpoints = {cluster.member(0).endpoint()};
