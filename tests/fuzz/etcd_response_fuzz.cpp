@@ -8,18 +8,6 @@
 
 using namespace shuttle;
 
-namespace {
-
-template <class Parse>
-void parse_or_etcd_error(Parse parse) {
-    try {
-        parse();
-    } catch (const etcd::Error&) {
-    }
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto text = fuzz::as_text(data, size);
     if (etcd::base64_decode(etcd::base64_encode(text)) != std::string(text))
@@ -28,9 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!json.is_object())
         return 0;
-    parse_or_etcd_error([&] { etcd::parse_range_response(json); });
-    parse_or_etcd_error([&] { etcd::parse_txn_response(json); });
-    parse_or_etcd_error([&] { etcd::parse_lease_grant(json); });
-    parse_or_etcd_error([&] { etcd::parse_keepalive_ttl(json); });
+    fuzz::parse_or_refuse<etcd::Error>([&] { etcd::parse_range_response(json); });
+    fuzz::parse_or_refuse<etcd::Error>([&] { etcd::parse_txn_response(json); });
+    fuzz::parse_or_refuse<etcd::Error>([&] { etcd::parse_lease_grant(json); });
+    fuzz::parse_or_refuse<etcd::Error>([&] { etcd::parse_keepalive_ttl(json); });
     return 0;
 }

@@ -32,10 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<std::string> lines;
     auto on_line = [&](std::string_view line) {
         lines.emplace_back(line);
-        try {
-            etcd::parse_watch_line(line);
-        } catch (const etcd::Error&) {
-        }
+        fuzz::parse_or_refuse<etcd::Error>([&] { etcd::parse_watch_line(line); });
     };
     for (const auto& chunk : fuzz::sections(fuzz::as_text(data, size))) {
         stream += chunk;
@@ -46,9 +43,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto rest = splitter.take_rest();
     if (rest.find('\n') != std::string::npos || !stream.ends_with(rest))
         fuzz::broken("LineSplitter kept a complete line");
-    try {
-        etcd::parse_watch_line(rest);
-    } catch (const etcd::Error&) {
-    }
+    fuzz::parse_or_refuse<etcd::Error>([&] { etcd::parse_watch_line(rest); });
     return 0;
 }

@@ -28,6 +28,16 @@ inline std::vector<std::string> sections(std::string_view text) {
     }
 }
 
+// Runs parse(): the parser may refuse the input with a Refusal only; any other exception
+// escapes and libFuzzer reports it as a crash.
+template <class Refusal, class Parse>
+void parse_or_refuse(Parse parse) {
+    try {
+        parse();
+    } catch (const Refusal&) {
+    }
+}
+
 // Aborts the run: a property the parser promises was broken (libFuzzer reports it as a crash).
 [[noreturn]] inline void broken(const char* what) {
     __builtin_printf("property broken: %s\n", what);

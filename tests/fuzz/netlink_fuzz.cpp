@@ -16,18 +16,6 @@
 using namespace shuttle;
 using namespace shuttle::netlink;
 
-namespace {
-
-template <class Parse>
-void parse_or_malformed(Parse parse) {
-    try {
-        parse();
-    } catch (const std::runtime_error&) {
-    }
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<Message> messages;
     try {
@@ -37,12 +25,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     for (const auto& message : messages) {
         if (message.type() == NLMSG_ERROR)
-            parse_or_malformed([&] { parse_ack(message); });
-        parse_or_malformed([&] { parse_link(message); });
-        parse_or_malformed([&] { parse_address(message); });
-        parse_or_malformed([&] { parse_route(message); });
-        parse_or_malformed([&] { parse_neighbour(message); });
-        parse_or_malformed([&] { parse_fdb(message); });
+            fuzz::parse_or_refuse<std::runtime_error>([&] { parse_ack(message); });
+        fuzz::parse_or_refuse<std::runtime_error>([&] { parse_link(message); });
+        fuzz::parse_or_refuse<std::runtime_error>([&] { parse_address(message); });
+        fuzz::parse_or_refuse<std::runtime_error>([&] { parse_route(message); });
+        fuzz::parse_or_refuse<std::runtime_error>([&] { parse_neighbour(message); });
+        fuzz::parse_or_refuse<std::runtime_error>([&] { parse_fdb(message); });
     }
     return 0;
 }
