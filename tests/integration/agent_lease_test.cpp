@@ -36,9 +36,11 @@ class RunningAgent {
   public:
     RunningAgent(const EtcdTestServer& server, const std::string& public_ip,
                  const std::string& subnet_file, std::chrono::seconds ttl = 60s,
-                 std::chrono::seconds margin = 10s, int on_lease_failures = 0)
+                 std::chrono::seconds margin = 10s, int on_lease_failures = 0,
+                 const std::string& public_ipv6 = "")
         : on_lease_failures_(on_lease_failures),
-          agent_(with_on_lease(options(server, public_ip, subnet_file, ttl, margin)),
+          agent_(with_ipv6(with_on_lease(options(server, public_ip, subnet_file, ttl, margin)),
+                           public_ipv6),
                  [this](const PeerMap& peers) {
                      std::lock_guard lock(mutex_);
                      peers_ = peers;
@@ -80,6 +82,18 @@ class RunningAgent {
             }
             applied_.push_back(lease.subnet);
         };
+        return options;
+    }
+
+    // The node's PublicIPv6 and a BackendV6Data VtepMAC of its own (fe:.. + the address's
+    // last byte), so tests can tell the two MACs apart.
+    static AgentOptions with_ipv6(AgentOptions options, const std::string& public_ipv6) {
+        if (public_ipv6.empty())
+            return options;
+        options.public_ipv6 = ip(public_ipv6.c_str());
+        auto mac = *MacAddress::parse("0e:66:00:00:00:00");
+        mac.bytes[5] = options.public_ipv6->bytes[15];
+        options.vtep_mac_v6 = mac;
         return options;
     }
 
@@ -349,4 +363,120 @@ TEST_CASE("agent: a failing on_lease keeps it unready and is retried") {
     REQUIRE_FALSE(a.ready());
     REQUIRE(eventually([&] { return a.ready(); }));
     REQUIRE(a.applied().size() == 1);
+}
+
+namespace {
+
+const char* kDualStackConfig = R"({"Network":"10.244.0.0/16","EnableIPv6":true,
+    "IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan"}})";
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("agent dual-stack: both families leased in flannel's key and value, subnet.env, peers") {
+    EtcdTestServer server;
+    TempDir dir("agent6");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kDualStackConfig);
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env", 60s, 10s, 0, "fd77::1");
+    RunningAgent b(server, "192.0.2.2", dir.path() + "/b.env", 60s, 10s, 0, "fd77::2");
+    REQUIRE(eventually([&] { return a.ready() && b.ready(); }));
+    auto status_a = a.agent().status(), status_b = b.agent().status();
+    REQUIRE(status_a.ipv6_subnet);
+    REQUIRE(status_a.ipv6_subnet->length == 64);
+    REQUIRE(prefix("fd00:10:244::/56").contains(*status_a.ipv6_subnet));
+    REQUIRE(*status_a.ipv6_subnet != prefix("fd00:10:244::/64"));  // the first one is skipped
+    REQUIRE(status_a.ipv6_subnet != status_b.ipv6_subnet);
+
+    auto key = kSubnets + subnet_key_name(*status_a.subnet, status_a.ipv6_subnet);
+    REQUIRE(key.find('&') != std::string::npos);
+    auto kv = client.get(key);
+    REQUIRE(kv);
+    REQUIRE(kv->lease != 0);
+    REQUIRE(kv->value ==
+            format_lease_value(ip("192.0.2.1"), 1, status_a.vtep_mac,
+                               LeaseV6{ip("fd77::1"), *MacAddress::parse("0e:66:00:00:00:01")}));
+    REQUIRE(client.list_prefix(kSubnets).kvs.size() == 2);  // one key per node, both families
+
+    auto first = [](const IpPrefix& p) {
+        return IpAddress::from_integer(p.address.family, p.address.to_integer() + 1).str() + "/" +
+               std::to_string(p.length);
+    };
+    REQUIRE(read_text(dir.path() + "/a.env") ==
+            "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=" + first(*status_a.subnet) +
+                "\nFLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=" +
+                first(*status_a.ipv6_subnet) + "\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
+    REQUIRE(a.agent().readiness().second.find("held " + status_a.subnet->str() + " " +
+                                              status_a.ipv6_subnet->str()) != std::string::npos);
+
+    REQUIRE(eventually([&] { return a.peers().size() == 1 && b.peers().size() == 1; }));
+    auto peer = a.peers().at(*status_b.subnet);
+    REQUIRE(peer.ipv6_subnet == status_b.ipv6_subnet);
+    REQUIRE(peer.public_ipv6 == ip("fd77::2"));
+    REQUIRE(peer.vtep_mac_v6 == MacAddress::parse("0e:66:00:00:00:02"));
+}
+
+TEST_CASE(
+    "agent dual-stack: a restart keeps both subnets; a lost key is taken again from subnet.env") {
+    EtcdTestServer server;
+    TempDir dir("agent6");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kDualStackConfig);
+    AgentStatus before;
+    {
+        RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env", 60s, 10s, 0, "fd77::1");
+        REQUIRE(eventually([&] { return a.ready(); }));
+        before = a.agent().status();
+    }
+    {
+        RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env", 60s, 10s, 0, "fd77::1");
+        REQUIRE(eventually([&] { return a.ready(); }));
+        REQUIRE(a.agent().status().subnet == before.subnet);  // its lease, found by PublicIP
+        REQUIRE(a.agent().status().ipv6_subnet == before.ipv6_subnet);
+    }
+    client.remove(kSubnets + subnet_key_name(*before.subnet, before.ipv6_subnet));
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env", 60s, 10s, 0, "fd77::1");
+    REQUIRE(eventually([&] { return a.ready(); }));
+    REQUIRE(a.agent().status().subnet == before.subnet);  // subnet.env's, both families
+    REQUIRE(a.agent().status().ipv6_subnet == before.ipv6_subnet);
+}
+
+TEST_CASE("agent IPv6-only: keys 0.0.0.0-0&<v6>, nodes told apart by PublicIPv6") {
+    EtcdTestServer server;
+    TempDir dir("agent6");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", R"({"EnableIPv4":false,"EnableIPv6":true,
+        "IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan"}})");
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env", 60s, 10s, 0, "fd77::1");
+    RunningAgent b(server, "192.0.2.2", dir.path() + "/b.env", 60s, 10s, 0, "fd77::2");
+    REQUIRE(eventually([&] { return a.ready() && b.ready(); }));
+    auto status_a = a.agent().status(), status_b = b.agent().status();
+    REQUIRE(status_a.subnet == prefix("0.0.0.0/0"));
+    REQUIRE(status_a.ipv6_subnet != status_b.ipv6_subnet);
+    auto kv = client.get(kSubnets + "0.0.0.0-0&" + status_a.ipv6_subnet->address.str() + "-64");
+    REQUIRE(kv);
+    REQUIRE(kv->value ==
+            format_lease_value(IpAddress::v4(0), 1, std::nullopt,
+                               LeaseV6{ip("fd77::1"), *MacAddress::parse("0e:66:00:00:00:01")}));
+    auto env = read_text(dir.path() + "/a.env");
+    REQUIRE(env.rfind("FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=", 0) == 0);
+    REQUIRE(env.find("FLANNEL_NETWORK") == std::string::npos);
+    REQUIRE(eventually([&] { return a.peers().size() == 1; }));
+    REQUIRE(a.peers().begin()->second.public_ipv6 == ip("fd77::2"));
+}
+
+TEST_CASE("agent dual-stack without a public IPv6: no lease, the reason in /readyz") {
+    EtcdTestServer server;
+    TempDir dir("agent6");
+    etcd::Client client(server.client_options());
+    client.put(kPrefix + "/config", kDualStackConfig);
+    RunningAgent a(server, "192.0.2.1", dir.path() + "/a.env");
+    REQUIRE(eventually(
+        [&] { return a.agent().readiness().second.find("--public-ipv6") != std::string::npos; }));
+    REQUIRE_FALSE(a.ready());
+    REQUIRE(client.list_prefix(kSubnets).kvs.empty());
 }

@@ -241,6 +241,37 @@ TEST_CASE("masquerade: remove deletes the table, and is fine when it is absent")
     REQUIRE_FALSE(masquerade::remove());
 }
 
+TEST_CASE("masquerade IPv6: table ip6 shuttle beside ip shuttle, drift repaired, removed alone") {
+    netns::Scratch ns;
+    masquerade::Config v6{.cluster_network = prefix("fd00:10:244::/56"),
+                          .node_subnet = prefix("fd00:10:244:1::/64")};
+    masquerade::ensure(node1());
+    masquerade::ensure(v6);
+    masquerade::ensure(v6);
+    REQUIRE(masquerade::is_installed(v6));  // nft lists exactly table_text(v6)
+    REQUIRE(masquerade::is_installed(node1()));
+    auto tables = objects(list_ruleset(), "table");
+    REQUIRE(tables.size() == 2);
+    REQUIRE(objects(list_ruleset(), "rule").size() == 12);
+    auto status = masquerade::inspect(AF_INET6);
+    REQUIRE(status.rules.size() == 6);
+    REQUIRE(status.config->node_subnet.str() == "fd00:10:244:1::/64");
+    REQUIRE(masquerade::describe(AF_INET6) ==
+            "table ip6 shuttle: 6 rules (cluster fd00:10:244::/56, node subnet "
+            "fd00:10:244:1::/64)");
+
+    run_nft("add rule ip6 shuttle postrouting ip6 daddr 2001:db8::1 accept");
+    REQUIRE_FALSE(masquerade::is_installed(v6));
+    REQUIRE(masquerade::is_installed(node1()));
+    masquerade::ensure(v6);
+    REQUIRE(masquerade::is_installed(v6));
+
+    REQUIRE(masquerade::remove(AF_INET6));
+    REQUIRE_FALSE(masquerade::remove(AF_INET6));
+    REQUIRE(masquerade::is_installed(node1()));  // the IPv4 table stays
+    REQUIRE(masquerade::describe(AF_INET6) == "table ip6 shuttle: not installed");
+}
+
 TEST_CASE("masquerade: a table of another family or name is left alone") {
     netns::Scratch ns;
     run_nft("add table inet shuttle\nadd table ip other");

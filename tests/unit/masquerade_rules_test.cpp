@@ -55,8 +55,37 @@ TEST_CASE("masquerade config: host bits are dropped, bad configs are refused") {
     Config outside{.cluster_network = prefix("10.244.0.0/16"),
                    .node_subnet = prefix("10.245.1.0/24")};
     REQUIRE_THROWS_AS(table_text(outside), std::invalid_argument);
-    Config v6{.cluster_network = prefix("fd00::/48"), .node_subnet = prefix("fd00::/64")};
-    REQUIRE_THROWS_AS(table_text(v6), std::invalid_argument);
+    Config mixed{.cluster_network = prefix("fd00::/48"), .node_subnet = prefix("10.244.1.0/24")};
+    REQUIRE_THROWS_AS(table_text(mixed), std::invalid_argument);
+}
+
+TEST_CASE("masquerade IPv6: the same rules in table ip6 shuttle, multicast ff00::/8") {
+    Config v6{.cluster_network = prefix("fd00:10:244::/56"),
+              .node_subnet = prefix("fd00:10:244:1::/64")};
+    REQUIRE(table_ref(AF_INET6) == "ip6 shuttle");
+    REQUIRE(
+        table_text(v6) ==
+        "table ip6 shuttle {\n"
+        "\tcomment \"shuttle masquerade: cluster fd00:10:244::/56, node subnet "
+        "fd00:10:244:1::/64\"\n"
+        "\tchain postrouting {\n"
+        "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+        "\t\tmeta mark & 0x00004000 == 0x00004000 return comment \"kube-proxy marked: "
+        "kube-proxy masquerades it\"\n"
+        "\t\tip6 saddr fd00:10:244:1::/64 ip6 daddr fd00:10:244::/56 return comment \"pod to "
+        "cluster: keep pod addresses\"\n"
+        "\t\tip6 saddr fd00:10:244::/56 ip6 daddr fd00:10:244:1::/64 return comment \"cluster "
+        "to pod\"\n"
+        "\t\tip6 saddr != fd00:10:244::/56 ip6 daddr fd00:10:244:1::/64 return comment \"outside "
+        "to pod: keep the client address\"\n"
+        "\t\tip6 saddr fd00:10:244::/56 ip6 daddr != ff00::/8 masquerade fully-random comment "
+        "\"pod to outside: masquerade, except multicast\"\n"
+        "\t\tip6 saddr != fd00:10:244::/56 ip6 daddr fd00:10:244::/56 masquerade fully-random "
+        "comment \"host to cluster: masquerade\"\n"
+        "\t}\n"
+        "}\n");
+    REQUIRE(ensure_script(v6).rfind("table ip6 shuttle\ndelete table ip6 shuttle\ntable ip6", 0) ==
+            0);
 }
 
 TEST_CASE("masquerade plugin config: the node subnet is the cluster without a network") {

@@ -127,7 +127,8 @@ int nodes(const AgentArgs& args) {
     auto routes = routes_map(args.values.at("bpffs-root"), own);
     nlohmann::json out = nlohmann::json::array();
     for (const auto& kv : listing.kvs) {
-        auto subnet = shuttle::agent::parse_subnet_key_name(kv.key.substr(prefix.size()));
+        auto key = shuttle::agent::parse_subnet_key(kv.key.substr(prefix.size()));
+        auto subnet = key ? std::optional<shuttle::IpPrefix>(key->ipv4) : std::nullopt;
         auto attrs = shuttle::agent::parse_lease_value(kv.value);
         nlohmann::json row = {{"key", kv.key}, {"subnet", subnet ? subnet->str() : ""}};
         if (attrs) {
@@ -135,6 +136,11 @@ int nodes(const AgentArgs& args) {
             row["BackendType"] = attrs->backend_type;
             row["VNI"] = attrs->vni;
             row["VtepMAC"] = attrs->vtep_mac ? attrs->vtep_mac->str() : "";
+        }
+        if (key && key->ipv6) {  // the IPv6 half of a dual-stack (or IPv6-only) lease
+            row["ipv6_subnet"] = key->ipv6->str();
+            row["PublicIPv6"] = attrs && attrs->public_ipv6 ? attrs->public_ipv6->str() : "";
+            row["VtepMACv6"] = attrs && attrs->vtep_mac_v6 ? attrs->vtep_mac_v6->str() : "";
         }
         row["reservation"] = kv.lease == 0;
         std::string routed = "-";
@@ -179,6 +185,14 @@ int nodes(const AgentArgs& args) {
                     row["reservation"].get<bool>()          ? "reservation (no TTL)"
                     : row["key"].get<std::string>().empty() ? "in the routes map only"
                                                             : "");
+        if (row.contains("ipv6_subnet")) {
+            std::printf(
+                "  %-38s %-18s %-4s %-10s %s\n",
+                (row["ipv6_subnet"].get<std::string>() + " " + row["PublicIPv6"].get<std::string>())
+                    .c_str(),
+                row["VtepMACv6"].get<std::string>().c_str(), "", "-",
+                "IPv6 half (no IPv6 overlay yet)");
+        }
     }
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "agent/flags.h"
+#include "agent/ipv6_masquerade.h"
 #include "agent/health_server.h"
 #include "agent/log.h"
 #include "agent/node_datapath.h"
@@ -46,6 +47,20 @@ agent::NodeInterface find_underlay(const std::map<std::string, std::string>& fla
     return agent::default_route_interface();
 }
 
+// --public-ipv6, else the underlay's first global IPv6 address (used with EnableIPv6).
+std::optional<IpAddress> public_ipv6(const std::map<std::string, std::string>& flags,
+                                     const agent::NodeInterface& underlay) {
+    const auto& text = flags.at("public-ipv6");
+    if (text.empty()) {
+        return underlay.ipv6;
+    }
+    auto ip = IpAddress::parse(text);
+    if (!ip || ip->is_v4()) {
+        throw UsageError("--public-ipv6: \"" + text + "\" is not an IPv6 address");
+    }
+    return ip;
+}
+
 agent::AgentOptions agent_options(const std::map<std::string, std::string>& flags,
                                   agent::NodeInterface& underlay) {
     agent::AgentOptions options;
@@ -75,8 +90,14 @@ agent::AgentOptions agent_options(const std::map<std::string, std::string>& flag
     // The lease's VtepMAC is the device's MAC (the datapath sets the device to it); derived
     // from the public IP so that it survives restarts, reboots and lost leases.
     options.vtep_mac = overlay::derive_vtep_mac(options.public_ip, overlay::kDefaultVni);
-    agent::log_info("public IP " + options.public_ip.str() + ", underlay " + underlay.name +
-                    " (MTU " + std::to_string(underlay.mtu) + ")");
+    options.public_ipv6 = public_ipv6(flags, underlay);
+    if (options.public_ipv6) {
+        // BackendV6Data's VtepMAC: the IPv6 device's, derived the same way from PublicIPv6.
+        options.vtep_mac_v6 = overlay::derive_vtep_mac(*options.public_ipv6, overlay::kDefaultVni);
+    }
+    agent::log_info("public IP " + options.public_ip.str() +
+                    (options.public_ipv6 ? ", public IPv6 " + options.public_ipv6->str() : "") +
+                    ", underlay " + underlay.name + " (MTU " + std::to_string(underlay.mtu) + ")");
     return options;
 }
 
@@ -117,13 +138,15 @@ agent::NodeDatapathOptions datapath_options(const std::map<std::string, std::str
 }
 
 // Puts back what went missing behind shuttled's back (device deleted, table flushed).
-std::thread maintainer(std::atomic<bool>& stop, agent::NodeDatapath& datapath) {
-    return std::thread([&stop, &datapath] {
+std::thread maintainer(std::atomic<bool>& stop, agent::NodeDatapath& datapath,
+                       agent::Ipv6Masquerade& masquerade6) {
+    return std::thread([&stop, &datapath, &masquerade6] {
         auto next = std::chrono::steady_clock::now();
         while (!stop) {
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
             if (std::chrono::steady_clock::now() >= next) {
                 datapath.maintain();
+                masquerade6.maintain();
                 next = std::chrono::steady_clock::now() + std::chrono::seconds(5);
             }
         }
@@ -158,14 +181,28 @@ int run(const std::map<std::string, std::string>& flags) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
     std::unique_ptr<agent::NodeDatapath> datapath;
+    agent::Ipv6Masquerade masquerade6(options.ip_masq);
+    std::atomic<bool> ipv6_only{false};
     if (agent::parse_bool("datapath", flags.at("datapath"))) {
         datapath =
             std::make_unique<agent::NodeDatapath>(datapath_options(flags, options, underlay));
-        options.on_lease = [&datapath](const agent::Lease& lease,
-                                       const agent::NetworkConfig& config) {
-            datapath->apply_lease(lease.subnet, lease.vtep_mac, config);
+        options.on_lease = [&datapath, &masquerade6, &ipv6_only](
+                               const agent::Lease& lease, const agent::NetworkConfig& config) {
+            // The datapath forwards IPv4; an IPv6-only node's pods run on the plugin's host
+            // routing alone (IPv6 across nodes is issue 12's item 3).
+            ipv6_only = !config.enable_ipv4;
+            if (config.enable_ipv4) {
+                datapath->apply_lease(lease.subnet, lease.vtep_mac, config);
+            }
+            masquerade6.apply(lease.ipv6_subnet, config);
         };
-        options.extra_readiness = [&datapath] { return datapath->readiness(); };
+        options.extra_readiness = [&datapath, &masquerade6, &ipv6_only] {
+            auto [ok, text] = ipv6_only ? std::pair{true, std::string("datapath: none (IPv6-only "
+                                                                      "network: host routing)")}
+                                        : datapath->readiness();
+            auto [ok6, text6] = masquerade6.readiness();
+            return std::pair{ok && ok6, text6.empty() ? text : text + "\n" + text6};
+        };
     } else {
         agent::log_info("--datapath=false: lease, subnet.env and peers only");
         if (options.ip_masq) {
@@ -178,10 +215,21 @@ int run(const std::map<std::string, std::string>& flags) {
         std::string text = std::to_string(peers.size()) + " peer(s):";
         for (const auto& [subnet, peer] : peers) {
             text += " " + subnet.str() + "->" + peer.public_ip.str();
+            if (peer.ipv6_subnet && peer.public_ipv6) {
+                text += " (" + peer.ipv6_subnet->str() + "->" + peer.public_ipv6->str() + ")";
+            }
         }
         agent::log_info(text);
         if (datapath) {
-            datapath->set_peers(peers);
+            // The routes map is IPv4's: an IPv6-only network's peers (keyed by their IPv6
+            // subnet) have no route there yet.
+            agent::PeerMap ipv4_peers;
+            for (const auto& [subnet, peer] : peers) {
+                if (subnet.address.is_v4()) {
+                    ipv4_peers.emplace(subnet, peer);
+                }
+            }
+            datapath->set_peers(ipv4_peers);
         }
     };
     std::unique_ptr<agent::NodeAgent> node;
@@ -198,7 +246,7 @@ int run(const std::map<std::string, std::string>& flags) {
     auto waiter = signal_waiter(stop, *node);
     std::thread repairs;
     if (datapath) {
-        repairs = maintainer(stop, *datapath);
+        repairs = maintainer(stop, *datapath, masquerade6);
     }
     node->run(stop);
     stop = true;

@@ -11,24 +11,34 @@ namespace {
 
 constexpr int kEncapOverhead = 50;  // VXLAN over IPv4, as flannel
 
-std::optional<IpPrefix> subnet_from_env_file(const std::string& path) {
+std::optional<flannel::SubnetEnv> read_env_file(const std::string& path) {
     try {
-        if (auto env = flannel::read_subnet_env(path)) {
-            return env->subnet_network();
-        }
+        return flannel::read_subnet_env(path);
     } catch (const std::exception& e) {
         log_error("ignoring " + path + ": " + e.what());
     }
     return std::nullopt;
 }
 
+// flannel writes the first usable address with the lease's length: 10.244.1.1/24.
+IpPrefix first_usable(const IpPrefix& subnet) {
+    auto next = subnet.address.to_integer() + 1;
+    return {IpAddress::from_integer(subnet.address.family, next), subnet.length};
+}
+
 }  // namespace
 
 bool update_subnet_env(const std::string& path, const IpPrefix& network, const IpPrefix& subnet,
-                       int underlay_mtu, bool ip_masq) {
+                       int underlay_mtu, bool ip_masq, const std::optional<SubnetEnvV6>& v6) {
     flannel::SubnetEnv env;
-    env.network = network;
-    env.subnet = {IpAddress::v4(subnet.address.v4_host_order() + 1), subnet.length};
+    if (network.length != 0) {  // 0.0.0.0/0: an IPv6-only network
+        env.network = network;
+        env.subnet = first_usable(subnet);
+    }
+    if (v6) {
+        env.ipv6_network = v6->network;
+        env.ipv6_subnet = first_usable(v6->subnet);
+    }
     env.mtu = underlay_mtu - kEncapOverhead;
     env.ip_masq = ip_masq;
     std::optional<flannel::SubnetEnv> current;
@@ -46,7 +56,10 @@ bool update_subnet_env(const std::string& path, const IpPrefix& network, const I
         std::filesystem::create_directories(parent);
     }
     flannel::write_subnet_env(path, env);
-    log_info("wrote " + path + " (FLANNEL_SUBNET=" + env.subnet.str() + ")");
+    std::string lines = env.has_ipv4() ? "FLANNEL_SUBNET=" + env.subnet.str() : "";
+    if (env.ipv6_subnet)
+        lines += (lines.empty() ? "" : ", ") + ("FLANNEL_IPV6_SUBNET=" + env.ipv6_subnet->str());
+    log_info("wrote " + path + " (" + lines + ")");
     return true;
 }
 
@@ -76,7 +89,10 @@ AgentStatus Agent::status() const {
 std::pair<bool, std::string> Agent::readiness() const {
     auto s = status();
     std::string text;
-    text += std::string("lease: ") + (s.lease_held ? "held " + s.subnet->str() : "not held") + "\n";
+    auto held = s.lease_held ? "held " + s.subnet->str() : std::string("not held");
+    if (s.lease_held && s.ipv6_subnet)
+        held += " " + s.ipv6_subnet->str();
+    text += "lease: " + held + "\n";
     text += std::string("subnet.env: ") +
             (s.subnet_env_written ? "written " + options_.subnet_file : "not written") + "\n";
     text += std::string("etcd: ") +
@@ -128,13 +144,32 @@ void Agent::load_config() {
                                  " (written with the v3 API?)");
     }
     auto config = parse_network_config(kv->value);
-    auto previous_subnet = subnet_from_env_file(options_.subnet_file);
-    LeaseOptions lease_options{options_.prefix,    options_.public_ip,    options_.vtep_mac,
-                               options_.lease_ttl, options_.renew_margin, previous_subnet};
+    auto previous = read_env_file(options_.subnet_file);
+    LeaseOptions lease_options;
+    lease_options.prefix = options_.prefix;
+    lease_options.public_ip = options_.public_ip;
+    lease_options.vtep_mac = options_.vtep_mac;
+    lease_options.ttl = options_.lease_ttl;
+    lease_options.renew_margin = options_.renew_margin;
+    if (previous && previous->has_ipv4())
+        lease_options.previous_subnet = previous->subnet_network();
+    if (previous)
+        lease_options.previous_ipv6_subnet = previous->ipv6_subnet_network();
+    lease_options.public_ipv6 = options_.public_ipv6;
+    lease_options.vtep_mac_v6 = options_.vtep_mac_v6;
     manager_.emplace(client_, config, lease_options);
-    log_info("network " + config.network.str() + ", subnets /" + std::to_string(config.subnet_len) +
-             " from " + config.subnet_min.str() + " to " + config.subnet_max.str() + ", VNI " +
-             std::to_string(config.vni) + ", port " + std::to_string(config.port));
+    if (config.enable_ipv4) {
+        log_info("network " + config.network.str() + ", subnets /" +
+                 std::to_string(config.subnet_len) + " from " + config.subnet_min.str() + " to " +
+                 config.subnet_max.str() + ", VNI " + std::to_string(config.vni) + ", port " +
+                 std::to_string(config.port));
+    }
+    if (config.enable_ipv6) {
+        log_info("IPv6 network " + config.ipv6_network.str() + ", subnets /" +
+                 std::to_string(config.ipv6_subnet_len) + " from " + config.ipv6_subnet_min.str() +
+                 " to " + config.ipv6_subnet_max.str() + ", PublicIPv6 " +
+                 (options_.public_ipv6 ? options_.public_ipv6->str() : std::string("unknown")));
+    }
     std::lock_guard lock(mutex_);
     status_.config = config;
 }
@@ -144,8 +179,12 @@ void Agent::write_subnet_env(const Lease& lease) {
         std::lock_guard lock(mutex_);
         status_.subnet_env_written = false;
     }
-    update_subnet_env(options_.subnet_file, manager_->config().network, lease.subnet,
-                      options_.underlay_mtu, options_.ip_masq);
+    const auto& config = manager_->config();
+    std::optional<SubnetEnvV6> v6;
+    if (lease.ipv6_subnet)
+        v6 = SubnetEnvV6{config.ipv6_network, *lease.ipv6_subnet};
+    update_subnet_env(options_.subnet_file, config.network, lease.subnet, options_.underlay_mtu,
+                      options_.ip_masq, v6);
     std::lock_guard lock(mutex_);
     status_.subnet_env_written = true;
 }
@@ -162,7 +201,7 @@ void Agent::start_peer_watcher(const std::atomic<bool>& stop) {
                 on_peers_(peers);
             }
         },
-        options_.resync_interval);
+        options_.resync_interval, options_.public_ipv6);
     peers_->set_on_own_lease_gone([this] { wake(); });
     peers_->set_on_health(
         [this](bool reachable, const std::string& detail) { set_etcd(reachable, detail); });
@@ -174,9 +213,10 @@ bool Agent::step(std::chrono::steady_clock::time_point& next_check, bool check_n
     bool talked = true;
     if (!lease_) {
         lease_ = manager_->acquire();
-        manager_->set_previous_subnet(lease_->subnet);
-        log_info("leased " + lease_->subnet.str() + " (" + lease_->key + ", etcd lease " +
-                 std::to_string(lease_->etcd_lease) + ", VtepMAC " + lease_->vtep_mac.str() + ")");
+        manager_->set_previous_subnet(lease_->subnet, lease_->ipv6_subnet);
+        log_info("leased " + lease_->key.substr(lease_->key.rfind('/') + 1) + " (" + lease_->key +
+                 ", etcd lease " + std::to_string(lease_->etcd_lease) + ", VtepMAC " +
+                 lease_->vtep_mac.str() + ")");
     } else if (now >= lease_->renew_at) {
         lease_ = manager_->renew(*lease_);
         log_info("renewed " + lease_->subnet.str() + " (etcd lease " +
@@ -191,10 +231,11 @@ bool Agent::step(std::chrono::steady_clock::time_point& next_check, bool check_n
     }
     if (talked) {
         next_check = std::chrono::steady_clock::now() + options_.check_interval;
-        peers_->set_own_subnet(lease_->subnet);
+        peers_->set_own_subnet(lease_->subnet, lease_->ipv6_subnet);
         std::lock_guard lock(mutex_);
         status_.lease_held = true;
         status_.subnet = lease_->subnet;
+        status_.ipv6_subnet = lease_->ipv6_subnet;
         status_.vtep_mac = lease_->vtep_mac;
         status_.last_error.clear();
     }
@@ -203,7 +244,7 @@ bool Agent::step(std::chrono::steady_clock::time_point& next_check, bool check_n
 }
 
 void Agent::apply_lease() {
-    auto current = std::pair{lease_->subnet, lease_->vtep_mac};
+    auto current = std::tuple{lease_->subnet, lease_->vtep_mac, lease_->ipv6_subnet};
     if (applied_ == current) {
         return;
     }
@@ -251,7 +292,7 @@ void Agent::run(const std::atomic<bool>& stop) {
         } catch (const LeaseLost& e) {
             record_error(e.what());
             if (lease_) {
-                manager_->set_previous_subnet(lease_->subnet);
+                manager_->set_previous_subnet(lease_->subnet, lease_->ipv6_subnet);
                 lease_.reset();
                 std::lock_guard lock(mutex_);
                 status_.lease_held = false;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "agent/lease_manager.h"
 #include "agent/peer_watcher.h"
@@ -20,6 +21,10 @@ struct AgentOptions {
     etcd::ClientOptions etcd;
     std::string prefix = "/coreos.com/network";
     IpAddress public_ip;
+    // With EnableIPv6: PublicIPv6 (--public-ipv6, or the underlay's global IPv6) and the
+    // BackendV6Data VtepMAC (nullopt: vtep_mac).
+    std::optional<IpAddress> public_ipv6;
+    std::optional<MacAddress> vtep_mac_v6;
     int underlay_mtu = 1500;
     std::string subnet_file = "/run/flannel/subnet.env";
     bool ip_masq = false;
@@ -42,6 +47,7 @@ struct AgentOptions {
 struct AgentStatus {
     std::optional<NetworkConfig> config;
     std::optional<IpPrefix> subnet;  // the lease we hold (or held when etcd went away)
+    std::optional<IpPrefix> ipv6_subnet;
     MacAddress vtep_mac;
     bool lease_held = false;
     bool subnet_env_written = false;
@@ -52,10 +58,19 @@ struct AgentStatus {
     size_t peers = 0;
 };
 
-// Writes flannel's subnet.env (FLANNEL_SUBNET = subnet + 1, FLANNEL_MTU = underlay − 50)
-// atomically unless it already says exactly that; returns whether it wrote.
+// The IPv6 lines of subnet.env: FLANNEL_IPV6_NETWORK and the lease's IPv6 subnet.
+struct SubnetEnvV6 {
+    IpPrefix network;
+    IpPrefix subnet;
+};
+
+// Writes flannel's subnet.env (FLANNEL_SUBNET = subnet + 1, FLANNEL_MTU = underlay − 50;
+// FLANNEL_IPV6_SUBNET = IPv6 subnet + 1 with `v6`; without the IPv4 lines when `network` is
+// 0.0.0.0/0, an IPv6-only network) atomically unless it already says exactly that; returns
+// whether it wrote.
 bool update_subnet_env(const std::string& path, const IpPrefix& network, const IpPrefix& subnet,
-                       int underlay_mtu, bool ip_masq);
+                       int underlay_mtu, bool ip_masq,
+                       const std::optional<SubnetEnvV6>& v6 = std::nullopt);
 
 // What shuttled runs: the etcd Agent or the StaticAgent.
 class NodeAgent {
@@ -104,7 +119,7 @@ class Agent : public NodeAgent {
     etcd::Client watch_client_;
     std::optional<LeaseManager> manager_;
     std::optional<Lease> lease_;
-    std::optional<std::pair<IpPrefix, MacAddress>> applied_;
+    std::optional<std::tuple<IpPrefix, MacAddress, std::optional<IpPrefix>>> applied_;
     std::unique_ptr<PeerWatcher> peers_;
     std::thread peer_thread_;
 

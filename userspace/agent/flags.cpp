@@ -17,8 +17,12 @@ const std::vector<FlagSpec>& flag_specs() {
         {"etcd-prefix", "/coreos.com/network", false, "flannel's etcd prefix"},
         {"public-ip", "", false,
          "IPv4 address other nodes reach this node at (the lease's PublicIP)"},
+        {"public-ipv6", "", false,
+         "IPv6 address other nodes reach this node at (the lease's PublicIPv6, used when the "
+         "network config has EnableIPv6); default: the underlay's first global IPv6 address"},
         {"iface", "", false,
-         "underlay interface (its IPv4 address and MTU); default: the default route's"},
+         "underlay interface (its IPv4 and IPv6 addresses and MTU); default: the default "
+         "route's"},
         {"subnet-file", "/run/flannel/subnet.env", false, "where to write flannel's subnet.env"},
         {"ip-masq", "false", true,
          "masquerade pod traffic leaving the network (nftables table ip shuttle; "

@@ -139,6 +139,85 @@ IpAddress parse_bound(const json& root, const char* field, const NetworkConfig& 
     return *address;
 }
 
+using Number = unsigned __int128;
+
+Number ipv6_subnet_size(int subnet_len) {
+    return static_cast<Number>(1) << (128 - subnet_len);
+}
+
+// flannel's IPv6 rules (CheckNetworkConfig): the default length is /64 when the network holds
+// four of them, else the network's length + 2; the first subnet is skipped by default.
+void parse_ipv6(const json& root, NetworkConfig& config) {
+    auto text = string_field(root, "IPv6Network", "IPv6Network");
+    if (text.empty()) {
+        fail("IPv6Network", "missing (the IPv6 cluster network, e.g. \"fd00:10:244::/56\")");
+    }
+    auto network = IpPrefix::parse(text);
+    if (!network || network->address.is_v4()) {
+        fail("IPv6Network", "\"" + text + "\" is not an IPv6 CIDR");
+    }
+    config.ipv6_network = network->network();
+    int network_len = config.ipv6_network.length;
+    int len = int_field(root, "IPv6SubnetLen", "IPv6SubnetLen", 0, 0, 128);
+    if (len == 0) {
+        if (network_len > 124) {
+            fail("IPv6Network",
+                 config.ipv6_network.str() + " is too small; the minimum useful prefix is /124");
+        }
+        len = network_len <= 62 ? 64 : network_len + 2;
+    } else if (len > 126) {
+        fail("IPv6SubnetLen", "/" + std::to_string(len) + " is longer than /126");
+    } else if (len < network_len + 2) {
+        fail("IPv6SubnetLen", "/" + std::to_string(len) + " leaves IPv6Network " +
+                                  config.ipv6_network.str() +
+                                  " fewer than four subnets (it must be at least /" +
+                                  std::to_string(network_len + 2) + ")");
+    }
+    config.ipv6_subnet_len = len;
+    Number first = config.ipv6_network.address.to_integer();
+    Number size = ipv6_subnet_size(len);
+    auto bound = [&](const char* field, Number fallback) {
+        auto value = string_field(root, field, field);
+        if (value.empty()) {
+            return IpAddress::from_integer(AF_INET6, fallback);
+        }
+        auto address = IpAddress::parse(value);
+        if (!address || address->is_v4()) {
+            fail(field, "\"" + value + "\" is not an IPv6 address");
+        }
+        if (!config.ipv6_network.contains(*address)) {
+            fail(field, value + " is not in IPv6Network " + config.ipv6_network.str());
+        }
+        if (IpPrefix{*address, len}.network().address != *address) {
+            fail(field,
+                 value + " is not on a /" + std::to_string(len) + " (IPv6SubnetLen) boundary");
+        }
+        return *address;
+    };
+    config.ipv6_subnet_min = bound("IPv6SubnetMin", first + size);
+    config.ipv6_subnet_max =
+        bound("IPv6SubnetMax", config.ipv6_network.last().to_integer() - size + 1);
+    if (config.ipv6_subnet_min.to_integer() > config.ipv6_subnet_max.to_integer()) {
+        fail("IPv6SubnetMin", config.ipv6_subnet_min.str() + " is above IPv6SubnetMax " +
+                                  config.ipv6_subnet_max.str());
+    }
+}
+
+void parse_ipv4(const json& root, NetworkConfig& config) {
+    config.network = parse_network(root);
+    config.subnet_len = parse_subnet_len(root, config.network);
+    uint32_t first = config.network.address.v4_host_order();
+    uint32_t size = subnet_size(config.subnet_len);
+    uint32_t network_size = subnet_size(config.network.length);
+    // The first subnet is skipped by default (its .0 would clash with the network address).
+    config.subnet_min = parse_bound(root, "SubnetMin", config, first + size);
+    config.subnet_max = parse_bound(root, "SubnetMax", config, first + network_size - size);
+    if (config.subnet_min.v4_host_order() > config.subnet_max.v4_host_order()) {
+        fail("SubnetMin",
+             config.subnet_min.str() + " is above SubnetMax " + config.subnet_max.str());
+    }
+}
+
 void parse_backend(const json& root, NetworkConfig& config) {
     auto* backend = present(root, "Backend");
     if (!backend) {
@@ -176,24 +255,21 @@ NetworkConfig parse_network_config(const std::string& json_text) {
     if (!root.is_object()) {
         throw std::invalid_argument("config: not a JSON object");
     }
-    if (!bool_field(root, "EnableIPv4", "EnableIPv4", true)) {
-        fail("EnableIPv4", "false is not supported (shuttle is IPv4 only)");
-    }
-    if (bool_field(root, "EnableIPv6", "EnableIPv6", false)) {
-        fail("EnableIPv6", "true is not supported yet (shuttle is IPv4 only)");
-    }
     NetworkConfig config;
-    config.network = parse_network(root);
-    config.subnet_len = parse_subnet_len(root, config.network);
-    uint32_t first = config.network.address.v4_host_order();
-    uint32_t size = subnet_size(config.subnet_len);
-    uint32_t network_size = subnet_size(config.network.length);
-    // The first subnet is skipped by default (its .0 would clash with the network address).
-    config.subnet_min = parse_bound(root, "SubnetMin", config, first + size);
-    config.subnet_max = parse_bound(root, "SubnetMax", config, first + network_size - size);
-    if (config.subnet_min.v4_host_order() > config.subnet_max.v4_host_order()) {
-        fail("SubnetMin",
-             config.subnet_min.str() + " is above SubnetMax " + config.subnet_max.str());
+    config.enable_ipv4 = bool_field(root, "EnableIPv4", "EnableIPv4", true);
+    config.enable_ipv6 = bool_field(root, "EnableIPv6", "EnableIPv6", false);
+    if (!config.enable_ipv4 && !config.enable_ipv6) {
+        fail("EnableIPv4", "false needs EnableIPv6 true (no address family left)");
+    }
+    if (config.enable_ipv4) {
+        parse_ipv4(root, config);
+    } else {
+        config.network = IpPrefix{IpAddress::v4(0), 0};
+        config.subnet_len = 0;
+        config.subnet_min = config.subnet_max = IpAddress::v4(0);
+    }
+    if (config.enable_ipv6) {
+        parse_ipv6(root, config);
     }
     parse_backend(root, config);
     return config;

@@ -34,6 +34,30 @@ IpAddress ipv4_of(const ifaddrs* entry) {
     return ip;
 }
 
+IpAddress ipv6_of(const ifaddrs* entry) {
+    IpAddress ip;
+    ip.family = AF_INET6;
+    auto* sin6 = reinterpret_cast<const sockaddr_in6*>(entry->ifa_addr);
+    std::memcpy(ip.bytes.data(), &sin6->sin6_addr, 16);
+    return ip;
+}
+
+bool is_global_ipv6(const IpAddress& ip) {
+    bool link_local = ip.bytes[0] == 0xfe && (ip.bytes[1] & 0xc0) == 0x80;
+    bool loopback = ip == *IpAddress::parse("::1");
+    return !link_local && !loopback;
+}
+
+std::optional<IpAddress> first_global_ipv6(const ifaddrs* list, const std::string& name) {
+    for (auto* entry = list; entry; entry = entry->ifa_next) {
+        if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET6 && name == entry->ifa_name &&
+            is_global_ipv6(ipv6_of(entry))) {
+            return ipv6_of(entry);
+        }
+    }
+    return std::nullopt;
+}
+
 int read_mtu(const std::string& name) {
     std::ifstream in("/sys/class/net/" + name + "/mtu");
     int mtu = 0;
@@ -49,7 +73,7 @@ NodeInterface interface_by_name(const std::string& name) {
     auto list = list_addresses();
     for (auto* entry = list.get(); entry; entry = entry->ifa_next) {
         if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET && name == entry->ifa_name) {
-            return {name, ipv4_of(entry), read_mtu(name)};
+            return {name, ipv4_of(entry), read_mtu(name), first_global_ipv6(list.get(), name)};
         }
     }
     throw std::runtime_error("interface " + name + " does not exist or has no IPv4 address");
@@ -59,7 +83,8 @@ std::optional<NodeInterface> interface_with_address(const IpAddress& address) {
     auto list = list_addresses();
     for (auto* entry = list.get(); entry; entry = entry->ifa_next) {
         if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET && ipv4_of(entry) == address) {
-            return NodeInterface{entry->ifa_name, address, read_mtu(entry->ifa_name)};
+            return NodeInterface{entry->ifa_name, address, read_mtu(entry->ifa_name),
+                                 first_global_ipv6(list.get(), entry->ifa_name)};
         }
     }
     return std::nullopt;

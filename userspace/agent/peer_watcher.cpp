@@ -4,34 +4,67 @@
 
 namespace shuttle::agent {
 
+namespace {
+
+// flannel's peers are found by the IPv4 PublicIP; on an IPv6-only network every node writes
+// 0.0.0.0 there, so the PublicIPv6 tells them apart.
+bool names_us(const NetworkConfig& config, const LeaseAttrs& attrs, const OwnNode& own) {
+    if (config.enable_ipv4)
+        return attrs.public_ip == own.public_ip;
+    return own.public_ipv6 && attrs.public_ipv6 == own.public_ipv6;
+}
+
+std::optional<Peer> peer_of(const NetworkConfig& config, const SubnetKey& subnets,
+                            const LeaseAttrs& attrs) {
+    Peer peer{subnets.ipv4, attrs.public_ip, attrs.vtep_mac.value_or(MacAddress{}),
+              attrs.vni != 0 ? attrs.vni : config.vni};
+    bool v6_usable = config.enable_ipv6 && subnets.ipv6 && attrs.public_ipv6 && attrs.vtep_mac_v6 &&
+                     config.ipv6_network.contains(*subnets.ipv6);
+    if (v6_usable) {
+        peer.ipv6_subnet = subnets.ipv6;
+        peer.public_ipv6 = attrs.public_ipv6;
+        peer.vtep_mac_v6 = attrs.vtep_mac_v6;
+    }
+    if (config.enable_ipv4) {
+        if (!attrs.vtep_mac || !config.network.contains(subnets.ipv4))
+            return std::nullopt;
+    } else if (!v6_usable) {
+        return std::nullopt;
+    }
+    return peer;
+}
+
+}  // namespace
+
 PeerMap peers_from_snapshot(const etcd::PrefixSync::Snapshot& snapshot,
                             const std::string& subnets_prefix, const NetworkConfig& config,
-                            const std::optional<IpPrefix>& own_subnet,
-                            const IpAddress& own_public_ip) {
+                            const OwnNode& own) {
     PeerMap peers;
     for (const auto& [key, kv] : snapshot) {
         if (key.compare(0, subnets_prefix.size(), subnets_prefix) != 0) {
             continue;
         }
-        auto subnet = parse_subnet_key_name(std::string_view(key).substr(subnets_prefix.size()));
+        auto subnets = parse_subnet_key(std::string_view(key).substr(subnets_prefix.size()));
         auto attrs = parse_lease_value(kv.value);
-        if (!subnet || !attrs || attrs->backend_type != "vxlan" || !attrs->vtep_mac ||
-            !config.network.contains(*subnet) || subnet == own_subnet ||
-            attrs->public_ip == own_public_ip) {
+        if (!subnets || !attrs || attrs->backend_type != "vxlan" || names_us(config, *attrs, own)) {
             continue;
         }
-        peers[*subnet] = Peer{*subnet, attrs->public_ip, *attrs->vtep_mac,
-                              attrs->vni != 0 ? attrs->vni : config.vni};
+        bool own_subnet =
+            config.enable_ipv4 ? subnets->ipv4 == own.subnet : subnets->ipv6 == own.ipv6_subnet;
+        if (own_subnet)
+            continue;
+        if (auto peer = peer_of(config, *subnets, *attrs))
+            peers[config.enable_ipv4 ? peer->subnet : *peer->ipv6_subnet] = *peer;
     }
     return peers;
 }
 
 PeerWatcher::PeerWatcher(etcd::Client& client, std::string subnets_prefix, NetworkConfig config,
                          IpAddress own_public_ip, OnPeers on_peers,
-                         std::chrono::milliseconds resync_interval)
+                         std::chrono::milliseconds resync_interval,
+                         std::optional<IpAddress> own_public_ipv6)
     : subnets_prefix_(std::move(subnets_prefix)),
       config_(std::move(config)),
-      own_public_ip_(own_public_ip),
       on_peers_(std::move(on_peers)),
       sync_(
           client,
@@ -47,11 +80,16 @@ PeerWatcher::PeerWatcher(etcd::Client& client, std::string subnets_prefix, Netwo
               if (callback) {
                   callback(reachable, detail);
               }
-          }) {}
+          }) {
+    own_.public_ip = config_.enable_ipv4 ? own_public_ip : IpAddress::v4(0);
+    own_.public_ipv6 = own_public_ipv6;
+}
 
-void PeerWatcher::set_own_subnet(std::optional<IpPrefix> subnet) {
+void PeerWatcher::set_own_subnet(std::optional<IpPrefix> subnet,
+                                 std::optional<IpPrefix> ipv6_subnet) {
     std::lock_guard lock(mutex_);
-    own_subnet_ = subnet;
+    own_.subnet = subnet;
+    own_.ipv6_subnet = ipv6_subnet;
 }
 
 void PeerWatcher::set_on_own_lease_gone(std::function<void()> callback) {
@@ -71,13 +109,12 @@ PeerMap PeerWatcher::peers() const {
 
 void PeerWatcher::on_snapshot(const etcd::PrefixSync::Snapshot& snapshot) {
     std::unique_lock lock(mutex_);
-    auto peers =
-        peers_from_snapshot(snapshot, subnets_prefix_, config_, own_subnet_, own_public_ip_);
+    auto peers = peers_from_snapshot(snapshot, subnets_prefix_, config_, own_);
     bool own_gone = false;
-    if (own_subnet_) {
-        auto own = snapshot.find(subnets_prefix_ + subnet_key_name(*own_subnet_));
+    if (own_.subnet) {
+        auto own = snapshot.find(subnets_prefix_ + subnet_key_name(*own_.subnet, own_.ipv6_subnet));
         auto attrs = own == snapshot.end() ? std::nullopt : parse_lease_value(own->second.value);
-        own_gone = !attrs || attrs->public_ip != own_public_ip_;
+        own_gone = !attrs || !names_us(config_, *attrs, own_);
     }
     bool relisted = sync_.relists() != delivered_relists_;
     bool changed = !delivered_ || peers != peers_;

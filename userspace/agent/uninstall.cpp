@@ -43,8 +43,10 @@ std::vector<std::string> uninstall_node(const std::string& bpffs_root) {
             done.push_back("deleted VXLAN device " + link.name);
         }
     }
-    if (masquerade::remove()) {
-        done.push_back("deleted nftables table ip shuttle");
+    for (int family : {AF_INET, AF_INET6}) {
+        if (masquerade::remove(family)) {
+            done.push_back("deleted nftables table " + masquerade::table_ref(family));
+        }
     }
     return done;
 }

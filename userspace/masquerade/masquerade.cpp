@@ -15,7 +15,14 @@ namespace {
 
 using nlohmann::json;
 
-const char* const kMulticast = "224.0.0.0/4";
+const char* multicast(int family) {
+    return family == AF_INET6 ? "ff00::/8" : "224.0.0.0/4";
+}
+
+// The nft family and the address match keyword: "ip" or "ip6".
+const char* nft_family(int family) {
+    return family == AF_INET6 ? "ip6" : "ip";
+}
 const char* const kPodToClusterComment = "pod to cluster: keep pod addresses";
 
 // One libnftables context, opened in (and bound to) the calling thread's namespace, with
@@ -55,15 +62,12 @@ class Nft {
     std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> ctx_;
 };
 
-std::string table_ref() {
-    return std::string(kTableFamily) + " " + kTableName;
-}
-
 void validate(const Config& config) {
     const auto& cluster = config.cluster_network;
     const auto& node = config.node_subnet;
-    if (!cluster.address.is_v4() || !node.address.is_v4()) {
-        throw std::invalid_argument("masquerade: cluster network and node subnet must be IPv4");
+    if (cluster.address.empty() || cluster.address.family != node.address.family) {
+        throw std::invalid_argument(
+            "masquerade: cluster network and node subnet must be of one family");
     }
     if (!cluster.contains(node)) {
         throw std::invalid_argument("masquerade: node subnet " + node.str() +
@@ -75,9 +79,9 @@ std::string rule(const std::string& match, const std::string& verdict, const std
     return "\t\t" + match + " " + verdict + " comment \"" + comment + "\"\n";
 }
 
-bool table_exists(Nft& nft) {
-    json listing = parse_json(nft.run("list tables " + std::string(kTableFamily),
-                                      "nft list tables " + std::string(kTableFamily)));
+bool table_exists(Nft& nft, int family) {
+    std::string list = std::string("list tables ") + nft_family(family);
+    json listing = parse_json(nft.run(list, "nft " + list));
     for (const auto& item : listing.value("nftables", json::array())) {
         if (item.contains("table") && item["table"].value("name", "") == kTableName) {
             return true;
@@ -118,6 +122,10 @@ std::optional<Config> config_from_rule(const json& expr) {
 
 }  // namespace
 
+std::string table_ref(int family) {
+    return std::string(nft_family(family)) + " " + kTableName;
+}
+
 Config plugin_config(const IpPrefix& node_subnet, const std::optional<IpPrefix>& cluster_network) {
     return {.cluster_network = cluster_network.value_or(node_subnet).network(),
             .node_subnet = node_subnet.network()};
@@ -127,23 +135,26 @@ std::string table_text(const Config& config) {
     validate(config);
     const std::string cluster = config.cluster_network.network().str();
     const std::string node = config.node_subnet.network().str();
+    const std::string ip = nft_family(config.family());
     char mark[32];
     std::snprintf(mark, sizeof mark, "0x%08x", kKubeProxyMark);
 
-    std::string text = "table " + table_ref() + " {\n";
+    std::string text = "table " + table_ref(config.family()) + " {\n";
     text += "\tcomment \"shuttle masquerade: cluster " + cluster + ", node subnet " + node + "\"\n";
     text += "\tchain " + std::string(kChainName) + " {\n";
     text += "\t\ttype nat hook postrouting priority srcnat; policy accept;\n";
     text += rule("meta mark & " + std::string(mark) + " == " + mark, "return",
                  "kube-proxy marked: kube-proxy masquerades it");
-    text += rule("ip saddr " + node + " ip daddr " + cluster, "return", kPodToClusterComment);
-    text += rule("ip saddr " + cluster + " ip daddr " + node, "return", "cluster to pod");
-    text += rule("ip saddr != " + cluster + " ip daddr " + node, "return",
+    text += rule(ip + " saddr " + node + " " + ip + " daddr " + cluster, "return",
+                 kPodToClusterComment);
+    text +=
+        rule(ip + " saddr " + cluster + " " + ip + " daddr " + node, "return", "cluster to pod");
+    text += rule(ip + " saddr != " + cluster + " " + ip + " daddr " + node, "return",
                  "outside to pod: keep the client address");
-    text += rule("ip saddr " + cluster + " ip daddr != " + kMulticast, "masquerade fully-random",
-                 "pod to outside: masquerade, except multicast");
-    text += rule("ip saddr != " + cluster + " ip daddr " + cluster, "masquerade fully-random",
-                 "host to cluster: masquerade");
+    text += rule(ip + " saddr " + cluster + " " + ip + " daddr != " + multicast(config.family()),
+                 "masquerade fully-random", "pod to outside: masquerade, except multicast");
+    text += rule(ip + " saddr != " + cluster + " " + ip + " daddr " + cluster,
+                 "masquerade fully-random", "host to cluster: masquerade");
     text += "\t}\n}\n";
     return text;
 }
@@ -151,34 +162,36 @@ std::string table_text(const Config& config) {
 std::string ensure_script(const Config& config) {
     // Declaring the table first makes the delete valid when it is absent; all three
     // commands are one batch, so the kernel applies them as one transaction.
-    return "table " + table_ref() + "\ndelete table " + table_ref() + "\n" + table_text(config);
+    auto table = table_ref(config.family());
+    return "table " + table + "\ndelete table " + table + "\n" + table_text(config);
 }
 
 void ensure(const Config& config) {
     std::string script = ensure_script(config);
     Nft nft;
-    nft.run(script, "nft: install table " + table_ref());
+    nft.run(script, "nft: install table " + table_ref(config.family()));
 }
 
-bool remove() {
+bool remove(int family) {
     Nft nft(true);
-    if (!table_exists(nft)) {
+    if (!table_exists(nft, family)) {
         return false;
     }
     Nft plain;
-    plain.run("table " + table_ref() + "\ndelete table " + table_ref() + "\n",
-              "nft: delete table " + table_ref());
+    auto table = table_ref(family);
+    plain.run("table " + table + "\ndelete table " + table + "\n", "nft: delete table " + table);
     return true;
 }
 
 bool is_installed(const Config& config) {
     std::string wanted = table_text(config);
     Nft json_nft(true);
-    if (!table_exists(json_nft)) {
+    if (!table_exists(json_nft, config.family())) {
         return false;
     }
     Nft nft;
-    return nft.run("list table " + table_ref(), "nft list table " + table_ref()) == wanted;
+    auto table = table_ref(config.family());
+    return nft.run("list table " + table, "nft list table " + table) == wanted;
 }
 
 Status parse_listing(const std::string& text) {
@@ -205,17 +218,18 @@ Status parse_listing(const std::string& text) {
     return status;
 }
 
-Status inspect() {
+Status inspect(int family) {
     Nft nft(true);
-    if (!table_exists(nft)) {
+    if (!table_exists(nft, family)) {
         return {};
     }
-    return parse_listing(nft.run("list table " + table_ref(), "nft list table " + table_ref()));
+    auto table = table_ref(family);
+    return parse_listing(nft.run("list table " + table, "nft list table " + table));
 }
 
-std::string describe() {
-    Status status = inspect();
-    std::string text = "table " + table_ref() + ": ";
+std::string describe(int family) {
+    Status status = inspect(family);
+    std::string text = "table " + table_ref(family) + ": ";
     if (!status.installed) {
         return text + "not installed";
     }

@@ -14,6 +14,10 @@
 // FLANNEL_IPMASQ false, so shuttled does not masquerade) installs the same table through
 // plugin_config(): one table per node, whoever owns the masquerade.
 //
+// IPv6 (dual-stack and IPv6-only networks): the same rules in the table `ip6 shuttle`
+// (`ip6 saddr`, multicast ff00::/8), from a Config of IPv6 prefixes. The two tables are
+// independent: each family's calls take or derive the family.
+//
 // Every function acts on the network namespace of the calling thread.
 
 #include <optional>
@@ -25,15 +29,18 @@
 
 namespace shuttle::masquerade {
 
-inline constexpr const char* kTableFamily = "ip";
 inline constexpr const char* kTableName = "shuttle";
 inline constexpr const char* kChainName = "postrouting";
 inline constexpr unsigned kKubeProxyMark = 0x4000;
 
 struct Config {
-    IpPrefix cluster_network{};  // e.g. 10.244.0.0/16 (FLANNEL_NETWORK)
-    IpPrefix node_subnet{};      // e.g. 10.244.1.0/24 (the lease)
+    IpPrefix cluster_network{};  // e.g. 10.244.0.0/16 (FLANNEL_NETWORK) or fd00:10:244::/56
+    IpPrefix node_subnet{};      // e.g. 10.244.1.0/24 (the lease) or fd00:10:244:1::/64
+    int family() const { return cluster_network.address.family; }
 };
+
+// "ip shuttle" or "ip6 shuttle".
+std::string table_ref(int family);
 
 // For the CNI plugin's ipMasq: the cluster network from subnet.env when there is one; a
 // plain host-local network has none, and its own subnet is the cluster (the bridge plugin's
@@ -48,8 +55,8 @@ class Error : public std::runtime_error {
 };
 
 // The table exactly as `nft list table ip shuttle` prints it (canonical form, no handles).
-// Throws std::invalid_argument for a config that is not two IPv4 prefixes with the node
-// subnet inside the cluster network.
+// Throws std::invalid_argument for a config that is not two prefixes of one family with the
+// node subnet inside the cluster network.
 std::string table_text(const Config& config);
 // The one nft transaction ensure() runs: create-if-absent, delete, define; atomic.
 std::string ensure_script(const Config& config);
@@ -57,8 +64,8 @@ std::string ensure_script(const Config& config);
 // Replaces the table's content with the rules for `config` in one transaction: packets see
 // either the old rules or the new ones, never none. Idempotent.
 void ensure(const Config& config);
-// Deletes the table; false when it was not there.
-bool remove();
+// Deletes the family's table; false when it was not there.
+bool remove(int family = AF_INET);
 // The table is there with exactly the rules ensure(config) writes.
 bool is_installed(const Config& config);
 
@@ -75,11 +82,11 @@ struct Status {
     int chain_priority = 0;
     std::vector<Rule> rules{};
 };
-Status inspect();
-// Parses `nft -j list table ip shuttle` output (exposed for tests).
+Status inspect(int family = AF_INET);
+// Parses `nft -j list table ip[6] shuttle` output (exposed for tests).
 Status parse_listing(const std::string& json);
 // One line: "table ip shuttle: 6 rules (cluster 10.244.0.0/16, node subnet 10.244.1.0/24)"
 // or "table ip shuttle: not installed".
-std::string describe();
+std::string describe(int family = AF_INET);
 
 }  // namespace shuttle::masquerade
