@@ -26,19 +26,17 @@ std::unique_ptr<ifaddrs, IfaddrsDeleter> list_addresses() {
     return std::unique_ptr<ifaddrs, IfaddrsDeleter>(list);
 }
 
-IpAddress ipv4_of(const ifaddrs* entry) {
+// The entry's address (AF_INET or AF_INET6).
+IpAddress address_of(const ifaddrs* entry) {
     IpAddress ip;
-    ip.family = AF_INET;
-    auto* sin = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
-    std::memcpy(ip.bytes.data(), &sin->sin_addr, 4);
-    return ip;
-}
-
-IpAddress ipv6_of(const ifaddrs* entry) {
-    IpAddress ip;
-    ip.family = AF_INET6;
-    auto* sin6 = reinterpret_cast<const sockaddr_in6*>(entry->ifa_addr);
-    std::memcpy(ip.bytes.data(), &sin6->sin6_addr, 16);
+    ip.family = entry->ifa_addr->sa_family;
+    if (ip.family == AF_INET) {
+        std::memcpy(ip.bytes.data(),
+                    &reinterpret_cast<const sockaddr_in*>(entry->ifa_addr)->sin_addr, 4);
+    } else {
+        std::memcpy(ip.bytes.data(),
+                    &reinterpret_cast<const sockaddr_in6*>(entry->ifa_addr)->sin6_addr, 16);
+    }
     return ip;
 }
 
@@ -51,8 +49,8 @@ bool is_global_ipv6(const IpAddress& ip) {
 std::optional<IpAddress> first_global_ipv6(const ifaddrs* list, const std::string& name) {
     for (auto* entry = list; entry; entry = entry->ifa_next) {
         if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET6 && name == entry->ifa_name &&
-            is_global_ipv6(ipv6_of(entry))) {
-            return ipv6_of(entry);
+            is_global_ipv6(address_of(entry))) {
+            return address_of(entry);
         }
     }
     return std::nullopt;
@@ -73,7 +71,7 @@ NodeInterface interface_by_name(const std::string& name) {
     auto list = list_addresses();
     for (auto* entry = list.get(); entry; entry = entry->ifa_next) {
         if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET && name == entry->ifa_name) {
-            return {name, ipv4_of(entry), read_mtu(name), first_global_ipv6(list.get(), name)};
+            return {name, address_of(entry), read_mtu(name), first_global_ipv6(list.get(), name)};
         }
     }
     throw std::runtime_error("interface " + name + " does not exist or has no IPv4 address");
@@ -82,7 +80,8 @@ NodeInterface interface_by_name(const std::string& name) {
 std::optional<NodeInterface> interface_with_address(const IpAddress& address) {
     auto list = list_addresses();
     for (auto* entry = list.get(); entry; entry = entry->ifa_next) {
-        if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET && ipv4_of(entry) == address) {
+        if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET &&
+            address_of(entry) == address) {
             return NodeInterface{entry->ifa_name, address, read_mtu(entry->ifa_name),
                                  first_global_ipv6(list.get(), entry->ifa_name)};
         }
