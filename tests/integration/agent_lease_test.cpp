@@ -308,7 +308,12 @@ TEST_CASE("agent lease manager: flannel's order and compatibility rules") {
         R"({"Network":"10.244.0.0/16","SubnetMin":"10.244.10.0","SubnetMax":"10.244.12.0",
             "Backend":{"Type":"vxlan"}})");
     auto mac = *MacAddress::parse("02:11:22:33:44:55");
-    auto options = LeaseOptions{kPrefix, ip("192.0.2.1"), mac, 60s, 10s, std::nullopt};
+    LeaseOptions options;
+    options.prefix = kPrefix;
+    options.public_ip = ip("192.0.2.1");
+    options.vtep_mac = mac;
+    options.ttl = 60s;
+    options.renew_margin = 10s;
 
     SECTION("an incompatible lease of ours is deleted; the previous subnet is used if free") {
         client.put(kSubnets + "10.244.200.0-24", format_lease_value(ip("192.0.2.1"), 1, mac));

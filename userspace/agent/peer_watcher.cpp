@@ -16,8 +16,11 @@ bool names_us(const NetworkConfig& config, const LeaseAttrs& attrs, const OwnNod
 
 std::optional<Peer> peer_of(const NetworkConfig& config, const SubnetKey& subnets,
                             const LeaseAttrs& attrs) {
-    Peer peer{subnets.ipv4, attrs.public_ip, attrs.vtep_mac.value_or(MacAddress{}),
-              attrs.vni != 0 ? attrs.vni : config.vni};
+    Peer peer;
+    peer.subnet = subnets.ipv4;
+    peer.public_ip = attrs.public_ip;
+    peer.vtep_mac = attrs.vtep_mac.value_or(MacAddress{});
+    peer.vni = attrs.vni != 0 ? attrs.vni : config.vni;
     bool v6_usable = config.enable_ipv6 && subnets.ipv6 && attrs.public_ipv6 && attrs.vtep_mac_v6 &&
                      config.ipv6_network.contains(*subnets.ipv6);
     if (v6_usable) {
