@@ -14,7 +14,9 @@
 #include <linux/types.h>
 #endif
 
+#ifndef SHUTTLE_LAYOUT_VERSION /* tests build a second object with another (-D) */
 #define SHUTTLE_LAYOUT_VERSION 1
+#endif
 
 #define SHUTTLE_MAX_ENDPOINTS 65536 /* node subnets up to a /16 */
 #define SHUTTLE_MAX_ROUTES 16384
@@ -66,6 +68,11 @@ struct shuttle_nat_pair {
 
 struct shuttle_nat_seen {
     __u64 last_seen_ns; /* bpf_ktime_get_ns() of the latest such packet */
+#ifdef SHUTTLE_TEST_LAYOUT_BUMP
+    /* Only in the tests' layout-bump object (tests/CMakeLists.txt): a changed struct, which
+     * the upgrade converts (tests/support/other_build.h). Never in a shipped build. */
+    __u64 test_first_seen_ns;
+#endif
 };
 
 #define SHUTTLE_MAX_NAT_PAIRS 65536
@@ -145,7 +152,9 @@ struct shuttle_config {
 struct shuttle_loader_state {
     __u64 build_hash; /* hash of the BPF object the pinned programs came from */
     __u32 layout_version;
-    __u32 reserved;
+    /* that build's serial (formerly reserved, same layout; 0 = a build before the rule):
+     * pinned programs are only ever replaced by a build with a higher serial */
+    __u32 build_serial;
 };
 
 /* ---- stats: per-CPU array, key = verdict * SHUTTLE_REASONS_PER_VERDICT + reason --------- */

@@ -8,7 +8,9 @@
 #include "lib/parsing.h"
 
 #define PACKET_HOST 0
+#ifndef SHUTTLE_TUNNEL_TTL /* the tests' second build of the programs changes it (-D) */
 #define SHUTTLE_TUNNEL_TTL 64 /* the kernel's IPDEFTTL, as a flannel.1 device sends */
+#endif
 
 /* The node whose subnet holds `addr` (network order), or NULL. Every lease has the node
  * subnet's length: the subnet's slot in the cluster network indexes route_slots, or, for

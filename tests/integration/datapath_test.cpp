@@ -24,10 +24,13 @@
 
 #include "common/system_error.h"
 #include "common/unique_fd.h"
+#include "datapath/abi_values.h"
+#include "datapath/attach.h"
 #include "datapath/datapath.h"
 #include "private_mount_namespace.h"
 #include "shell_commands.h"
 #include "datapath/map_access.h"
+#include "other_build.h"
 #include "shuttle.skel.h"
 
 namespace dp = shuttle::datapath;
@@ -187,6 +190,47 @@ bool tcp_transfer(const Pod& client, const Pod& server, const std::string& bytes
 void disable_forwarding() {
     must("sysctl -w net.ipv4.ip_forward=0");
 }
+
+// An iperf3 stream from one pod to another in the background, reported every `interval` s.
+class BackgroundStream {
+  public:
+    BackgroundStream(const Pod& client, const Pod& server, int seconds, double interval)
+        : tag_(unique("up")),
+          pidfile_("/tmp/" + tag_ + ".pid"),
+          rcfile_("/tmp/" + tag_ + ".rc"),
+          jsonfile_("/tmp/" + tag_ + ".json") {
+        must(server.exec("iperf3 -s -1 -D -B " + server.ip() + " -I " + pidfile_));
+        usleep(300 * 1000);
+        must("(" +
+             client.exec("timeout 30 iperf3 -J -i " + std::to_string(interval) + " -c " +
+                         server.ip() + " -t " + std::to_string(seconds)) +
+             " >" + jsonfile_ + " 2>/dev/null; echo $? > " + rcfile_ + ") &");
+        usleep(500 * 1000);
+    }
+    ~BackgroundStream() {
+        sh("test -f " + pidfile_ + " && kill $(cat " + pidfile_ + "); rm -f " + pidfile_ + " " +
+           rcfile_ + " " + jsonfile_);
+    }
+    // Waits for the client: its exit status ("" if it never ended) and its byte counts.
+    std::pair<std::string, std::vector<uint64_t>> finish() {
+        std::string rc;
+        for (int i = 0; i < 150 && rc.empty(); ++i) {
+            usleep(100 * 1000);
+            rc = output_of("cat " + rcfile_ + " 2>/dev/null");
+        }
+        std::vector<uint64_t> bytes;
+        auto report = nlohmann::json::parse(output_of("cat " + jsonfile_), nullptr, false);
+        if (report.is_object() && report.contains("intervals")) {
+            for (const auto& interval : report["intervals"]) {
+                bytes.push_back(interval["sum"]["bytes"].get<uint64_t>());
+            }
+        }
+        return {rc, bytes};
+    }
+
+  private:
+    std::string tag_, pidfile_, rcfile_, jsonfile_;
+};
 
 }  // namespace
 
@@ -510,14 +554,7 @@ TEST_CASE("replacing the programs does not break an established TCP stream", "[d
         node.attach(a.endpoint());
         node.attach(b.endpoint());
     }
-    std::string tag = unique("up");
-    std::string pidfile = "/tmp/" + tag + ".pid", rcfile = "/tmp/" + tag + ".rc";
-    std::string jsonfile = "/tmp/" + tag + ".json";
-    must(b.exec("iperf3 -s -1 -D -B " + b.ip() + " -I " + pidfile));
-    usleep(300 * 1000);
-    must("(" + a.exec("timeout 30 iperf3 -J -i 0.25 -c " + b.ip() + " -t 3") + " >" + jsonfile +
-         " 2>/dev/null; echo $? > " + rcfile + ") &");
-    usleep(500 * 1000);
+    BackgroundStream stream(a, b, 3, 0.25);
     uint32_t first_prog = 0;
     for (int round = 0; round < 4; ++round) {  // four upgrades during the stream
         dp::Node node = dp::Node::open_existing({bpffs.root(), mode});
@@ -535,20 +572,12 @@ TEST_CASE("replacing the programs does not break an established TCP stream", "[d
         first_prog = info.id;
         usleep(400 * 1000);
     }
-    std::string rc;
-    for (int i = 0; i < 100 && rc.empty(); ++i) {
-        usleep(100 * 1000);
-        rc = capture("cat " + rcfile + " 2>/dev/null").second;
-    }
-    std::string report = capture("cat " + jsonfile).second;
-    sh("test -f " + pidfile + " && kill $(cat " + pidfile + "); rm -f " + pidfile + " " + rcfile +
-       " " + jsonfile);
+    auto [rc, bytes] = stream.finish();
     REQUIRE(rc == "0\n");  // the 3 s stream finished without an error
     // ...and never stalled: every quarter second moved data.
-    auto intervals = nlohmann::json::parse(report)["intervals"];
-    REQUIRE(intervals.size() >= 10);
-    for (const auto& interval : intervals) {
-        CHECK(interval["sum"]["bytes"].get<uint64_t>() > 0);
+    REQUIRE(bytes.size() >= 10);
+    for (uint64_t b : bytes) {
+        CHECK(b > 0);
     }
 }
 
@@ -575,6 +604,149 @@ TEST_CASE("the plugin's and the agent's config writes keep each other's fields",
 
     node.attach(a.endpoint());
     CHECK(node.check(a.endpoint()) == "");
+}
+
+namespace {
+
+const std::string kVariantObject = std::string(SHUTTLE_BPF_DIR) + "/shuttle_variant.bpf.o";
+const std::string kLayout2Object = std::string(SHUTTLE_BPF_DIR) + "/shuttle_layout2.bpf.o";
+
+uint32_t this_serial() {
+    return dp::Build::this_binary().serial;
+}
+
+uint32_t pinned_program_id(const dp::Node& node) {
+    return dp::prog_id(node.program_fd("from_pod"));
+}
+
+bool pinned_under(const std::string& root, uint32_t layout) {
+    return sh("test -e " + root + "/v" + std::to_string(layout)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("the newer build wins: an older build keeps using the newer build's programs",
+          "[datapath][upgrade]") {
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    INFO("attach mode " << dp::to_string(mode));
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2), b(3), c(4);
+    disable_forwarding();
+    {
+        dp::Node node = dp::Node::ensure({bpffs.root(), mode});
+        node.set_config(node_config());
+        node.attach(a.endpoint());
+        node.attach(b.endpoint());
+    }
+    shuttle::test::OtherBuild newer(kVariantObject, this_serial() + 1, SHUTTLE_LAYOUT_VERSION);
+    dp::Node upgraded = dp::Node::ensure({bpffs.root(), mode, &newer.build()});
+    REQUIRE(upgraded.programs_loaded());
+    CHECK_FALSE(upgraded.maps_created());
+    CHECK(upgraded.pinned_build().serial == this_serial() + 1);
+    CHECK(upgraded.check(a.endpoint()) == "");  // every attachment runs the newer programs
+    CHECK(upgraded.check(b.endpoint()) == "");
+    const uint32_t newer_program = pinned_program_id(upgraded);
+
+    // This (older) build, e.g. the plugin of the last release during a rollout: keeps them.
+    dp::Node older = dp::Node::ensure({bpffs.root(), mode});
+    CHECK_FALSE(older.programs_loaded());
+    CHECK(pinned_program_id(older) == newer_program);
+    older.attach(c.endpoint());  // a new pod gets the newer build's programs too
+    CHECK(upgraded.check(c.endpoint()) == "");
+    CHECK(pings(a, c, 2));
+
+    // A build of the same serial but other contents does not swap them back either.
+    shuttle::test::OtherBuild same_serial(kVariantObject, this_serial() + 1,
+                                          SHUTTLE_LAYOUT_VERSION);
+    dp::Build twin = same_serial.build();
+    twin.hash ^= 1;
+    CHECK_FALSE(dp::Node::ensure({bpffs.root(), mode, &twin}).programs_loaded());
+    CHECK(pinned_program_id(dp::Node::open_existing({bpffs.root(), mode})) == newer_program);
+
+    // A Node opened before a replacement attaches what is pinned now, not what it opened.
+    dp::Node opened_before = dp::Node::ensure({bpffs.root(), mode});
+    shuttle::test::OtherBuild newest(kVariantObject, this_serial() + 2, SHUTTLE_LAYOUT_VERSION);
+    dp::Build newest_build = newest.build();
+    newest_build.hash ^= 2;
+    dp::Node replaced = dp::Node::ensure({bpffs.root(), mode, &newest_build});
+    REQUIRE(replaced.programs_loaded());
+    opened_before.attach(c.endpoint());
+    CHECK(replaced.check(c.endpoint()) == "");
+    CHECK(pings(c, b, 2));
+}
+
+TEST_CASE("a new layout carries the state and replaces every attachment under a TCP stream",
+          "[datapath][upgrade]") {
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    INFO("attach mode " << dp::to_string(mode));
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2), b(3);
+    disable_forwarding();  // only the eBPF path can carry the stream
+    dp::RemoteRoute route{*IpPrefix::parse("10.244.7.0/24"), *IpAddress::parse("192.168.9.7"),
+                          mac("0e:00:00:00:00:77"), 1};
+    shuttle_nat_pair pair{};
+    {
+        dp::Node node = dp::Node::ensure({bpffs.root(), mode});
+        node.set_config(node_config());
+        node.attach(a.endpoint());
+        node.attach(b.endpoint());
+        node.set_routes({route});
+        pair.pod = dp::ipv4_of(a.endpoint().ip);
+        pair.peer = dp::ipv4_of(*IpAddress::parse("10.244.9.9"));
+        dp::update(node.map_fd("nat_pairs"), pair, shuttle_nat_seen{123});
+    }
+    BackgroundStream stream(a, b, 3, 0.1);
+    shuttle::test::OtherBuild layout2(kLayout2Object, this_serial() + 1, 2);
+    dp::Node upgraded = dp::Node::ensure({bpffs.root(), mode, &layout2.build()});
+    REQUIRE(upgraded.programs_loaded());
+    CHECK_FALSE(upgraded.maps_created());  // carried, not lost
+    CHECK(upgraded.pin_dir() == bpffs.root() + "/v2");
+    CHECK_FALSE(pinned_under(bpffs.root(), 1));  // the old layout's pins are gone
+    CHECK(upgraded.check(a.endpoint()) == "");   // both hooks of both veths run layout 2's
+    CHECK(upgraded.check(b.endpoint()) == "");
+    CHECK(upgraded.routes() == std::vector<dp::RemoteRoute>{route});
+    CHECK(upgraded.config().node_subnet.str() == "10.244.1.0/24");
+    uint64_t converted[2] = {};
+    REQUIRE(bpf_map_lookup_elem(upgraded.map_fd("nat_pairs"), &pair, converted) == 0);
+    CHECK(converted[0] == 123);  // the test layout's conversion: last seen, first seen
+    CHECK(converted[1] == 123);
+
+    auto [rc, bytes] = stream.finish();
+    REQUIRE(rc == "0\n");  // the stream survived the replacement
+    REQUIRE(bytes.size() >= 25);
+    for (uint64_t b : bytes) {
+        CHECK(b > 0);  // no 0.1 s interval without data
+    }
+
+    // This build knows only layout 1: it refuses the newer pins and changes nothing.
+    REQUIRE_THROWS_WITH(dp::Node::ensure({bpffs.root(), mode}),
+                        Catch::Contains("newer than this build's layout 1"));
+    REQUIRE_THROWS_WITH(dp::Node::open_existing({bpffs.root(), mode}),
+                        Catch::Contains("newer than this build's layout 1"));
+    CHECK_FALSE(pinned_under(bpffs.root(), 1));
+    CHECK(upgraded.check(a.endpoint()) == "");
+    CHECK(pings(a, b, 2));
+}
+
+TEST_CASE("a layout change without a conversion is refused before anything changes",
+          "[datapath][upgrade]") {
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Pod a(2), b(3);
+    disable_forwarding();
+    dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Tc});
+    node.set_config(node_config());
+    node.attach(a.endpoint());
+    node.attach(b.endpoint());
+    shuttle::test::OtherBuild layout2(kLayout2Object, this_serial() + 1, 2);
+    dp::Build unconvertible = layout2.build();
+    unconvertible.conversions.clear();
+    REQUIRE_THROWS_WITH(dp::Node::ensure({bpffs.root(), dp::AttachMode::Tc, &unconvertible}),
+                        Catch::Contains("cannot carry map nat_pairs"));
+    CHECK(dp::Node::ensure({bpffs.root(), dp::AttachMode::Tc}).check(a.endpoint()) == "");
+    CHECK(pings(a, b, 2));
 }
 
 // Not a pass/fail test: what ensure() and attach() cost an ADD. Run with

@@ -51,6 +51,8 @@ void Node::attach(const Endpoint& endpoint) {
         throw std::invalid_argument("endpoint needs the host veth's ifindex and name");
     }
     uint32_t ip = ipv4_of(endpoint.ip);
+    DirLock lock(options_.bpffs_root);  // an upgrade carries the maps while holding it
+    follow_replaced_programs();
 
     shuttle_endpoint ep{};
     ep.ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
@@ -130,6 +132,8 @@ void Node::detach_programs(int ifindex, const std::string& ifname, bool maybe_tc
 
 void Node::detach(const std::string& host_ifname, const IpAddress& ip_address) {
     uint32_t ip = ipv4_of(ip_address);
+    DirLock lock(options_.bpffs_root);
+    follow_replaced_programs();
     auto ep = table().find(ip);
     int ifindex =
         ep ? static_cast<int>(ep->ifindex) : static_cast<int>(if_nametoindex(host_ifname.c_str()));
@@ -232,6 +236,7 @@ void Node::attach_overlay(int vxlan_ifindex, const std::string& vxlan_ifname) {
         throw std::invalid_argument("attach_overlay needs the VXLAN device's ifindex and name");
     }
     DirLock lock(options_.bpffs_root);
+    follow_replaced_programs();  // shuttled's Node may predate a newer build's ensure()
     attach_programs(vxlan_ifindex, vxlan_ifname, true);
     // from_pod redirects to this device, and ensure() finds its filters for upgrades here.
     NodeConfig cfg = config();
@@ -243,6 +248,7 @@ void Node::attach_overlay(int vxlan_ifindex, const std::string& vxlan_ifname) {
 
 void Node::detach_overlay(const std::string& vxlan_ifname) {
     DirLock lock(options_.bpffs_root);
+    follow_replaced_programs();
     int ifindex = static_cast<int>(if_nametoindex(vxlan_ifname.c_str()));
     detach_programs(ifindex, vxlan_ifname, true, true);
     // Without a device to redirect to, from_pod hands remote traffic to the stack.

@@ -10,9 +10,12 @@
 // Pins live under <bpffs_root>/v<SHUTTLE_LAYOUT_VERSION>/: maps/<map>, progs/{from_pod,to_pod},
 // links/{ingress,egress}/<host veth> (TCX). The pin root directory itself is the lock (flock)
 // that serialises every writer on the node. Each host veth carries from_pod at tc ingress and
-// to_pod at tc egress.
+// to_pod at tc egress. Upgrades (docs/ARCHITECTURE.md, "Upgrades"): the newer build wins;
+// pins of an older layout are converted into this one in place.
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,9 +34,41 @@ enum class AttachMode { Auto, Tcx, Tc };
 AttachMode parse_attach_mode(const std::string& text);
 std::string to_string(AttachMode mode);
 
+// How one carried map's entries move from an older layout into a build's, where a struct
+// changed (same sizes and no conversion: the bytes are copied). The output buffers come sized
+// for the new map; false drops the entry.
+struct MapConversion {
+    uint32_t from_layout = 0;
+    std::string map;
+    std::function<bool(const std::vector<uint8_t>& key, const std::vector<uint8_t>& value,
+                       std::vector<uint8_t>& new_key, std::vector<uint8_t>& new_value)>
+        convert;
+};
+
+// One build of the datapath's BPF object: what ensure() loads, and how it ranks against pins.
+struct Build {
+    const void* elf = nullptr;
+    size_t elf_size = 0;
+    uint64_t hash = 0;    // tells builds apart (the object's sha256 prefix)
+    uint32_t serial = 0;  // orders them: pins of a higher serial are never replaced by a lower
+    uint32_t layout = 0;  // its SHUTTLE_LAYOUT_VERSION: pins under <bpffs_root>/v<layout>/
+    std::vector<MapConversion> conversions;  // into this layout from older ones
+
+    // The object compiled into this binary.
+    static const Build& this_binary();
+};
+
 struct Options {
     std::string bpffs_root = "/sys/fs/bpf/shuttle";
     AttachMode attach = AttachMode::Auto;
+    const Build* build = nullptr;  // nullptr: Build::this_binary() (tests load other builds)
+};
+
+// What the loader map says about the pinned programs.
+struct PinnedBuild {
+    uint64_t hash = 0;
+    uint32_t serial = 0;
+    uint32_t layout = 0;
 };
 
 struct Endpoint {
@@ -96,8 +131,11 @@ class Node {
     // Mounts bpffs at /sys/fs/bpf first when the root is under it and nothing is mounted
     // there (bpffs_mounted_at() says so), or throws naming the command that would.
     // Loads, verifies and pins maps and programs when pins are missing; replaces the
-    // programs through every pinned link when this build's program differs; otherwise only
-    // opens the pins. Serialised by a flock on the pin root.
+    // programs on every attachment when this build is newer than the pinned one (a higher
+    // serial); keeps the pins of a newer build of the same layout; converts the pins of an
+    // older layout into this one (maps copied, every attachment replaced in place, the old
+    // pins removed); refuses pins of a newer layout without touching anything. Serialised
+    // by a flock on the pin root.
     static Node ensure(const Options& options);
 
     // Opens existing pins read-write without loading anything (inspection). Throws
@@ -168,6 +206,9 @@ class Node {
     static uint64_t build_hash();
     // The hash of the object the pinned programs came from.
     uint64_t pinned_build_hash() const;
+    PinnedBuild pinned_build() const;
+    // The build this Node was opened with (Options::build).
+    const Build& build() const { return *build_; }
     const std::string& pin_dir() const { return pin_dir_; }
     int map_fd(const std::string& name) const;
     int program_fd() const { return program_fd("from_pod"); }  // from_pod (ingress)
@@ -184,6 +225,9 @@ class Node {
   private:
     Node() = default;
     void open_pins(bool require_all);
+    // Under the node lock: reopens the pins when another process replaced the programs
+    // since this Node opened them (so an ADD never attaches a replaced program).
+    void follow_replaced_programs();
     EndpointTable table() const;
     // Makes route_slots and underlay_nodes equal to `routes` under the current node_config
     // (see shuttle_abi.h).
@@ -198,6 +242,7 @@ class Node {
     bool has_program(const std::string& name) const;
 
     Options options_;
+    const Build* build_ = nullptr;
     std::string pin_dir_;
     std::vector<std::pair<std::string, UniqueFd>> programs_;
     std::vector<std::pair<std::string, UniqueFd>> maps_;

@@ -135,14 +135,11 @@ json config_json(const Node& node) {
     NodeConfig cfg = node.config();
     auto prefix = [](const IpPrefix& p) { return p.address.empty() ? json() : json(p.str()); };
     auto address = [](const IpAddress& a) { return a.empty() ? json() : json(a.str()); };
-    return {{"layout_version", SHUTTLE_LAYOUT_VERSION},
-            {"node_subnet", prefix(cfg.node_subnet)},
-            {"gateway", address(cfg.gateway)},
-            {"cluster_network", prefix(cfg.cluster_network)},
-            {"vxlan_ifindex", cfg.vxlan_ifindex},
-            {"vni", cfg.vni},
-            {"vtep_mac", cfg.vtep_mac.str()},
-            {"underlay_ip", address(cfg.underlay_ip)}};
+    return {
+        {"layout_version", node.build().layout}, {"node_subnet", prefix(cfg.node_subnet)},
+        {"gateway", address(cfg.gateway)},       {"cluster_network", prefix(cfg.cluster_network)},
+        {"vxlan_ifindex", cfg.vxlan_ifindex},    {"vni", cfg.vni},
+        {"vtep_mac", cfg.vtep_mac.str()},        {"underlay_ip", address(cfg.underlay_ip)}};
 }
 
 namespace {
@@ -226,6 +223,7 @@ json status_json(const Node& node) {
     bpf_obj_get_info_by_fd(node.program_fd(), &info, &len);
     auto cfg = lookup<shuttle_config>(node.map_fd("node_config"), uint32_t{0});
     bool tracing = cfg && tracing_now(*cfg);
+    PinnedBuild pinned = node.pinned_build();
     return {{"pin_dir", node.pin_dir()},
             {"maps", map_fill_json(node)},
             {"trace", tracing},  // a shuttlectl monitor --trace is running
@@ -235,11 +233,13 @@ json status_json(const Node& node) {
             {"overlay_mode",
              cfg && (cfg->flags & SHUTTLE_CONFIG_F_DIRECT_OVERLAY) ? "direct" : "device"},
             {"underlay", underlay},
-            {"layout_version", SHUTTLE_LAYOUT_VERSION},
+            {"layout_version", node.build().layout},
             {"program_id", info.id},
-            {"pinned_build", hex64(node.pinned_build_hash())},
-            {"this_build", hex64(Node::build_hash())},
-            {"current", node.pinned_build_hash() == Node::build_hash()},
+            {"pinned_build", hex64(pinned.hash)},
+            {"pinned_serial", pinned.serial},
+            {"this_build", hex64(node.build().hash)},
+            {"this_serial", node.build().serial},
+            {"current", pinned.hash == node.build().hash},
             {"attachments", attachments}};
 }
 

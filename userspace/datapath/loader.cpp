@@ -1,14 +1,18 @@
 // Node::ensure() and what it needs: loading and verifying the BPF object, reusing or creating
-// the pinned maps, swapping new programs in on every attachment, the build-hash fast path;
-// and opening the pins of a node that has them.
+// the pinned maps, swapping new programs in on every attachment, the newer-build rule, the
+// upgrade from an older layout (state carried by state_carry.cpp); and opening the pins of a
+// node that has them.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <system_error>
 
 #include "common/system_error.h"
 #include "datapath/attach.h"
@@ -17,6 +21,7 @@
 #include "datapath/libbpf_log.h"
 #include "datapath/map_access.h"
 #include "datapath/pin_layout.h"
+#include "datapath/state_carry.h"
 #include "shuttle.hash.h"
 #include "shuttle.skel.h"
 #include "shuttle_abi.h"
@@ -24,10 +29,35 @@
 namespace shuttle::datapath {
 namespace {
 
-struct SkelDeleter {
-    void operator()(shuttle_bpf* s) const { shuttle_bpf__destroy(s); }
+struct ObjectCloser {
+    void operator()(bpf_object* o) const { bpf_object__close(o); }
 };
-using Skeleton = std::unique_ptr<shuttle_bpf, SkelDeleter>;
+using Object = std::unique_ptr<bpf_object, ObjectCloser>;
+
+Object open_object(const Build& build) {
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "shuttle");
+    bpf_object* object = bpf_object__open_mem(build.elf, build.elf_size, &opts);
+    if (!object) {
+        throw_errno("open BPF object shuttle");
+    }
+    return Object(object);
+}
+
+int program_fd_of(bpf_object* object, const char* name) {
+    bpf_program* program = bpf_object__find_program_by_name(object, name);
+    if (!program) {
+        throw std::runtime_error(std::string("the BPF object has no program ") + name);
+    }
+    return bpf_program__fd(program);
+}
+
+int map_fd_of(bpf_object* object, const char* name) {
+    bpf_map* map = bpf_object__find_map_by_name(object, name);
+    if (!map) {
+        throw std::runtime_error(std::string("the BPF object has no map ") + name);
+    }
+    return bpf_map__fd(map);
+}
 
 // A pinned map must have exactly the layout this build was compiled with: libbpf's
 // reuse_fd would silently adopt whatever sizes the pin has.
@@ -54,6 +84,16 @@ void require_same_layout(const bpf_map* wanted, int pinned_fd, const std::string
                       bpf_map__map_flags(wanted));
         throw std::runtime_error(what);
     }
+}
+
+// The loader record under `pin_dir`; nullopt without one (or before the first load finished).
+std::optional<PinnedBuild> read_pinned_build(const std::string& pin_dir) {
+    UniqueFd loader = open_pin(map_pin(pin_dir, "loader"));
+    auto state = loader ? lookup<shuttle_loader_state>(loader.get(), uint32_t{0}) : std::nullopt;
+    if (!state || state->layout_version == 0) {
+        return std::nullopt;
+    }
+    return PinnedBuild{state->build_hash, state->build_serial, state->layout_version};
 }
 
 // BPF_LINK_UPDATE on each pinned TCX link of `spec`'s hook; unpins defunct ones.
@@ -109,21 +149,58 @@ void replace_on_underlay(const std::string& pin_dir, int config_fd, int new_prog
     }
 }
 
+// Moves the TCX links pinned under older layouts' folders to this layout's (re-pinned; the
+// old pin goes): the swap below then updates them with the rest.
+void move_older_links(const std::string& pin_dir, const std::vector<std::string>& older_dirs) {
+    for (const std::string& old_dir : older_dirs) {
+        for (const HookSpec& spec : kAllHooks) {
+            for (const std::string& name : list_dir(links_dir(old_dir, spec))) {
+                std::string from = links_dir(old_dir, spec) + "/" + name;
+                std::string to = links_dir(pin_dir, spec) + "/" + name;
+                if (UniqueFd link = open_pin(from)) {
+                    unpin(to);
+                    pin(link.get(), to);
+                }
+                unpin(from);
+            }
+        }
+    }
+}
+
+void remove_pin_dir(const std::string& dir) {
+    std::error_code error;
+    std::filesystem::remove_all(dir, error);
+    if (error) {
+        throw std::system_error(error, "remove " + dir);
+    }
+}
+
+// What an upgrade from older layouts needs: their folders (links move from all of them) and
+// the one whose maps are carried over (none when an earlier run already carried them).
+struct Migration {
+    std::vector<std::string> older_dirs;
+    std::string carry_from;
+    uint32_t carry_layout = 0;
+};
+
 struct LoadResult {
     bool maps_created = false;
 };
 
-// The slow path: verify the program, reuse or create the maps, pin, swap the program on
-// every attachment, then record the build. Runs under the pin-root lock.
-LoadResult load_and_pin(const std::string& pin_dir) {
+// The slow path: verify the programs, reuse or create the maps (carrying an older layout's
+// state into new ones), pin, swap the programs on every attachment, then record the build.
+// Runs under the pin-root lock.
+LoadResult load_and_pin(const std::string& pin_dir, const Build& build,
+                        const Migration& migration) {
     LoadResult result;
-    Skeleton skel(shuttle_bpf__open());
-    if (!skel) {
-        throw_errno("open BPF object from_pod");
+    Object object = open_object(build);
+    std::optional<StateCarry> carry;
+    if (!migration.carry_from.empty()) {  // checks every map before anything is written
+        carry.emplace(migration.carry_from, migration.carry_layout, object.get(), build);
     }
     std::vector<bpf_map*> created;
     bpf_map* map;
-    bpf_object__for_each_map(map, skel->obj) {
+    bpf_object__for_each_map(map, object.get()) {
         if (bpf_map__is_internal(map)) {
             continue;  // .rodata: per program, never shared
         }
@@ -138,83 +215,139 @@ LoadResult load_and_pin(const std::string& pin_dir) {
             throw system_error(-err, "reuse " + path);
         }
     }
-    if (int err = shuttle_bpf__load(skel.get())) {
-        throw system_error(-err, "load (verify) BPF program from_pod");
+    if (int err = bpf_object__load(object.get())) {
+        throw system_error(-err, "load (verify) the BPF programs");
+    }
+    if (carry) {
+        carry->copy();
     }
     for (bpf_map* m : created) {
         pin(bpf_map__fd(m), map_pin(pin_dir, bpf_map__name(m)));
-        result.maps_created = true;
+        result.maps_created = !carry;  // carried maps are new, their state is not
     }
 
     // Stage the new programs' pins, swap them in on every device, then move the pins.
-    EndpointTable table(bpf_map__fd(skel->maps.endpoints), bpf_map__fd(skel->maps.node_config));
     for (const HookSpec& spec : kAllHooks) {
-        int fd = bpf_program__fd(bpf_object__find_program_by_name(skel->obj, spec.program));
         std::string staged = prog_pin(pin_dir, spec) + "_new";
         unpin(staged);
-        pin(fd, staged);
+        pin(program_fd_of(object.get(), spec.program), staged);
     }
+    move_older_links(pin_dir, migration.older_dirs);
+    EndpointTable table(map_fd_of(object.get(), "endpoints"),
+                        map_fd_of(object.get(), "node_config"));
     for (const HookSpec& spec : kPodHooks) {
-        int fd = bpf_program__fd(bpf_object__find_program_by_name(skel->obj, spec.program));
-        replace_on_pods(pin_dir, spec, table, bpf_map__fd(skel->maps.endpoint_meta), fd);
+        replace_on_pods(pin_dir, spec, table, map_fd_of(object.get(), "endpoint_meta"),
+                        program_fd_of(object.get(), spec.program));
     }
     for (const HookSpec& spec : kOverlayHooks) {
-        int fd = bpf_program__fd(bpf_object__find_program_by_name(skel->obj, spec.program));
-        replace_on_overlay(pin_dir, spec, bpf_map__fd(skel->maps.node_config), fd);
+        replace_on_overlay(pin_dir, spec, map_fd_of(object.get(), "node_config"),
+                           program_fd_of(object.get(), spec.program));
     }
-    replace_on_underlay(pin_dir, bpf_map__fd(skel->maps.node_config),
-                        bpf_program__fd(skel->progs.from_underlay));
+    replace_on_underlay(pin_dir, map_fd_of(object.get(), "node_config"),
+                        program_fd_of(object.get(), kUnderlayHook.program));
     for (const HookSpec& spec : kAllHooks) {
         std::string staged = prog_pin(pin_dir, spec) + "_new";
         if (::rename(staged.c_str(), prog_pin(pin_dir, spec).c_str()) != 0) {
             throw_errno("rename " + staged);
         }
     }
+    if (carry) {
+        carry->catch_up();  // what the old programs wrote until their last packet
+    }
     shuttle_loader_state state{};
-    state.build_hash = Node::build_hash();
-    state.layout_version = SHUTTLE_LAYOUT_VERSION;
-    update(bpf_map__fd(skel->maps.loader), uint32_t{0}, state);
+    state.build_hash = build.hash;
+    state.layout_version = build.layout;
+    state.build_serial = build.serial;
+    update(map_fd_of(object.get(), "loader"), uint32_t{0}, state);
+    for (const std::string& old_dir : migration.older_dirs) {
+        remove_pin_dir(old_dir);
+    }
     return result;
 }
 
-// The fast path: everything pinned and from this build.
-bool pins_are_current(const std::string& pin_dir) {
+// The loader record, when every pin of this layout is there.
+std::optional<PinnedBuild> complete_pins(const std::string& pin_dir) {
     for (const HookSpec& spec : kAllHooks) {
         if (!path_exists(prog_pin(pin_dir, spec))) {
-            return false;
+            return std::nullopt;
         }
     }
     for (const char* name : kMapNames) {
         if (!path_exists(map_pin(pin_dir, name))) {
-            return false;
+            return std::nullopt;
         }
     }
-    UniqueFd loader = open_pin(map_pin(pin_dir, "loader"));
-    auto state = lookup<shuttle_loader_state>(loader.get(), uint32_t{0});
-    return state && state->build_hash == Node::build_hash() &&
-           state->layout_version == SHUTTLE_LAYOUT_VERSION;
+    return read_pinned_build(pin_dir);
+}
+
+// The newer build wins: programs pinned by a build of a higher serial (or of the same serial,
+// so that two such builds never swap back and forth) stay.
+bool should_replace(const std::optional<PinnedBuild>& pinned, const Build& build) {
+    return !pinned || (pinned->hash != build.hash && pinned->serial < build.serial);
+}
+
+std::string newer_layout_refusal(const std::string& root, uint32_t pinned, uint32_t mine) {
+    return "the datapath pinned at " + pin_dir_of(root, pinned) + " has layout " +
+           std::to_string(pinned) + ", newer than this build's layout " + std::to_string(mine) +
+           ": a newer shuttle owns this node, and this build changes nothing (run the newer "
+           "build, or uninstall the datapath to go back)";
+}
+
+// Older layouts to upgrade from; throws when a newer one is pinned.
+Migration plan_migration(const std::string& root, const std::string& pin_dir, uint32_t layout) {
+    Migration migration;
+    for (uint32_t found : pinned_layouts(root)) {
+        if (found > layout) {
+            throw std::runtime_error(newer_layout_refusal(root, found, layout));
+        }
+        if (found < layout) {
+            migration.older_dirs.push_back(pin_dir_of(root, found));
+            migration.carry_layout = found;  // the newest older one
+        }
+    }
+    // Carried already when this layout's loader record exists (a run stopped before removing
+    // the old folders).
+    if (!migration.older_dirs.empty() && !read_pinned_build(pin_dir)) {
+        migration.carry_from = pin_dir_of(root, migration.carry_layout);
+    }
+    return migration;
 }
 
 }  // namespace
 
+const Build& Build::this_binary() {
+    static const Build build = [] {
+        Build b;
+        b.elf = shuttle_bpf__elf_bytes(&b.elf_size);
+        b.hash = shuttle_bpf_build_hash;
+        b.serial = shuttle_bpf_build_serial;
+        b.layout = SHUTTLE_LAYOUT_VERSION;
+        return b;
+    }();
+    return build;
+}
+
 uint64_t Node::build_hash() {
-    return shuttle_bpf_build_hash;
+    return Build::this_binary().hash;
 }
 
 Node Node::ensure(const Options& options) {
     install_libbpf_print();
     Node node;
     node.options_ = options;
-    node.pin_dir_ = pin_dir_of(options.bpffs_root);
+    node.build_ = options.build ? options.build : &Build::this_binary();
+    const Build& build = *node.build_;
+    node.pin_dir_ = pin_dir_of(options.bpffs_root, build.layout);
     node.bpffs_mounted_at_ = prepare_bpffs_root(options.bpffs_root);
     DirLock lock(options.bpffs_root);
-    if (!pins_are_current(node.pin_dir_)) {
+    Migration migration = plan_migration(options.bpffs_root, node.pin_dir_, build.layout);
+    if (!migration.older_dirs.empty() || should_replace(complete_pins(node.pin_dir_), build)) {
         make_bpffs_dirs(maps_dir(node.pin_dir_));
         make_bpffs_dirs(node.pin_dir_ + "/progs");
         for (const HookSpec& spec : kAllHooks) {
             make_bpffs_dirs(links_dir(node.pin_dir_, spec));
         }
-        node.maps_created_ = load_and_pin(node.pin_dir_).maps_created;
+        node.maps_created_ = load_and_pin(node.pin_dir_, build, migration).maps_created;
         node.programs_loaded_ = true;
     }
     node.open_pins(true);
@@ -227,8 +360,20 @@ Node Node::ensure(const Options& options) {
 Node Node::open_existing(const Options& options) {
     Node node;
     node.options_ = options;
-    node.pin_dir_ = pin_dir_of(options.bpffs_root);
+    node.build_ = options.build ? options.build : &Build::this_binary();
+    node.pin_dir_ = pin_dir_of(options.bpffs_root, node.build_->layout);
     if (!path_exists(prog_pin(node.pin_dir_, kPodHooks[0]))) {
+        std::vector<uint32_t> layouts = pinned_layouts(options.bpffs_root);
+        if (!layouts.empty() && layouts.back() > node.build_->layout) {
+            throw std::runtime_error(
+                newer_layout_refusal(options.bpffs_root, layouts.back(), node.build_->layout));
+        }
+        if (!layouts.empty()) {
+            throw std::runtime_error("the datapath at " + options.bpffs_root +
+                                     " has the pins of an older layout " +
+                                     std::to_string(layouts.back()) +
+                                     ": the next ensure() (an ADD, or shuttled) upgrades them");
+        }
         throw std::runtime_error("no shuttle datapath pinned at " + node.pin_dir_ +
                                  " (nothing has run ensure() on this node, or bpffs was "
                                  "remounted)");
@@ -237,6 +382,21 @@ Node Node::open_existing(const Options& options) {
     return node;
 }
 
+void Node::follow_replaced_programs() {
+    UniqueFd pinned = open_pin(prog_pin(pin_dir_, kPodHooks[0]));
+    if (!pinned) {
+        std::vector<uint32_t> layouts = pinned_layouts(options_.bpffs_root);
+        if (!layouts.empty() && layouts.back() > build_->layout) {
+            throw std::runtime_error(
+                newer_layout_refusal(options_.bpffs_root, layouts.back(), build_->layout));
+        }
+        throw std::runtime_error("the datapath pinned at " + pin_dir_ +
+                                 " is gone since this call opened it (bpffs remounted?)");
+    }
+    if (prog_id(pinned.get()) != prog_id(program_fd(kPodHooks[0].program))) {
+        open_pins(false);  // another build's ensure() replaced the programs meanwhile
+    }
+}
 void Node::open_pins(bool require_all) {
     // An inspection or a DEL may meet the pins of an older build of this layout, which lack
     // what came later: those are skipped, and using them throws (program_fd / map_fd).
@@ -283,8 +443,11 @@ int Node::program_fd(const std::string& name) const {
 }
 
 uint64_t Node::pinned_build_hash() const {
-    auto state = lookup<shuttle_loader_state>(map_fd("loader"), uint32_t{0});
-    return state ? state->build_hash : 0;
+    return pinned_build().hash;
+}
+
+PinnedBuild Node::pinned_build() const {
+    return read_pinned_build(pin_dir_).value_or(PinnedBuild{});
 }
 
 }  // namespace shuttle::datapath

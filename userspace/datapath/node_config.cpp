@@ -42,35 +42,29 @@ void Node::set_config(const NodeConfig& config) {
         throw std::invalid_argument("node subnet " + config.node_subnet.str() +
                                     ": the datapath takes /16 to /30");
     }
-    shuttle_config cfg{};
-    cfg.layout_version = SHUTTLE_LAYOUT_VERSION;
-    // shuttlectl monitor --trace owns these; a config change must not end its trace.
-    if (auto current = lookup<shuttle_config>(map_fd("node_config"), uint32_t{0})) {
-        cfg.flags = current->flags & SHUTTLE_CONFIG_F_TRACE;
-        cfg.trace_sample = current->trace_sample;
-        cfg.trace_until = current->trace_until;
-    }
-    if (has_subnet) {
-        cfg.node_subnet = ipv4_of(config.node_subnet.network().address);
-        cfg.node_subnet_len = static_cast<uint32_t>(config.node_subnet.length);
-    }
-    if (!config.gateway.empty()) {
-        cfg.gateway = ipv4_of(config.gateway);
-    }
-    if (!config.cluster_network.address.empty()) {
-        cfg.cluster_network = ipv4_of(config.cluster_network.network().address);
-        cfg.cluster_len = static_cast<uint32_t>(config.cluster_network.length);
-    }
+    // Written over what is there: shuttlectl monitor --trace owns the flags and the trace
+    // fields, and a newer build of this layout may use reserved space this build leaves alone
+    // (the plugin and shuttled can come from different builds during a rollout).
+    shuttle_config cfg =
+        lookup<shuttle_config>(map_fd("node_config"), uint32_t{0}).value_or(shuttle_config{});
+    cfg.layout_version = build_->layout;
+    auto address = [](const IpAddress& a) { return a.empty() ? 0u : ipv4_of(a); };
+    cfg.node_subnet = has_subnet ? ipv4_of(config.node_subnet.network().address) : 0;
+    cfg.node_subnet_len = has_subnet ? static_cast<uint32_t>(config.node_subnet.length) : 0;
+    cfg.gateway = address(config.gateway);
+    bool has_cluster = !config.cluster_network.address.empty();
+    cfg.cluster_network = has_cluster ? ipv4_of(config.cluster_network.network().address) : 0;
+    cfg.cluster_len = has_cluster ? static_cast<uint32_t>(config.cluster_network.length) : 0;
     cfg.vxlan_ifindex = static_cast<uint32_t>(config.vxlan_ifindex);
     cfg.vni = config.vni;
     copy_mac(cfg.vtep_mac, config.vtep_mac);
-    if (!config.underlay_ip.empty()) {
-        cfg.underlay_ip = ipv4_of(config.underlay_ip);
-    }
+    cfg.underlay_ip = address(config.underlay_ip);
     cfg.underlay_ifindex = static_cast<uint32_t>(config.underlay.ifindex);
     cfg.vxlan_port = htons(config.underlay.vxlan_port);
     if (config.underlay.mode == OverlayMode::direct) {
         cfg.flags |= SHUTTLE_CONFIG_F_DIRECT_OVERLAY;
+    } else {
+        cfg.flags &= ~SHUTTLE_CONFIG_F_DIRECT_OVERLAY;
     }
     update(map_fd("node_config"), uint32_t{0}, cfg);
     sync_route_slots();  // the slots depend on the cluster network and the subnet length

@@ -9,12 +9,26 @@
 
 #include "common/unique_fd.h"
 
-#include "shuttle_abi.h"
-
 namespace shuttle::datapath {
 
-std::string pin_dir_of(const std::string& bpffs_root) {
-    return bpffs_root + "/v" + std::to_string(SHUTTLE_LAYOUT_VERSION);
+std::string pin_dir_of(const std::string& bpffs_root, uint32_t layout) {
+    return bpffs_root + "/v" + std::to_string(layout);
+}
+
+std::vector<uint32_t> pinned_layouts(const std::string& bpffs_root) {
+    std::vector<uint32_t> out;
+    for (const std::string& name : list_dir(bpffs_root)) {
+        if (name.size() < 2 || name.size() > 9 || name[0] != 'v' ||
+            name.find_first_not_of("0123456789", 1) != std::string::npos) {
+            continue;
+        }
+        std::string dir = bpffs_root + "/" + name;
+        if (!list_dir(maps_dir(dir)).empty() || !list_dir(dir + "/progs").empty()) {
+            out.push_back(static_cast<uint32_t>(std::stoul(name.substr(1))));
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 std::string maps_dir(const std::string& pin_dir) {

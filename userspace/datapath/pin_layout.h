@@ -1,8 +1,9 @@
 #pragma once
 
 // Where a node's datapath lives in bpffs, and which program runs at which hook: the pin
-// layout of <bpffs_root>/v<SHUTTLE_LAYOUT_VERSION>/ (see datapath.h). Internal to datapath/.
+// layout of <bpffs_root>/v<layout>/ (see datapath.h). Internal to datapath/.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,11 @@ inline const HookSpec (&hooks_of(bool overlay))[2] {
     return overlay ? kOverlayHooks : kPodHooks;
 }
 
-// <bpffs_root>/v<SHUTTLE_LAYOUT_VERSION>
-std::string pin_dir_of(const std::string& bpffs_root);
+// <bpffs_root>/v<layout>
+std::string pin_dir_of(const std::string& bpffs_root, uint32_t layout);
+// The layout versions that have pins under the root (a v<N> folder with a map or program
+// pinned), ascending.
+std::vector<uint32_t> pinned_layouts(const std::string& bpffs_root);
 std::string maps_dir(const std::string& pin_dir);
 std::string map_pin(const std::string& pin_dir, const std::string& name);
 std::string prog_pin(const std::string& pin_dir, const HookSpec& spec);
