@@ -10,13 +10,10 @@
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
 source "$source_dir/tools/bench/upgrade-load.sh"
 bpf_dir=${SHUTTLE_BPF_DIR:-$source_dir/build/bpf}
-tool=$bin/test-other-build
+tool=$UPGRADE_TOOL
 
-agent_cluster_up 2
-for n in n1 n2; do start_shuttled "$n"; done
-for n in n1 n2; do wait_ready "$n"; done
-upgrade_pods_up
-serial=$(pinned_serial n1)
+upgrade_cluster_up
+serial=$UPGRADE_SERIAL
 [[ $serial =~ ^[0-9]+$ && $serial -gt 0 ]] || fail "no build serial in shuttlectl status: $serial"
 
 # assert_window <name>: no reset, every load ended well.
@@ -31,11 +28,6 @@ assert_window() {
   done < <(upgrade_results "$1")
   assert_eq 0 "$(cat "$(kit_run_dir)/window-$1/replace.rc")" \
     "$1: the replacement ($(cat "$(kit_run_dir)/window-$1/replace.out"))"
-}
-
-replace_both() { # <object> <serial> <layout>
-  local n
-  for n in n1 n2; do kit_node_exec "$n" "$tool" ensure "$@" || return 1; done
 }
 
 # (a) A newer build, the same layout, while shuttled (this build, older now) keeps running.

@@ -151,6 +151,17 @@ dp::NodeConfig node_config() {
     return cfg;
 }
 
+// ensure(), the node config and the pods attached: where most tests start.
+dp::Node node_with(const std::string& root, dp::AttachMode mode,
+                   std::initializer_list<const Pod*> pods) {
+    dp::Node node = dp::Node::ensure({root, mode});
+    node.set_config(node_config());
+    for (const Pod* pod : pods) {
+        node.attach(pod->endpoint());
+    }
+    return node;
+}
+
 uint64_t counted(const dp::Node& node, uint32_t verdict, uint32_t reason) {
     for (const auto& c : dp::read_stats(node.map_fd("stats"))) {
         if (c.verdict == verdict && c.reason == reason) {
@@ -284,12 +295,7 @@ TEST_CASE("ensure is cheap when current and replaces the program through every l
     NodeNetns node_netns;
     Pod a(2), b(3);
     disable_forwarding();
-    {
-        dp::Node first = dp::Node::ensure({bpffs.root(), mode});
-        first.set_config(node_config());
-        first.attach(a.endpoint());
-        first.attach(b.endpoint());
-    }
+    node_with(bpffs.root(), mode, {&a, &b});
     dp::Node again = dp::Node::ensure({bpffs.root(), mode});
     CHECK_FALSE(again.programs_loaded());
     CHECK_FALSE(again.maps_created());
@@ -431,10 +437,7 @@ TEST_CASE("shuttlectl reads endpoints, stats, config and status from the pins", 
     PrivateBpffs bpffs;
     NodeNetns node_netns;
     Pod a(2), b(3);
-    dp::Node node = dp::Node::ensure({bpffs.root(), mode});
-    node.set_config(node_config());
-    node.attach(a.endpoint());
-    node.attach(b.endpoint());
+    dp::Node node = node_with(bpffs.root(), mode, {&a, &b});
     REQUIRE(pings(a, b, 2));
 
     auto [rc, text] = capture(shuttlectl(bpffs.root(), "--json endpoints"));
@@ -548,12 +551,7 @@ TEST_CASE("replacing the programs does not break an established TCP stream", "[d
     NodeNetns node_netns;
     Pod a(2), b(3);
     disable_forwarding();  // only the eBPF path can carry the stream
-    {
-        dp::Node node = dp::Node::ensure({bpffs.root(), mode});
-        node.set_config(node_config());
-        node.attach(a.endpoint());
-        node.attach(b.endpoint());
-    }
+    node_with(bpffs.root(), mode, {&a, &b});
     BackgroundStream stream(a, b, 3, 0.25);
     uint32_t first_prog = 0;
     for (int round = 0; round < 4; ++round) {  // four upgrades during the stream
@@ -633,12 +631,7 @@ TEST_CASE("the newer build wins: an older build keeps using the newer build's pr
     NodeNetns node_netns;
     Pod a(2), b(3), c(4);
     disable_forwarding();
-    {
-        dp::Node node = dp::Node::ensure({bpffs.root(), mode});
-        node.set_config(node_config());
-        node.attach(a.endpoint());
-        node.attach(b.endpoint());
-    }
+    node_with(bpffs.root(), mode, {&a, &b});
     shuttle::test::OtherBuild newer(kVariantObject, this_serial() + 1, SHUTTLE_LAYOUT_VERSION);
     dp::Node upgraded = dp::Node::ensure({bpffs.root(), mode, &newer.build()});
     REQUIRE(upgraded.programs_loaded());
@@ -736,10 +729,7 @@ TEST_CASE("a layout change without a conversion is refused before anything chang
     NodeNetns node_netns;
     Pod a(2), b(3);
     disable_forwarding();
-    dp::Node node = dp::Node::ensure({bpffs.root(), dp::AttachMode::Tc});
-    node.set_config(node_config());
-    node.attach(a.endpoint());
-    node.attach(b.endpoint());
+    dp::Node node = node_with(bpffs.root(), dp::AttachMode::Tc, {&a, &b});
     shuttle::test::OtherBuild layout2(kLayout2Object, this_serial() + 1, 2);
     dp::Build unconvertible = layout2.build();
     unconvertible.conversions.clear();

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Load during a datapath replacement, shared by tests/cluster/upgrade_under_load.sh (asserts)
 # and tools/bench/upgrade.sh (prints the table). Needs agent_cluster_lib.bash sourced: a kit
-# cluster n1, n2 with shuttled; pods a, b on n1 and c on n2 (upgrade_pods_up).
+# cluster n1, n2 with shuttled; pods a, b on n1 and c on n2 (upgrade_cluster_up).
 #
 # One "window" runs, from pod a to b (same node: "local") and to c (across nodes:
 # "remote"), at once: an iperf3 TCP stream (0.1 s intervals), a sockperf TCP ping-pong
@@ -13,14 +13,28 @@ UPGRADE_SECONDS=${UPGRADE_SECONDS:-6}      # length of each load window
 UPGRADE_AT=${UPGRADE_AT:-2}                # seconds into the window the replacement starts
 UPGRADE_STREAM_RATE=${UPGRADE_STREAM_RATE:-200M}  # iperf3 -b: leaves CPU for the rest
 
-# upgrade_pods_up: pods a, b on n1, c on n2; prints nothing; sets POD_IP[a|b|c].
+UPGRADE_TOOL=$bin/test-other-build
+
+# upgrade_cluster_up: nodes n1, n2 with shuttled on etcd, pods a, b on n1 and c on n2; sets
+# POD_IP[a|b|c] and UPGRADE_SERIAL (the serial of the build pinned now: this one's).
 declare -gA POD_IP=()
-upgrade_pods_up() {
+upgrade_cluster_up() {
+  local n
+  agent_cluster_up 2
+  for n in n1 n2; do start_shuttled "$n"; done
+  for n in n1 n2; do wait_ready "$n"; done
   POD_IP[a]=$(add_pod n1 a)
   POD_IP[b]=$(add_pod n1 b)
   POD_IP[c]=$(add_pod n2 c)
   wait_until 20 "a reaches c across nodes" pod_ping a "${POD_IP[c]}" 1
   wait_until 10 "a reaches b" pod_ping a "${POD_IP[b]}" 1
+  UPGRADE_SERIAL=$(pinned_serial n1)
+}
+
+# replace_both <object> <serial> <layout>: that build's ensure() on n1, then on n2.
+replace_both() {
+  local n
+  for n in n1 n2; do kit_node_exec "$n" "$UPGRADE_TOOL" ensure "$@" || return 1; done
 }
 
 # The serial of the build whose programs are pinned on <node>.

@@ -38,16 +38,8 @@ if [[ -n $one_round ]]; then
   source "$repo/tests/integration/agent_cluster_lib.bash"
   source "$bench_dir/upgrade-load.sh"
   KIT_QUIET=1
-  tool=$bin/test-other-build
-  agent_cluster_up 2
-  for n in n1 n2; do start_shuttled "$n"; done
-  for n in n1 n2; do wait_ready "$n"; done
-  upgrade_pods_up
-  serial=$(pinned_serial n1)
-  replace_both() {
-    local n
-    for n in n1 n2; do kit_node_exec "$n" "$tool" ensure "$@" | jq -c "{node: \"$n\", ms}" || return 1; done
-  }
+  upgrade_cluster_up
+  serial=$UPGRADE_SERIAL
   upgrade_window baseline true # the same load, nothing replaced: this machine's own noise
   upgrade_window same-layout replace_both "$SHUTTLE_BPF_DIR/shuttle_variant.bpf.o" $((serial + 1)) 1
   for n in n1 n2; do kit_stop "${SHUTTLED_PID[$n]}"; done

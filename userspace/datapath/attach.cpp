@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/system_error.h"
+#include "datapath/bpffs.h"
 
 namespace shuttle::datapath {
 namespace {
@@ -50,12 +51,7 @@ bool means_no_tcx(int err) {
 }
 
 TcxLinkInfo tcx_link_info(int link_fd) {
-    bpf_link_info info;
-    std::memset(&info, 0, sizeof info);
-    uint32_t len = sizeof info;
-    if (bpf_obj_get_info_by_fd(link_fd, &info, &len) != 0) {
-        throw_errno("link info");
-    }
+    auto info = object_info<bpf_link_info>(link_fd, "link info");
     TcxLinkInfo out;
     out.prog_id = info.prog_id;
     out.is_tcx = info.type == kBpfLinkTypeTcx;
@@ -103,13 +99,7 @@ std::optional<uint32_t> tc_prog_id(int ifindex, Hook which) {
 }
 
 uint32_t prog_id(int prog_fd) {
-    bpf_prog_info info;
-    std::memset(&info, 0, sizeof info);
-    uint32_t len = sizeof info;
-    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) {
-        throw_errno("program info");
-    }
-    return info.id;
+    return object_info<bpf_prog_info>(prog_fd, "program info").id;
 }
 
 std::string ifname_of(int ifindex) {

@@ -2,8 +2,12 @@
 
 // bpffs plumbing: directories, pins and the pin-root lock.
 
+#include <bpf/bpf.h>
+
+#include <cstring>
 #include <string>
 
+#include "common/system_error.h"
 #include "common/unique_fd.h"
 
 namespace shuttle::datapath {
@@ -41,6 +45,19 @@ UniqueFd open_pin(const std::string& path);
 void pin(int fd, const std::string& path);
 // unlink; missing is fine.
 void unpin(const std::string& path);
+
+// What the kernel says about a map, program or link fd (bpf_map_info, bpf_prog_info,
+// bpf_link_info); throws naming `what`.
+template <class Info>
+Info object_info(int fd, const std::string& what) {
+    Info info;
+    std::memset(&info, 0, sizeof info);
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) {
+        throw_errno(what);
+    }
+    return info;
+}
 
 // Exclusive flock on a directory, released on destruction.
 class DirLock {

@@ -62,12 +62,7 @@ int map_fd_of(bpf_object* object, const char* name) {
 // A pinned map must have exactly the layout this build was compiled with: libbpf's
 // reuse_fd would silently adopt whatever sizes the pin has.
 void require_same_layout(const bpf_map* wanted, int pinned_fd, const std::string& path) {
-    bpf_map_info info;
-    std::memset(&info, 0, sizeof info);
-    uint32_t len = sizeof info;
-    if (bpf_obj_get_info_by_fd(pinned_fd, &info, &len) != 0) {
-        throw_errno("map info " + path);
-    }
+    auto info = object_info<bpf_map_info>(pinned_fd, "map info " + path);
     if (info.type != static_cast<uint32_t>(bpf_map__type(wanted)) ||
         info.key_size != bpf_map__key_size(wanted) ||
         info.value_size != bpf_map__value_size(wanted) ||

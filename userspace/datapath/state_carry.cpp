@@ -19,12 +19,7 @@ struct MapShape {
 };
 
 MapShape shape_of(int fd) {
-    bpf_map_info info;
-    std::memset(&info, 0, sizeof info);
-    uint32_t len = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) {
-        throw_errno("map info");
-    }
+    auto info = object_info<bpf_map_info>(fd, "map info");
     return {info.type, info.key_size, info.value_size, info.max_entries};
 }
 
