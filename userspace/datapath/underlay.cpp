@@ -49,6 +49,7 @@ void Node::attach_underlay(int ifindex, const std::string& ifname) {
             "attach_underlay needs the underlay interface's ifindex and name");
     }
     DirLock lock(options_.bpffs_root);
+    follow_replaced_programs();  // shuttled's Node may predate a newer build's ensure()
     const int prog = program_fd(kUnderlayHook.program);
     const std::string path = link_pin_of(pin_dir_, kUnderlayHook, ifname);
     if (UniqueFd existing = open_pin(path)) {
@@ -76,6 +77,7 @@ void Node::attach_underlay(int ifindex, const std::string& ifname) {
 
 void Node::detach_underlay(const std::string& ifname) {
     DirLock lock(options_.bpffs_root);
+    follow_replaced_programs();
     const std::string path = link_pin_of(pin_dir_, kUnderlayHook, ifname);
     if (UniqueFd link = open_pin(path)) {
         bpf_link_detach(link.get());
