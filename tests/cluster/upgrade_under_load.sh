@@ -40,6 +40,7 @@ for n in n1 n2; do
   assert_eq $((serial + 1)) "$(pinned_serial "$n")" "$n keeps the newer build's programs"
   attached=$(kit_node_exec "$n" "$bin/shuttlectl" --json status)
   assert_eq true "$(jq -r .overlay.attached <<<"$attached")" "$n's overlay device runs the pinned programs"
+  assert_eq true "$(jq -r .underlay.attached <<<"$attached")" "$n's underlay interface runs the pinned from_underlay"
 done
 ip_d=$(add_pod n1 d) # the plugin of this (older) build: keeps the newer programs too
 assert_eq $((serial + 1)) "$(pinned_serial n1)" "an older plugin's ADD keeps the newer build"
@@ -59,6 +60,7 @@ for n in n1 n2; do
   assert_eq /sys/fs/bpf/shuttle/v2 "$(jq -r .pin_dir <<<"$shown")" "$n's pins moved to v2"
   assert_eq 1 "$(jq -r .routes <<<"$shown")" "$n's route to the other node carried"
   assert_eq true "$(jq -r .overlay_attached <<<"$shown")" "$n's overlay device runs layout 2's programs"
+  assert_eq true "$(jq -r .underlay_attached <<<"$shown")" "$n's underlay interface runs layout 2's from_underlay"
   assert_fails "$n: no layout-1 pins left" kit_node_exec "$n" test -e /sys/fs/bpf/shuttle/v1
   assert_contains "$(kit_node_exec "$n" "$bin/shuttlectl" status 2>&1 || true)" "newer than this build's layout 1" \
     "$n: this build's shuttlectl refuses the newer layout"

@@ -5,7 +5,7 @@
 //   test-other-build show   <object> <serial> <layout> [--root R]
 //
 // Prints one JSON object: what ensure() did (and how long it held the node), or what the pins
-// hold (endpoints attached, routes, the overlay device's programs).
+// hold (endpoints attached, routes, the overlay device's and the underlay's programs).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -40,11 +40,13 @@ json show(const dp::Options& options) {
         attached += a.attached ? 1 : 0;
     }
     auto overlay = node.overlay_attachment();
+    auto underlay = node.underlay_attachment();
     return {{"pin_dir", node.pin_dir()},
             {"endpoints", attachments.size()},
             {"attached", attached},
             {"routes", node.routes().size()},
             {"overlay_attached", overlay ? json(overlay->attached) : json()},
+            {"underlay_attached", underlay ? json(underlay->attached) : json()},
             {"pinned_serial", node.pinned_build().serial}};
 }
 
