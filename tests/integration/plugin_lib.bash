@@ -61,14 +61,17 @@ new_pod() {
 }
 
 # cni COMMAND CONTAINERID IFNAME NETNS CONFIG [CNI_ARGS] -> sets OUT, ERR, RC
-# Runs build/bin/shuttle (or $PLUGIN) inside the node with only the CNI variables set.
+# Runs build/bin/shuttle (or $PLUGIN) inside the node with only the CNI variables set
+# (and SHUTTLE_TEST_STOP_AT when the caller sets it: the fault tests' kill point).
 cni() {
     local cmd=$1 cid=$2 ifname=$3 netns=$4 conf=$5 args=${6:-}
     local plugin=${PLUGIN:-$CNI_PATH_DIR/shuttle}
     set +e
     OUT=$(echo "$conf" | nsenter --net=/run/netns/"$NODE" env -i PATH="$PATH" \
         CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" CNI_IFNAME="$ifname" CNI_NETNS="$netns" \
-        CNI_PATH="$CNI_PATH_DIR" CNI_ARGS="$args" "$plugin" 2>"$WORK/stderr")
+        CNI_PATH="$CNI_PATH_DIR" CNI_ARGS="$args" \
+        ${SHUTTLE_TEST_STOP_AT:+SHUTTLE_TEST_STOP_AT="$SHUTTLE_TEST_STOP_AT"} \
+        "$plugin" 2>"$WORK/stderr")
     RC=$?
     set -e
     ERR=$(cat "$WORK/stderr")

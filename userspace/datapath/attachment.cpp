@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/fault_point.h"
 #include "common/system_error.h"
 #include "datapath/abi_values.h"
 #include "datapath/attach.h"
@@ -73,6 +74,7 @@ void Node::attach(const Endpoint& endpoint) {
     set_field_string(meta.pod_namespace, endpoint.pod_namespace);
     set_field_string(meta.pod_name, endpoint.pod_name);
     update(map_fd("endpoint_meta"), ip, meta);
+    fault_point("attach-after-endpoint");
 
     AttachMode mode = attach_programs(endpoint.host_ifindex, endpoint.host_ifname, false);
     ep.attach_mode = mode == AttachMode::Tcx ? SHUTTLE_ATTACH_TCX : SHUTTLE_ATTACH_TC;
@@ -135,10 +137,16 @@ void Node::detach(const std::string& host_ifname, const IpAddress& ip_address) {
     DirLock lock(options_.bpffs_root);
     follow_replaced_programs();
     auto ep = table().find(ip);
+    std::string ifname = host_ifname;
+    if (ifname.empty()) {  // a caller without a record: the name the entry was written with
+        auto meta = lookup<shuttle_endpoint_meta>(map_fd("endpoint_meta"), ip);
+        ifname = meta ? field_string(meta->host_ifname) : "";
+    }
     int ifindex =
-        ep ? static_cast<int>(ep->ifindex) : static_cast<int>(if_nametoindex(host_ifname.c_str()));
+        ep ? static_cast<int>(ep->ifindex) : static_cast<int>(if_nametoindex(ifname.c_str()));
     bool maybe_tc = !ep || ep->attach_mode != SHUTTLE_ATTACH_TCX;
-    detach_programs(ifindex, host_ifname, maybe_tc, false);
+    if (!ifname.empty())
+        detach_programs(ifindex, ifname, maybe_tc, false);
     table().clear(ip);
     erase(map_fd("endpoint_meta"), ip);
 }

@@ -145,7 +145,8 @@ class Node {
     // Writes the endpoint's map entries, then attaches the programs to its host veth. The
     // pod address must be in the node subnet of set_config().
     void attach(const Endpoint& endpoint);
-    // Removes the link/filter and the map entries. Missing pieces are not an error.
+    // Removes the link/filter and the map entries. Missing pieces are not an error. An empty
+    // host_ifname means the one endpoint_meta recorded for the address.
     void detach(const std::string& host_ifname, const IpAddress& ip);
     // "" when the program is attached and the entries match the endpoint; else what drifted.
     std::string check(const Endpoint& endpoint) const;

@@ -2,6 +2,7 @@
 
 #include "common/json_text.h"
 #include "cni/error.h"
+#include "common/fault_point.h"
 #include "plugin/masquerade.h"
 #include "plugin/attachment.h"
 #include "plugin/commands.h"
@@ -115,6 +116,7 @@ std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     }
     Rollback rollback;
     auto ipam = ipam_add(net, env, rollback);
+    fault_point("add-after-ipam");
     if (ipam.ips.empty()) {
         throw cni::Error(cni::kInvalidConfig, "invalid network config: ipam", "no addresses");
     }
@@ -129,15 +131,18 @@ std::string cmd_add(const cni::Environment& env, const cni::NetConf& conf) {
     request.ips = ipam.ips;
     request.routes = routes;
     auto wired = wire_pod(request, pod, rollback);
+    fault_point("add-after-veth");
     if (net.masquerade)
         ensure_masquerade(net, addresses_of(ipam.ips));
 
     auto record = make_record(env, net, ipam, wired);
     rollback.add([&net, record] { datapath_detach(net, record); });
     datapath_attach(net, record, wired.host_index);  // DATAPATH CALL SITE
+    fault_point("add-after-attach");
 
     AttachmentStore attachments(net.state_dir);
     attachments.save(record);
+    fault_point("add-after-record");
     rollback.commit();
     auto result = build_result(env, net, ipam, wired, routes, std::move(previous));
     return dump_json(cni::result_json(result, conf.cni_version));

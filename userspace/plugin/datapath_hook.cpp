@@ -133,7 +133,7 @@ void datapath_attach(const Network& net, const AttachmentRecord& record, int hos
 }
 
 void datapath_detach(const Network& net, const AttachmentRecord& record) {
-    if (record.addresses.empty() || record.host_ifname.empty())
+    if (record.addresses.empty())
         return;
     std::optional<datapath::Node> node;
     try {

@@ -1,6 +1,7 @@
 #include <exception>
 
 #include "cni/error.h"
+#include "common/fault_point.h"
 #include "plugin/attachment.h"
 #include "plugin/commands.h"
 #include "plugin/datapath_hook.h"
@@ -44,6 +45,12 @@ void cmd_del(const cni::Environment& env, const cni::NetConf& conf) {
     known.ifname = env.ifname;
     if (known.host_ifname.empty())
         known.host_ifname = host_ifname_from(conf);
+    if (!record) {
+        // An ADD that died before its record may have written map entries: its addresses
+        // are still reserved under (container ID, ifname), and the entries name the veth.
+        for (const auto& ip : ipam_reserved(net, env.container_id, env.ifname))
+            known.addresses.push_back(IpPrefix{ip, ip.is_v4() ? 32 : 128});
+    }
 
     std::exception_ptr first_failure;
     auto step = [&](const char* what, auto&& action) {
@@ -58,12 +65,16 @@ void cmd_del(const cni::Environment& env, const cni::NetConf& conf) {
     // The veth goes first: its tc filters and TCX links go with it, so the datapath step
     // only clears the pod's map entries and link pins instead of detaching one by one.
     step("pod interface", [&] { remove_pod_interface(env.netns, env.ifname); });
+    fault_point("del-after-pod-interface");
     step("host interface", [&] { remove_host_veth(known.host_ifname); });
+    fault_point("del-after-host-veth");
     step("datapath", [&] { datapath_detach(net, known); });  // DATAPATH CALL SITE
+    fault_point("del-after-datapath");
     step("ipam", [&] {
         ipam_del(net, env.path, env.container_id, env.ifname,
                  record ? record->delegate_config : nlohmann::json());
     });
+    fault_point("del-after-ipam");
     if (first_failure)
         std::rethrow_exception(first_failure);
     attachments.remove(env.container_id, env.ifname);

@@ -94,6 +94,13 @@ void ipam_del(const Network& net, const std::string& cni_path, const std::string
                       {{"CNI_CONTAINERID", container_id}, {"CNI_IFNAME", ifname}});
 }
 
+std::vector<IpAddress> ipam_reserved(const Network& net, const std::string& container_id,
+                                     const std::string& ifname) {
+    if (!net.builtin_ipam)
+        return {};
+    return ipam::Store(net.ipam.data_dir, net.conf.name).get_by_id(container_id, ifname);
+}
+
 std::vector<std::string> ipam_check(const Network& net, const cni::Environment& env,
                                     const std::vector<IpPrefix>& addresses) {
     std::vector<std::string> drift;

@@ -24,6 +24,11 @@ cni::Result ipam_add(const Network& net, const cni::Environment& env, Rollback& 
 void ipam_del(const Network& net, const std::string& cni_path, const std::string& container_id,
               const std::string& ifname, const nlohmann::json& delegate_config);
 
+// What (container ID, ifname) holds in the built-in store (empty for delegated IPAM): how
+// DEL finds the addresses of an ADD that died before writing its record.
+std::vector<IpAddress> ipam_reserved(const Network& net, const std::string& container_id,
+                                     const std::string& ifname);
+
 // Drifts: reservations missing for `addresses`; or the delegate's CHECK error.
 std::vector<std::string> ipam_check(const Network& net, const cni::Environment& env,
                                     const std::vector<IpPrefix>& addresses);
