@@ -9,6 +9,7 @@
 #include "agent/flags.h"
 #include "agent/ipv6_masquerade.h"
 #include "agent/health_server.h"
+#include "agent/instance_lock.h"
 #include "agent/log.h"
 #include "agent/node_datapath.h"
 #include "agent/node_interface.h"
@@ -167,6 +168,7 @@ int run(const std::map<std::string, std::string>& flags) {
     if (agent::parse_bool("cleanup", flags.at("cleanup"))) {
         return cleanup(flags);
     }
+    agent::InstanceLock lock(flags.at("subnet-file"));  // before anything is touched
     agent::NodeInterface underlay;
     auto options = agent_options(flags, underlay);
     const auto& static_nodes = flags.at("static-nodes");
