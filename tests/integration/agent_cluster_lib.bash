@@ -167,3 +167,23 @@ tcx_count() { kit_node_exec "$1" "$py" "$frames_py" tcx-count "$2" "$3"; }
 frames_py=$source_dir/tests/support/vxlan_frames.py
 py=python3
 [[ ! -x /usr/bin/python3 ]] || py=/usr/bin/python3
+
+# The fault tests' traffic probe. start_pinger <pod|node:NAME> <ip> <log>: 10 pings a second
+# with -O (a line per missing reply) until stop_pinger; longest_gap_ms <log>: the longest run
+# of missing replies, in ms.
+start_pinger() {
+  local where=$1 ip=$2 log=$3
+  if [[ $where == node:* ]]; then
+    kit_node_spawn "${where#node:}" "$log" ping -D -O -i 0.1 -W 1 "$ip"
+  else
+    kit_pod_spawn "$where" "$log" ping -D -O -i 0.1 -W 1 "$ip"
+  fi
+  PINGER_PID=$KIT_LAST_PID
+}
+stop_pinger() {
+  kill -INT "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+longest_gap_ms() {
+  awk '/no answer yet/ {run++; if (run > max) max = run; next} /bytes from/ {run = 0} END {print max * 100 + 0}' "$1"
+}

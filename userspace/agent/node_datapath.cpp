@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <bpf/bpf.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -35,6 +36,27 @@ std::optional<std::string> read_file(const std::string& path) {
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
+}
+
+uint32_t map_id(int fd) {
+    bpf_map_info info{};
+    uint32_t length = sizeof(info);
+    return bpf_obj_get_info_by_fd(fd, &info, &length) == 0 ? info.id : 0;
+}
+
+// "" while the pins are the maps this agent writes; else why not (pins removed, bpffs
+// unmounted, or fresh maps another ensure() pinned meanwhile).
+std::string pins_lost(const datapath::Node& node, const std::string& bpffs_root) {
+    try {
+        auto pinned = datapath::Node::open_existing({bpffs_root, datapath::AttachMode::Auto});
+        if (map_id(pinned.map_fd("endpoints")) == map_id(node.map_fd("endpoints")) &&
+            map_id(pinned.map_fd("routes")) == map_id(node.map_fd("routes"))) {
+            return "";
+        }
+        return "the pinned maps under " + bpffs_root + " are not the ones this agent loaded";
+    } catch (const std::exception& e) {
+        return std::string("pins lost (") + e.what() + ")";
+    }
 }
 
 uint16_t vxlan_port(const NetworkConfig& config) {
@@ -344,12 +366,34 @@ std::string NodeDatapath::drift_locked() {
     return "";
 }
 
+// The pins went away under the running node (bpffs unmounted, files removed): pods attached
+// by tc keep forwarding on the old maps, but TCX links (the overlay's, shaped pods') died with
+// their last pin. Load again; fresh maps make apply_locked re-attach the recorded pods.
+std::string NodeDatapath::reload_if_pins_lost_locked() {
+    std::string lost = pins_lost(node_, options_.bpffs_root);
+    if (lost.empty()) {
+        return "";
+    }
+    node_ = datapath::Node::ensure({options_.bpffs_root, datapath::AttachMode::Auto});
+    pods_reattached_ = !node_.maps_created();  // another ensure() made them: it re-attached
+    log_info("datapath " + lost + ": loaded again, " +
+             (node_.maps_created() ? "maps created" : "maps reused"));
+    return lost;
+}
+
 void NodeDatapath::maintain() {
     std::lock_guard lock(mutex_);
     std::string drift;
-    if (!applied_ && wanted_) {
+    try {
+        drift = reload_if_pins_lost_locked();
+    } catch (const std::exception& e) {
+        problem_ = std::string("datapath: ") + e.what();
+        log_error("datapath reload failed: " + std::string(e.what()));
+        return;
+    }
+    if (drift.empty() && !applied_ && wanted_) {
         drift = "lease not applied yet";
-    } else {
+    } else if (drift.empty()) {
         try {
             drift = drift_locked();
         } catch (const std::exception& e) {

@@ -88,6 +88,7 @@ class NodeDatapath {
     void apply_locked(const IpPrefix& subnet, const MacAddress& vtep_mac,
                       const NetworkConfig& config);
     std::string drift_locked();
+    std::string reload_if_pins_lost_locked();
     void reattach_recorded_pods();
     void write_routes_locked();
     // The overlay mode in force: direct where options_.overlay asks for it and the underlay

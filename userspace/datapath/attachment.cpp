@@ -76,13 +76,15 @@ void Node::attach(const Endpoint& endpoint) {
     update(map_fd("endpoint_meta"), ip, meta);
     fault_point("attach-after-endpoint");
 
-    AttachMode mode = attach_programs(endpoint.host_ifindex, endpoint.host_ifname, false);
+    AttachMode mode = attach_programs(endpoint.host_ifindex, endpoint.host_ifname, false,
+                                      endpoint.attach.value_or(options_.attach));
     ep.attach_mode = mode == AttachMode::Tcx ? SHUTTLE_ATTACH_TCX : SHUTTLE_ATTACH_TC;
     table().put(ip, ep);
 }
 
-AttachMode Node::attach_programs(int ifindex, const std::string& ifname, bool overlay) {
-    bool use_tcx = options_.attach != AttachMode::Tc;
+AttachMode Node::attach_programs(int ifindex, const std::string& ifname, bool overlay,
+                                 AttachMode mode) {
+    bool use_tcx = mode != AttachMode::Tc;
     for (const HookSpec& spec : hooks_of(overlay)) {
         const int prog = program_fd(spec.program);
         const std::string path = link_pin_of(pin_dir_, spec, ifname);
@@ -106,8 +108,7 @@ AttachMode Node::attach_programs(int ifindex, const std::string& ifname, bool ov
                 continue;
             }
             int err = errno;
-            if (options_.attach == AttachMode::Tcx || spec.hook != Hook::Ingress ||
-                !means_no_tcx(err)) {
+            if (mode == AttachMode::Tcx || spec.hook != Hook::Ingress || !means_no_tcx(err)) {
                 throw system_error(err, "attach TCX on " + ifname);
             }
             use_tcx = false;  // auto, and this kernel has no TCX: tc for both hooks
@@ -245,7 +246,7 @@ void Node::attach_overlay(int vxlan_ifindex, const std::string& vxlan_ifname) {
     }
     DirLock lock(options_.bpffs_root);
     follow_replaced_programs();  // shuttled's Node may predate a newer build's ensure()
-    attach_programs(vxlan_ifindex, vxlan_ifname, true);
+    attach_programs(vxlan_ifindex, vxlan_ifname, true, options_.attach);
     // from_pod redirects to this device, and ensure() finds its filters for upgrades here.
     NodeConfig cfg = config();
     if (cfg.vxlan_ifindex != vxlan_ifindex) {

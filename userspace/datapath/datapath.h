@@ -78,6 +78,7 @@ struct Endpoint {
     int host_ifindex = 0;
     std::string host_ifname;
     std::string container_id, ifname, pod_namespace, pod_name;
+    std::optional<AttachMode> attach;  // this pod's mode (kept across a re-attach); else Options'
 };
 
 // How a pod's packet for another node is encapsulated: `direct` = from_pod pushes the VXLAN
@@ -233,7 +234,8 @@ class Node {
     // Makes route_slots and underlay_nodes equal to `routes` under the current node_config
     // (see shuttle_abi.h).
     void sync_route_slots() const;
-    AttachMode attach_programs(int ifindex, const std::string& ifname, bool overlay);
+    AttachMode attach_programs(int ifindex, const std::string& ifname, bool overlay,
+                               AttachMode mode);
     void detach_programs(int ifindex, const std::string& ifname, bool maybe_tc, bool overlay);
     std::string attach_check(int ifindex, const std::string& ifname, uint32_t mode,
                              bool overlay = false) const;

@@ -77,6 +77,7 @@ AttachmentRecord make_record(const cni::Environment& env, const Network& net,
     if (!record.gateway)
         record.gateway = ipam.ips.front().gateway;
     record.ipam_type = net.ipam_type;
+    record.attach = attach_mode_of(net);
     if (!net.builtin_ipam)
         record.delegate_config = net.effective_config;
     return record;

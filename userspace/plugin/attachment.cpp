@@ -29,6 +29,8 @@ json record_json(const AttachmentRecord& r) {
                 {"hostMac", r.host_mac},
                 {"addresses", addresses},
                 {"ipamType", r.ipam_type}};
+    if (!r.attach.empty())
+        out["attach"] = r.attach;
     if (r.gateway)
         out["gateway"] = r.gateway->str();
     if (!r.delegate_config.is_null())
@@ -53,6 +55,7 @@ AttachmentRecord parse_record(const json& j) {
     if (j.contains("gateway"))
         r.gateway = IpAddress::parse(j["gateway"].get<std::string>());
     r.ipam_type = j.value("ipamType", "");
+    r.attach = j.value("attach", "");
     if (j.contains("delegateConfig"))
         r.delegate_config = j["delegateConfig"];
     return r;

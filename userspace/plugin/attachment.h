@@ -25,6 +25,7 @@ struct AttachmentRecord {
     std::vector<IpPrefix> addresses;
     std::optional<IpAddress> gateway;
     std::string ipam_type;
+    std::string attach;  // the datapath mode ADD asked for: tc, auto or tcx ("" in old records)
     nlohmann::json delegate_config;  // the config a delegated IPAM plugin got (null if built-in)
 
     cni::AttachmentId id() const { return {container_id, ifname}; }

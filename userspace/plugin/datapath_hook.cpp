@@ -63,6 +63,8 @@ datapath::Endpoint endpoint_of(const AttachmentRecord& record, int host_ifindex)
     endpoint.ifname = record.ifname;
     endpoint.pod_namespace = record.pod_namespace;
     endpoint.pod_name = record.pod_name;
+    if (!record.attach.empty())
+        endpoint.attach = datapath::parse_attach_mode(record.attach);
     return endpoint;
 }
 
@@ -86,6 +88,10 @@ void log_bpffs_mount(const Network& net, const std::string& mount_point) {
 }
 
 }  // namespace
+
+std::string attach_mode_of(const Network& net) {
+    return datapath::to_string(options_of(net).attach);
+}
 
 int reattach_recorded(const std::string& state_dir, datapath::Node& node,
                       const ReattachFailure& on_failure) {

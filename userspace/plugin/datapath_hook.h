@@ -23,6 +23,9 @@ namespace shuttle::plugin {
 // drifts. The host routing stays in place underneath as the fallback path.
 // Failures are cni::Error kDatapathFailure (107).
 void datapath_attach(const Network& net, const AttachmentRecord& record, int host_ifindex);
+// The mode ADD attaches this network's pods with (tc, auto or tcx), kept in the record so
+// that a re-attach after lost pins (the plugin's or shuttled's) keeps each pod's mode.
+std::string attach_mode_of(const Network& net);
 // Idempotent; a node without a pinned datapath has nothing to detach.
 void datapath_detach(const Network& net, const AttachmentRecord& record);
 // "" when the program and map entries match the record, else what drifted.
