@@ -46,6 +46,11 @@ void PrefixSync::apply(const WatchMessage& message) {
     if (message.created) {
         stream_created_ = true;
         set_reachable(true, client_.current_endpoint());
+        if (message.revision > 0 && message.revision + 1 < next_revision_) {
+            // etcd's revision went back (its data was lost, or restored from an older
+            // backup): this watch waits for a revision that may never come. List again.
+            resync_requested_ = true;
+        }
     }
     if (message.events.empty()) {
         if (message.revision > 0 && !message.created && !message.canceled) {
