@@ -198,8 +198,16 @@ kit_node_add() {
   [[ -n ${KIT_NODE_IP[$node]:-} ]] && kit_die "node $node exists"
   kit_underlay_up
   KIT_NODE_COUNT=$((KIT_NODE_COUNT + 1))
-  local ip=$KIT_UNDERLAY_NET.$((10 + KIT_NODE_COUNT)) n u
+  local ip=$KIT_UNDERLAY_NET.$((10 + KIT_NODE_COUNT))
   ((10 + KIT_NODE_COUNT < 255)) || kit_die "too many nodes"
+  kit__node_netns_up "$node" "$ip"
+  KIT_NODE_IP[$node]=$ip
+  KIT_NODES+=("$node")
+  kit__start_holder "$node"
+}
+
+kit__node_netns_up() {
+  local node=$1 ip=$2 n u
   n=$(kit_node_netns "$node")
   u=$(kit_underlay_netns)
   kit__add_netns "$node"
@@ -209,9 +217,34 @@ kit_node_add() {
   kit__ip -n "$n" link set eth0 up
   kit__ip -n "$n" route add default via "$KIT_UNDERLAY_BRIDGE_IP"
   kit__ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
-  KIT_NODE_IP[$node]=$ip
-  KIT_NODES+=("$node")
+}
+
+# kit_node_reboot <node>: the node loses power and boots again. Every process in its network
+# namespace (the holder, shuttled, anything spawned there) is SIGKILLed; the namespace (its
+# devices, routes, the host ends of its pods' veths) and the holder's mounts (/run with
+# subnet.env, the bpffs) are gone; a fresh namespace with the same eth0 address and a fresh
+# holder come up. /var/lib/cni (the IP store and the plugin's records) is what a disk keeps:
+# carried over. Pods' own namespaces are left to the caller (a runtime recreates sandboxes).
+kit_node_reboot() {
+  local node=$1 n disk pid
+  n=$(kit_node_netns "$node")
+  disk=$(kit_node_dir "$node")/disk.tar
+  kit_node_exec "$node" tar -C /var/lib/cni -cf - . >"$disk" || kit_die "saving $node's /var/lib/cni"
+  for pid in $(ip netns pids "$n"); do kill -KILL "$pid" 2>/dev/null || true; done
+  local deadline=$((SECONDS + 10))
+  while [[ -n $(ip netns pids "$n") ]]; do
+    ((SECONDS < deadline)) || kit_die "processes left in $node after SIGKILL: $(ip netns pids "$n")"
+    sleep 0.05
+  done
+  wait "${KIT_NODE_PID[$node]}" 2>/dev/null || true
+  # the underlay end first: a deleted netns is destroyed asynchronously, its eth0 with it
+  kit__ip -n "$(kit_underlay_netns)" link del "k$KIT_ID-$node"
+  kit__ip netns del "$n"
+  rm -f "$(kit_node_dir "$node")/ready"
+  kit__node_netns_up "$node" "${KIT_NODE_IP[$node]}"
   kit__start_holder "$node"
+  kit_node_exec "$node" tar -C /var/lib/cni -xf - <"$disk" || kit_die "restoring $node's /var/lib/cni"
+  kit_log "node $node rebooted"
 }
 
 kit__start_holder() {
