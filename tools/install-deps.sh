@@ -17,6 +17,8 @@ packages=(
   golang-go dpkg-dev
   # reports
   openssl jq gnuplot-nox curl python3 python3-yaml
+  # the fault tests: a wall-clock jump seen by shuttled alone (LD_PRELOAD)
+  libfaketime
 )
 
 missing=()
