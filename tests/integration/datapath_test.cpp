@@ -245,7 +245,10 @@ class BackgroundStream {
 
 }  // namespace
 
-TEST_CASE("pods on one node talk through the eBPF path, in both attach modes", "[datapath]") {
+// [serial]: once, in a parallel run at load 13, fewer redirects were counted than pings sent
+// (passes alone); the cause is not known yet, so it runs alone until it is.
+TEST_CASE("pods on one node talk through the eBPF path, in both attach modes",
+          "[datapath][serial]") {
     auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
     INFO("attach mode " << dp::to_string(mode));
     PrivateBpffs bpffs;
