@@ -10,6 +10,7 @@
  *                                                mode (or too big, or refused by the helper):
  *                                                TTL-1, inner MACs, tunnel key, bpf_redirect
  *                                                to the VXLAN device
+ *   IPv6                                      -> lib/pod_ipv6.h (NDP answered, redirect, checks)
  *   wrong source IP or MAC                    -> dropped (anti-spoofing)
  *   a reply within a NATed flow (Services)    -> TC_ACT_OK, so conntrack reverses the NAT
  *   anything else                             -> TC_ACT_OK, the host stack's job
@@ -31,6 +32,7 @@
 #include "lib/nat.h"
 #include "lib/overlay.h"
 #include "lib/parsing.h"
+#include "lib/pod_ipv6.h"
 #include "lib/stats.h"
 #include "lib/vxlan.h"
 
@@ -160,6 +162,8 @@ static __always_inline int from_pod_verdict(struct __sk_buff* skb) {
         return handle_ipv4(skb, &pkt, eth);
     if (eth->h_proto == bpf_htons(ETH_P_ARP))
         return handle_arp(skb, &pkt, eth);
+    if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+        return handle_ipv6(skb, &pkt, eth);
     return pass(skb, SHUTTLE_PASS_NON_IP);
 }
 
@@ -175,6 +179,8 @@ int to_pod(struct __sk_buff* skb) {
     struct shuttle_config* cfg;
     struct iphdr* iph;
 
+    if (eth && eth->h_proto == bpf_htons(ETH_P_IPV6))
+        return to_pod_ipv6(&pkt);
     if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
         return TC_ACT_OK;
     iph = parse_ipv4(&pkt);

@@ -28,7 +28,7 @@
  * pod address comes from the node subnet (flannel's FLANNEL_SUBNET). The same entry serves
  * the destination lookup (redirect) and the sender check (anti-spoofing: the packet's source
  * address must name the ingress veth and the source MAC). ifindex 0 = empty slot.
- * (IPv6 will get its own map, endpoints6.) */
+ * (IPv6 has its own maps: endpoints6 and endpoints6_hash, below.) */
 #define SHUTTLE_EP_F_NONE 0u
 #define SHUTTLE_EP_F_NAT_PEERS 1u /* to_pod saw the stack deliver cluster traffic to this pod */
 
@@ -148,6 +148,48 @@ struct shuttle_config {
 #define SHUTTLE_VXLAN_DEFAULT_PORT 8472 /* flannel's (and Linux's IANA-less default) */
 #define SHUTTLE_TRACE_CLOCK_SHIFT 30    /* shuttle_config.trace_until's unit: 2^30 ns */
 
+/* ---- IPv6: endpoints6, endpoints6_hash, node_config6, nat_pairs6 ----------------------
+ * Maps new next to layout 1's (older pins lack them; the load creates them), so no layout
+ * bump. A /64 cannot index an array, but host-local hands out a range's addresses in order
+ * from its start: the pod addresses sharing node_config6.node_subnet's first 112 bits (the
+ * first 65,536 addresses of the subnet) have a slot in the ARRAY endpoints6, indexed by their
+ * last 16 bits; any other pod address (a requested one, a range elsewhere in the /64) is in
+ * the HASH endpoints6_hash. The packet path does one lookup either way. */
+#define SHUTTLE_ENDPOINT6_SLOT_BITS 16
+#define SHUTTLE_MAX_ENDPOINT6_SLOTS (1u << SHUTTLE_ENDPOINT6_SLOT_BITS)
+#define SHUTTLE_MAX_ENDPOINTS6_HASHED 65536
+
+struct shuttle_ip6 {
+    __u8 addr[16]; /* network order */
+};
+
+struct shuttle_endpoint6 {
+    __u32 ifindex;    /* host-side veth, as in shuttle_endpoint; 0 = empty slot */
+    __u32 flags;      /* SHUTTLE_EP_F_*, set by BPF (NAT_PEERS: to_pod saw IPv6 NAT) */
+    __u8 pod_ip[16];  /* checked on every lookup */
+    __u8 pod_mac[6];  /* the only source MAC the pod may use */
+    __u8 host_mac[6]; /* the host veth: src MAC on rewrite, the answer to the pod's NS */
+    __u32 reserved;
+};
+
+/* node_config6: one entry (key 0), written by the plugin (set_pod_network6). layout_version
+ * 0 = no IPv6 network on this node: from_pod passes IPv6 unchecked, as before this map. */
+struct shuttle_config6 {
+    __u32 layout_version;
+    __u32 node_subnet_len; /* host order */
+    __u8 node_subnet[16];  /* this node's IPv6 pod subnet (FLANNEL_IPV6_SUBNET's network) */
+    __u8 gateway[16];      /* the pods' IPv6 gateway, held by every host veth (/128) */
+    __u8 cluster_network[16];
+    __u32 cluster_len;  /* host order; 0 = unset (answer NS only for the gateway) */
+    __u32 reserved[12]; /* for the IPv6 overlay (issue 12 item 3) */
+};
+
+/* nat_pairs6: as nat_pairs, for IPv6 pods (value struct shuttle_nat_seen). */
+struct shuttle_nat_pair6 {
+    __u8 pod[16];
+    __u8 peer[16];
+};
+
 /* ---- loader: one entry (key 0), owned by the datapath module's ensure() ------------------ */
 struct shuttle_loader_state {
     __u64 build_hash; /* hash of the BPF object the pinned programs came from */
@@ -171,7 +213,7 @@ enum shuttle_verdict {
 
 enum shuttle_pass_reason {
     SHUTTLE_PASS_NOT_LOCAL = 0,    /* IPv4 to a non-local destination (host, service, remote) */
-    SHUTTLE_PASS_NON_IP = 1,       /* neither IPv4 nor ARP (IPv6 included, for now) */
+    SHUTTLE_PASS_NON_IP = 1,       /* not IPv4/ARP/IPv6 (or IPv6 without node_config6) */
     SHUTTLE_PASS_ARP_OTHER = 2,    /* ARP we do not answer: replies, own address, outside */
     SHUTTLE_PASS_NAT_FLOW = 3,     /* local destination, but a flow the stack must see (NAT) */
     SHUTTLE_PASS_TO_SELF = 4,      /* reserved */
@@ -180,6 +222,11 @@ enum shuttle_pass_reason {
     SHUTTLE_PASS_TO_DEVICE = 7,    /* from_underlay: VXLAN for us left encapsulated to the stack
                                     * and the device (fragment, options, GSO, NAT flow, ...) */
     SHUTTLE_PASS_NOT_VXLAN = 8,    /* from_underlay: not VXLAN for this node, untouched */
+    /* IPv6 NDP not answered here: DAD, NA, RS, RA, redirect, NS from a link-local source or
+     * for other targets */
+    SHUTTLE_PASS_NDP_OTHER = 12,
+    /* ICMPv6 the stack must see: errors, MLD */
+    SHUTTLE_PASS_ICMPV6_STACK = 13,
 };
 
 enum shuttle_redirect_reason {
@@ -189,6 +236,8 @@ enum shuttle_redirect_reason {
     SHUTTLE_REDIRECT_DECAP = 3,        /* from_overlay: bpf_redirect_peer into a pod on this node */
     SHUTTLE_REDIRECT_ENCAP_DIRECT = 4, /* from_pod: VXLAN headers pushed, to the underlay */
     SHUTTLE_REDIRECT_DECAP_DIRECT = 5, /* from_underlay: stripped, bpf_redirect_peer into a pod */
+    /* IPv6 NS answered (NA) back out of the ingress veth */
+    SHUTTLE_REDIRECT_NA_REPLY = 12,
 };
 
 enum shuttle_drop_reason {

@@ -78,4 +78,34 @@ struct {
     __uint(max_entries, SHUTTLE_EVENTS_BYTES);
 } events SEC(".maps") __weak;
 
+/* IPv6 (shuttle_abi.h: endpoints6 and the rest): maps new next to layout 1's. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, SHUTTLE_MAX_ENDPOINT6_SLOTS);
+    __type(key, __u32);
+    __type(value, struct shuttle_endpoint6);
+} endpoints6 SEC(".maps") __weak;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, SHUTTLE_MAX_ENDPOINTS6_HASHED);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, struct shuttle_ip6);
+    __type(value, struct shuttle_endpoint6);
+} endpoints6_hash SEC(".maps") __weak;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct shuttle_config6);
+} node_config6 SEC(".maps") __weak;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, SHUTTLE_MAX_NAT_PAIRS);
+    __type(key, struct shuttle_nat_pair6);
+    __type(value, struct shuttle_nat_seen);
+} nat_pairs6 SEC(".maps") __weak;
+
 #endif

@@ -24,6 +24,20 @@ IpAddress ip_of(uint32_t net) {
     return ip;
 }
 
+void copy_ipv6(uint8_t* dst, const IpAddress& ip) {
+    if (ip.family != AF_INET6) {
+        throw std::invalid_argument("not an IPv6 address: " + ip.str());
+    }
+    std::copy_n(ip.bytes.begin(), 16, dst);
+}
+
+IpAddress ipv6_of(const uint8_t* bytes) {
+    IpAddress ip;
+    ip.family = AF_INET6;
+    std::copy_n(bytes, 16, ip.bytes.begin());
+    return ip;
+}
+
 MacAddress mac_of(const uint8_t* bytes) {
     MacAddress mac;
     std::copy_n(bytes, 6, mac.bytes.begin());

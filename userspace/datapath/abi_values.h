@@ -14,6 +14,9 @@ namespace shuttle::datapath {
 uint32_t ipv4_of(const IpAddress& ip);
 IpAddress ip_of(uint32_t net);
 MacAddress mac_of(const uint8_t* bytes);
+// IPv6 addresses as 16 bytes; copy_ipv6 throws std::invalid_argument for IPv4.
+void copy_ipv6(uint8_t* dst, const IpAddress& ip);
+IpAddress ipv6_of(const uint8_t* bytes);
 void copy_mac(uint8_t* dst, const MacAddress& mac);
 // "10.244.1.2", "02:00:00:00:01:02": for tables and events.
 std::string ip_text(uint32_t net);

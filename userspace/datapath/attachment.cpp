@@ -46,6 +46,44 @@ EndpointTable Node::table() const {
     return EndpointTable(map_fd("endpoints"), map_fd("node_config"));
 }
 
+EndpointTable6 Node::table6() const {
+    return EndpointTable6(map_fd("endpoints6"), map_fd("endpoints6_hash"), map_fd("node_config6"));
+}
+
+bool Node::has_ipv6_maps() const {
+    return std::any_of(maps_.begin(), maps_.end(),
+                       [](const auto& m) { return m.first == "endpoints6_hash"; });
+}
+
+namespace {
+
+shuttle_ip6 ip6_key(const IpAddress& ip) {
+    shuttle_ip6 key{};
+    copy_ipv6(key.addr, ip);
+    return key;
+}
+
+}  // namespace
+
+// The pod's IPv6 entry, once the node has an IPv6 network (set_pod_network6): before, the
+// programs pass IPv6 unchecked, and set_pod_network6's change makes the caller re-attach.
+void Node::attach_ipv6(const Endpoint& endpoint) {
+    if (endpoint.ip6.empty() || !has_ipv6_maps() || !table6().configured()) {
+        return;
+    }
+    shuttle_ip6 key = ip6_key(endpoint.ip6);
+    shuttle_endpoint6 ep{};
+    ep.ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
+    std::copy_n(key.addr, 16, ep.pod_ip);
+    copy_mac(ep.pod_mac, endpoint.pod_mac);
+    copy_mac(ep.host_mac, endpoint.host_mac);
+    auto previous = table6().find(key);
+    if (previous && previous->ifindex == ep.ifindex) {
+        ep.flags = previous->flags;
+    }
+    table6().put(key, ep);
+}
+
 void Node::attach(const Endpoint& endpoint) {
     if (endpoint.host_ifindex <= 0 || endpoint.host_ifname.empty() ||
         endpoint.host_ifname.size() >= IF_NAMESIZE) {
@@ -54,6 +92,7 @@ void Node::attach(const Endpoint& endpoint) {
     uint32_t ip = ipv4_of(endpoint.ip);
     DirLock lock(options_.bpffs_root);  // an upgrade carries the maps while holding it
     follow_replaced_programs();
+    attach_ipv6(endpoint);
 
     shuttle_endpoint ep{};
     ep.ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
@@ -134,6 +173,15 @@ void Node::detach_programs(int ifindex, const std::string& ifname, bool maybe_tc
 }
 
 void Node::detach(const std::string& host_ifname, const IpAddress& ip_address) {
+    if (!ip_address.is_v4()) {
+        // The IPv4 address's detach (or the veth's deletion) takes the programs along.
+        DirLock lock(options_.bpffs_root);
+        follow_replaced_programs();
+        if (has_ipv6_maps()) {
+            table6().clear(ip6_key(ip_address));
+        }
+        return;
+    }
     uint32_t ip = ipv4_of(ip_address);
     DirLock lock(options_.bpffs_root);
     follow_replaced_programs();
@@ -196,6 +244,25 @@ bool Node::has_program(const std::string& name) const {
                        [&](const auto& p) { return p.first == name; });
 }
 
+std::string Node::check_ipv6(const Endpoint& endpoint) const {
+    if (endpoint.ip6.empty() || !has_ipv6_maps() || !table6().configured()) {
+        return "";
+    }
+    auto ep = table6().find(ip6_key(endpoint.ip6));
+    if (!ep) {
+        return "no endpoint entry for " + endpoint.ip6.str();
+    }
+    if (ep->ifindex != static_cast<uint32_t>(endpoint.host_ifindex)) {
+        return "endpoint " + endpoint.ip6.str() + " points at ifindex " +
+               std::to_string(ep->ifindex) + ", not " + std::to_string(endpoint.host_ifindex);
+    }
+    if (mac_of(ep->pod_mac) != endpoint.pod_mac || mac_of(ep->host_mac) != endpoint.host_mac) {
+        return "endpoint " + endpoint.ip6.str() + " has MACs " + mac_of(ep->pod_mac).str() + "/" +
+               mac_of(ep->host_mac).str();
+    }
+    return "";
+}
+
 std::string Node::check(const Endpoint& endpoint) const {
     uint32_t ip = ipv4_of(endpoint.ip);
     uint32_t ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
@@ -210,6 +277,9 @@ std::string Node::check(const Endpoint& endpoint) const {
     if (mac_of(ep->pod_mac) != endpoint.pod_mac || mac_of(ep->host_mac) != endpoint.host_mac) {
         return "endpoint " + endpoint.ip.str() + " has MACs " + mac_of(ep->pod_mac).str() + "/" +
                mac_of(ep->host_mac).str();
+    }
+    if (std::string drift = check_ipv6(endpoint); !drift.empty()) {
+        return drift;
     }
     return attach_check(endpoint.host_ifindex, endpoint.host_ifname, ep->attach_mode);
 }

@@ -27,6 +27,7 @@ namespace shuttle::datapath {
 
 class EndpointTable;
 struct HookSpec;
+class EndpointTable6;
 
 enum class AttachMode { Auto, Tcx, Tc };
 
@@ -72,7 +73,8 @@ struct PinnedBuild {
 };
 
 struct Endpoint {
-    IpAddress ip;  // IPv4
+    IpAddress ip;   // IPv4
+    IpAddress ip6;  // IPv6, empty when the pod has none
     MacAddress pod_mac;
     MacAddress host_mac;
     int host_ifindex = 0;
@@ -105,6 +107,15 @@ struct NodeConfig {
     MacAddress vtep_mac;
     IpAddress underlay_ip;
     UnderlayConfig underlay;  // node_config's underlay_ifindex, vxlan_port and DIRECT flag
+};
+
+// The IPv6 half (map node_config6), written by the plugin. Unset: IPv6 passes unchecked.
+struct NodeConfig6 {
+    IpPrefix node_subnet;      // e.g. fd00:10:1::/64 (FLANNEL_IPV6_SUBNET's network)
+    IpAddress gateway;         // e.g. fd00:10:1::1, held by every host veth as /128
+    IpPrefix cluster_network;  // e.g. fd00:10::/56; NS for it is answered by the host
+
+    bool operator==(const NodeConfig6&) const = default;
 };
 
 // One other node's lease: where pods of its subnet are reached through the overlay.
@@ -144,10 +155,12 @@ class Node {
     static Node open_existing(const Options& options);
 
     // Writes the endpoint's map entries, then attaches the programs to its host veth. The
-    // pod address must be in the node subnet of set_config().
+    // pod address must be in the node subnet of set_config(). Its IPv6 address, if any, gets
+    // its endpoints6 entry once set_pod_network6() has run (before, IPv6 is not checked).
     void attach(const Endpoint& endpoint);
-    // Removes the link/filter and the map entries. Missing pieces are not an error. An empty
-    // host_ifname means the one endpoint_meta recorded for the address.
+    // Removes the link/filter and the map entries of `ip` (IPv4 or IPv6; IPv6 clears its
+    // entry only). Missing pieces are not an error. An empty host_ifname means the one
+    // endpoint_meta recorded for the address.
     void detach(const std::string& host_ifname, const IpAddress& ip);
     // "" when the program is attached and the entries match the endpoint; else what drifted.
     std::string check(const Endpoint& endpoint) const;
@@ -161,6 +174,10 @@ class Node {
     // lock; writes nothing when already equal, so every ADD may call it before attach().
     void set_pod_network(const IpPrefix& node_subnet, const IpAddress& gateway,
                          const IpPrefix& cluster_network);
+    // The plugin's IPv6 part (node_config6). Under the node lock; true when it changed, which
+    // means endpoints attached before have no (or a stale) IPv6 entry: re-attach them.
+    bool set_pod_network6(const NodeConfig6& config);
+    NodeConfig6 config6() const;
     // The agent's part (VXLAN device, VNI, VtepMAC, public IP), keeping the pod fields.
     void set_overlay(int vxlan_ifindex, uint32_t vni, const MacAddress& vtep_mac,
                      const IpAddress& underlay_ip);
@@ -231,6 +248,11 @@ class Node {
     // since this Node opened them (so an ADD never attaches a replaced program).
     void follow_replaced_programs();
     EndpointTable table() const;
+    EndpointTable6 table6() const;
+    // False on the pins of a build before IPv6 (open_existing: no endpoints6 map).
+    bool has_ipv6_maps() const;
+    void attach_ipv6(const Endpoint& endpoint);
+    std::string check_ipv6(const Endpoint& endpoint) const;
     // Makes route_slots and underlay_nodes equal to `routes` under the current node_config
     // (see shuttle_abi.h).
     void sync_route_slots() const;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include "common/json_text.h"
@@ -92,9 +93,30 @@ std::string key_values(const json& object) {
 
 }  // namespace
 
+namespace {
+
+// Each IPv6 endpoint's address by host veth ifindex (a pod's IPv6 entry shares its veth).
+std::map<uint32_t, std::string> ipv6_by_ifindex(const Node& node) {
+    std::map<uint32_t, std::string> out;
+    int slots_fd = -1;
+    try {
+        slots_fd = node.map_fd("endpoints6");
+    } catch (const std::invalid_argument&) {
+        return out;  // pins of a build before IPv6
+    }
+    EndpointTable6 table(slots_fd, node.map_fd("endpoints6_hash"), node.map_fd("node_config6"));
+    for (const shuttle_endpoint6& ep : table.all()) {
+        out[ep.ifindex] = ipv6_of(ep.pod_ip).str();
+    }
+    return out;
+}
+
+}  // namespace
+
 json endpoints_json(const Node& node) {
     json out = json::array();
     EndpointTable table(node.map_fd("endpoints"), node.map_fd("node_config"));
+    auto ipv6 = ipv6_by_ifindex(node);
     for (uint32_t ip : keys<uint32_t>(node.map_fd("endpoint_meta"))) {
         auto ep = table.find(ip);
         auto meta = lookup<shuttle_endpoint_meta>(node.map_fd("endpoint_meta"), ip);
@@ -102,6 +124,7 @@ json endpoints_json(const Node& node) {
             continue;
         }
         json row = {{"ip", ip_text(ip)},
+                    {"ip6", ipv6.count(ep->ifindex) ? json(ipv6[ep->ifindex]) : json(nullptr)},
                     {"ifindex", ep->ifindex},
                     {"pod_mac", mac_text(ep->pod_mac)},
                     {"host_mac", mac_text(ep->host_mac)},
@@ -135,11 +158,23 @@ json config_json(const Node& node) {
     NodeConfig cfg = node.config();
     auto prefix = [](const IpPrefix& p) { return p.address.empty() ? json() : json(p.str()); };
     auto address = [](const IpAddress& a) { return a.empty() ? json() : json(a.str()); };
-    return {
-        {"layout_version", node.build().layout}, {"node_subnet", prefix(cfg.node_subnet)},
-        {"gateway", address(cfg.gateway)},       {"cluster_network", prefix(cfg.cluster_network)},
-        {"vxlan_ifindex", cfg.vxlan_ifindex},    {"vni", cfg.vni},
-        {"vtep_mac", cfg.vtep_mac.str()},        {"underlay_ip", address(cfg.underlay_ip)}};
+    NodeConfig6 cfg6;
+    try {
+        cfg6 = node.config6();
+    } catch (const std::invalid_argument&) {
+        // pins of a build before IPv6: no node_config6
+    }
+    return {{"layout_version", node.build().layout},
+            {"node_subnet6", prefix(cfg6.node_subnet)},
+            {"gateway6", address(cfg6.gateway)},
+            {"cluster_network6", prefix(cfg6.cluster_network)},
+            {"node_subnet", prefix(cfg.node_subnet)},
+            {"gateway", address(cfg.gateway)},
+            {"cluster_network", prefix(cfg.cluster_network)},
+            {"vxlan_ifindex", cfg.vxlan_ifindex},
+            {"vni", cfg.vni},
+            {"vtep_mac", cfg.vtep_mac.str()},
+            {"underlay_ip", address(cfg.underlay_ip)}};
 }
 
 namespace {
@@ -256,6 +291,7 @@ json routes_json(const Node& node) {
 
 std::string endpoints_table(const json& endpoints) {
     return table({{"IP", "ip"},
+                  {"IPV6", "ip6"},
                   {"POD", "pod"},
                   {"HOST IF", "host_ifname"},
                   {"IFINDEX", "ifindex"},

@@ -45,6 +45,68 @@ void EndpointTable::clear(uint32_t ip) const {
     }
 }
 
+bool EndpointTable6::configured() const {
+    auto cfg = lookup<shuttle_config6>(config_fd_, uint32_t{0});
+    return cfg && cfg->layout_version != 0;
+}
+
+std::optional<uint32_t> EndpointTable6::slot(const shuttle_ip6& ip) const {
+    auto cfg = lookup<shuttle_config6>(config_fd_, uint32_t{0});
+    if (!cfg || cfg->layout_version == 0 || std::memcmp(ip.addr, cfg->node_subnet, 14) != 0) {
+        return std::nullopt;
+    }
+    return (uint32_t{ip.addr[14]} << 8) | ip.addr[15];
+}
+
+std::optional<shuttle_endpoint6> EndpointTable6::find(const shuttle_ip6& ip) const {
+    auto index = slot(ip);
+    auto entry = index ? lookup<shuttle_endpoint6>(slots_fd_, *index)
+                       : lookup<shuttle_endpoint6>(hash_fd_, ip);
+    if (!entry || entry->ifindex == 0 || std::memcmp(entry->pod_ip, ip.addr, 16) != 0) {
+        return std::nullopt;
+    }
+    return entry;
+}
+
+void EndpointTable6::put(const shuttle_ip6& ip, const shuttle_endpoint6& entry) const {
+    if (!configured()) {
+        throw std::invalid_argument(
+            "no IPv6 pod network in the datapath's config "
+            "(set_pod_network6 first)");
+    }
+    if (auto index = slot(ip)) {
+        update(slots_fd_, *index, entry);
+    } else {
+        update(hash_fd_, ip, entry);
+    }
+}
+
+void EndpointTable6::clear(const shuttle_ip6& ip) const {
+    if (!find(ip)) {
+        return;
+    }
+    if (auto index = slot(ip)) {
+        update(slots_fd_, *index, shuttle_endpoint6{});
+    } else {
+        erase(hash_fd_, ip);
+    }
+}
+
+std::vector<shuttle_endpoint6> EndpointTable6::all() const {
+    std::vector<shuttle_endpoint6> out;
+    for (const auto& [index, entry] : read_all<uint32_t, shuttle_endpoint6>(
+             slots_fd_, SHUTTLE_MAX_ENDPOINT6_SLOTS, "endpoints6")) {
+        if (entry.ifindex != 0) {
+            out.push_back(entry);
+        }
+    }
+    for (const auto& [key, entry] : read_all<shuttle_ip6, shuttle_endpoint6>(
+             hash_fd_, SHUTTLE_MAX_ENDPOINTS6_HASHED, "endpoints6_hash")) {
+        out.push_back(entry);
+    }
+    return out;
+}
+
 std::vector<StatCounter> read_stats(int stats_fd) {
     int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0) {
@@ -100,6 +162,10 @@ std::string reason_name(uint32_t verdict, uint32_t reason) {
                 return "to-device";
             case SHUTTLE_PASS_NOT_VXLAN:
                 return "not-vxlan";
+            case SHUTTLE_PASS_NDP_OTHER:
+                return "ndp-other";
+            case SHUTTLE_PASS_ICMPV6_STACK:
+                return "icmpv6-stack";
         }
     } else if (verdict == SHUTTLE_VERDICT_REDIRECT) {
         switch (reason) {
@@ -115,6 +181,8 @@ std::string reason_name(uint32_t verdict, uint32_t reason) {
                 return "encap-direct";
             case SHUTTLE_REDIRECT_DECAP_DIRECT:
                 return "decap-direct";
+            case SHUTTLE_REDIRECT_NA_REPLY:
+                return "na-reply";
         }
     } else if (verdict == SHUTTLE_VERDICT_DROP) {
         switch (reason) {

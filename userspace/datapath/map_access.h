@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <optional>
 #include <string>
@@ -60,6 +61,30 @@ std::vector<Key> keys(int map_fd) {
     return out;
 }
 
+// Every entry of a map, by BPF_MAP_LOOKUP_BATCH: a few syscalls instead of two per entry.
+template <class Key, class Value>
+std::vector<std::pair<Key, Value>> read_all(int fd, uint32_t max_entries, const char* what) {
+    std::vector<std::pair<Key, Value>> out;
+    std::vector<Key> keys(max_entries);
+    std::vector<Value> values(max_entries);
+    uint32_t batch = 0;  // the kernel's resume token: a bucket (hash) or a key (array)
+    for (bool first = true;; first = false) {
+        uint32_t count = max_entries;
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+        int rc = bpf_map_lookup_batch(fd, first ? nullptr : &batch, &batch, keys.data(),
+                                      values.data(), &count, &opts);
+        if (rc != 0 && errno != ENOENT) {
+            throw_errno(std::string("batch read of ") + what);
+        }
+        for (uint32_t i = 0; i < count; ++i) {
+            out.emplace_back(keys[i], values[i]);
+        }
+        if (rc != 0 || count == 0) {
+            return out;
+        }
+    }
+}
+
 // The endpoints array: one slot per address of the node subnet (node_config), see
 // shuttle_abi.h. Addresses are IPv4 in network order.
 class EndpointTable {
@@ -78,6 +103,32 @@ class EndpointTable {
 
   private:
     int endpoints_fd_;
+    int config_fd_;
+};
+
+// The IPv6 endpoints (shuttle_abi.h): a slot in the array endpoints6 for an address sharing
+// node_config6's subnet's first 112 bits, else an entry of the hash endpoints6_hash.
+class EndpointTable6 {
+  public:
+    EndpointTable6(int slots_fd, int hash_fd, int config_fd)
+        : slots_fd_(slots_fd), hash_fd_(hash_fd), config_fd_(config_fd) {}
+
+    // False while node_config6 is unset (no IPv6 network: the programs pass IPv6 unchecked).
+    bool configured() const;
+    std::optional<shuttle_endpoint6> find(const shuttle_ip6& ip) const;
+    // Throws std::invalid_argument while unconfigured.
+    void put(const shuttle_ip6& ip, const shuttle_endpoint6& entry) const;
+    // Removes the entry of `ip` if it holds `ip`.
+    void clear(const shuttle_ip6& ip) const;
+    // Every entry, slots and hash.
+    std::vector<shuttle_endpoint6> all() const;
+
+  private:
+    // The slot of `ip`, nullopt when it belongs in the hash (or without a config).
+    std::optional<uint32_t> slot(const shuttle_ip6& ip) const;
+
+    int slots_fd_;
+    int hash_fd_;
     int config_fd_;
 };
 

@@ -1,6 +1,7 @@
 // The node-wide settings the programs read (map node_config): the plugin's pod network and
 // the agent's overlay fields, each written under the node lock keeping the other's.
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "common/system_error.h"
 #include "datapath/abi_values.h"
@@ -82,6 +83,43 @@ void Node::set_pod_network(const IpPrefix& node_subnet, const IpAddress& gateway
     cfg.gateway = gateway;
     cfg.cluster_network = cluster_network.network();
     set_config(cfg);
+}
+
+NodeConfig6 Node::config6() const {
+    NodeConfig6 out;
+    auto cfg = lookup<shuttle_config6>(map_fd("node_config6"), uint32_t{0});
+    if (!cfg || cfg->layout_version == 0) {
+        return out;
+    }
+    auto prefix = [](const uint8_t* net, uint32_t len) {
+        return len ? IpPrefix{ipv6_of(net), static_cast<int>(len)} : IpPrefix{};
+    };
+    out.node_subnet = prefix(cfg->node_subnet, cfg->node_subnet_len);
+    out.gateway = ipv6_of(cfg->gateway);
+    out.cluster_network = prefix(cfg->cluster_network, cfg->cluster_len);
+    return out;
+}
+
+bool Node::set_pod_network6(const NodeConfig6& config) {
+    if (config.node_subnet.address.family != AF_INET6 || config.gateway.family != AF_INET6 ||
+        config.cluster_network.address.family != AF_INET6) {
+        throw std::invalid_argument("set_pod_network6 takes an IPv6 subnet, gateway and network");
+    }
+    NodeConfig6 wanted{config.node_subnet.network(), config.gateway,
+                       config.cluster_network.network()};
+    DirLock lock(options_.bpffs_root);
+    if (config6() == wanted) {
+        return false;
+    }
+    shuttle_config6 cfg{};
+    cfg.layout_version = SHUTTLE_LAYOUT_VERSION;
+    copy_ipv6(cfg.node_subnet, wanted.node_subnet.address);
+    cfg.node_subnet_len = static_cast<uint32_t>(wanted.node_subnet.length);
+    copy_ipv6(cfg.gateway, wanted.gateway);
+    copy_ipv6(cfg.cluster_network, wanted.cluster_network.address);
+    cfg.cluster_len = static_cast<uint32_t>(wanted.cluster_network.length);
+    update(map_fd("node_config6"), uint32_t{0}, cfg);
+    return true;
 }
 
 void Node::set_overlay(int vxlan_ifindex, uint32_t vni, const MacAddress& vtep_mac,

@@ -93,30 +93,6 @@ std::optional<uint32_t> route_slot(uint32_t subnet, uint32_t len, const shuttle_
     return offset >> (32 - node_len);
 }
 
-// Every entry of a map, by BPF_MAP_LOOKUP_BATCH: a few syscalls instead of two per entry.
-template <class Key, class Value>
-std::vector<std::pair<Key, Value>> read_all(int fd, uint32_t max_entries, const char* what) {
-    std::vector<std::pair<Key, Value>> out;
-    std::vector<Key> keys(max_entries);
-    std::vector<Value> values(max_entries);
-    uint32_t batch = 0;  // the kernel's resume token: a bucket (hash) or a key (array)
-    for (bool first = true;; first = false) {
-        uint32_t count = max_entries;
-        LIBBPF_OPTS(bpf_map_batch_opts, opts);
-        int rc = bpf_map_lookup_batch(fd, first ? nullptr : &batch, &batch, keys.data(),
-                                      values.data(), &count, &opts);
-        if (rc != 0 && errno != ENOENT) {
-            throw_errno(std::string("batch read of ") + what);
-        }
-        for (uint32_t i = 0; i < count; ++i) {
-            out.emplace_back(keys[i], values[i]);
-        }
-        if (rc != 0 || count == 0) {
-            return out;
-        }
-    }
-}
-
 // Every slot of route_slots, in index order.
 std::vector<shuttle_route> read_slots(int slots_fd) {
     std::vector<shuttle_route> out(SHUTTLE_MAX_ROUTE_SLOTS);

@@ -76,6 +76,7 @@ AttachmentRecord make_record(const cni::Environment& env, const Network& net,
     record.gateway = cni::gateway_of(ipam.ips, AF_INET);
     if (!record.gateway)
         record.gateway = ipam.ips.front().gateway;
+    record.gateway6 = cni::gateway_of(ipam.ips, AF_INET6);
     record.ipam_type = net.ipam_type;
     record.attach = attach_mode_of(net);
     if (!net.builtin_ipam)

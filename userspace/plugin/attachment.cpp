@@ -33,6 +33,8 @@ json record_json(const AttachmentRecord& r) {
         out["attach"] = r.attach;
     if (r.gateway)
         out["gateway"] = r.gateway->str();
+    if (r.gateway6)
+        out["gateway6"] = r.gateway6->str();
     if (!r.delegate_config.is_null())
         out["delegateConfig"] = r.delegate_config;
     return out;
@@ -54,6 +56,8 @@ AttachmentRecord parse_record(const json& j) {
     }
     if (j.contains("gateway"))
         r.gateway = IpAddress::parse(j["gateway"].get<std::string>());
+    if (j.contains("gateway6"))
+        r.gateway6 = IpAddress::parse(j["gateway6"].get<std::string>());
     r.ipam_type = j.value("ipamType", "");
     r.attach = j.value("attach", "");
     if (j.contains("delegateConfig"))

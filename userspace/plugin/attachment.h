@@ -23,7 +23,8 @@ struct AttachmentRecord {
     std::string pod_mac;
     std::string host_mac;
     std::vector<IpPrefix> addresses;
-    std::optional<IpAddress> gateway;
+    std::optional<IpAddress> gateway;   // IPv4's, or IPv6's on an IPv6-only network
+    std::optional<IpAddress> gateway6;  // the IPv6 gateway (records before it: none)
     std::string ipam_type;
     std::string attach;  // the datapath mode ADD asked for: tc, auto or tcx ("" in old records)
     nlohmann::json delegate_config;  // the config a delegated IPAM plugin got (null if built-in)

@@ -36,19 +36,42 @@ datapath::Options options_of(const Network& net) {
     return options;
 }
 
-// The datapath forwards IPv4 (its IPv6 half is issue 12's item 2): a pod's endpoint is its
-// IPv4 address, and a pod with IPv6 addresses only runs on the host routing alone.
-std::optional<IpPrefix> ipv4_address(const AttachmentRecord& record) {
+std::optional<IpPrefix> address_of(const AttachmentRecord& record, int family) {
     for (const auto& address : record.addresses) {
-        if (address.address.is_v4())
+        if (address.address.family == family)
             return address;
     }
     return std::nullopt;
 }
 
+// A pod's endpoint is keyed by its IPv4 address (endpoint_meta, the attach mode), its IPv6
+// address rides along: a pod without IPv4 (an IPv6-only network) runs on the host routing.
+std::optional<IpPrefix> ipv4_address(const AttachmentRecord& record) {
+    return address_of(record, AF_INET);
+}
+
+// The IPv6 half of the node config: FLANNEL_IPV6_SUBNET (else the pod's prefix), the pod's
+// IPv6 gateway (else the subnet's first address, host-local's default), FLANNEL_IPV6_NETWORK
+// (else the subnet).
+std::optional<datapath::NodeConfig6> node_config6_of(const Network& net,
+                                                     const AttachmentRecord& record) {
+    auto pod_ipv6 = address_of(record, AF_INET6);
+    if (!pod_ipv6)
+        return std::nullopt;
+    datapath::NodeConfig6 cfg;
+    cfg.node_subnet = net.node_subnet6.value_or(*pod_ipv6).network();
+    cfg.cluster_network = net.subnet_env && net.subnet_env->ipv6_network
+                              ? net.subnet_env->ipv6_network->network()
+                              : cfg.node_subnet;
+    cfg.gateway = record.gateway6.value_or(
+        IpAddress::from_integer(AF_INET6, cfg.node_subnet.address.to_integer() + 1));
+    return cfg;
+}
+
 datapath::Endpoint endpoint_of(const AttachmentRecord& record, int host_ifindex) {
     datapath::Endpoint endpoint;
     endpoint.ip = ipv4_address(record).value_or(IpPrefix{}).address;
+    endpoint.ip6 = address_of(record, AF_INET6).value_or(IpPrefix{}).address;
     auto pod_mac = MacAddress::parse(record.pod_mac);
     auto host_mac = MacAddress::parse(record.host_mac);
     if (!pod_mac || !host_mac) {
@@ -130,7 +153,10 @@ void datapath_attach(const Network& net, const AttachmentRecord& record, int hos
                                 ? *record.gateway
                                 : IpAddress::v4(subnet.address.v4_host_order() + 1);
         node.set_pod_network(subnet, gateway, cluster);
-        if (node.maps_created()) {
+        auto config6 = node_config6_of(net, record);
+        // A new IPv6 config: pods attached before have no IPv6 entry (or a stale one).
+        bool config6_changed = config6 && node.set_pod_network6(*config6);
+        if (node.maps_created() || config6_changed) {
             // one stale record must not fail a new pod's ADD; CHECK reports the drift
             reattach_recorded(net.state_dir, node);
         }
@@ -149,8 +175,7 @@ void datapath_detach(const Network& net, const AttachmentRecord& record) {
     }
     as_datapath_error("detach", [&] {
         for (const auto& address : record.addresses) {
-            if (address.address.is_v4())
-                node->detach(record.host_ifname, address.address);
+            node->detach(record.host_ifname, address.address);
         }
     });
 }
