@@ -209,6 +209,27 @@ class Loaded {
     uint32_t node_subnet_ = 0;
 };
 
+// The benchmarks' measure: `packet` through from_pod (the probe restoring it before every
+// repetition) `repeat` times, then the restore alone; ns/packet without and with the restore.
+struct PacketCost {
+    int ns = 0;
+    uint32_t total_ns = 0;
+};
+
+inline PacketCost from_pod_cost(Loaded<probes_bpf>& prog, const Bytes& packet, int expected,
+                                int repeat) {
+    auto* bss = prog.skel()->bss;
+    REQUIRE(packet.size() <= sizeof bss->bench_packet);
+    std::memcpy(bss->bench_packet, packet.data(), packet.size());
+    bss->bench_len = static_cast<uint32_t>(packet.size());
+    PacketCost cost;
+    uint32_t restore_ns = 0;
+    REQUIRE(prog.run(packet, repeat, &cost.total_ns).retval == expected);
+    prog.run_prog(bpf_program__fd(prog.skel()->progs.restore_only), packet, repeat, &restore_ns);
+    cost.ns = static_cast<int>(cost.total_ns) - static_cast<int>(restore_ns);
+    return cost;
+}
+
 inline uint16_t ipv4_checksum(const uint8_t* header) {
     uint32_t sum = 0;
     for (int i = 0; i < 20; i += 2) {

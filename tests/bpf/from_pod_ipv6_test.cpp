@@ -327,17 +327,8 @@ TEST_CASE("ns per packet for the IPv6 paths at 10 and 10,000 endpoints", "[.][be
             add_endpoint6(prog, text, 100 + i, kPodBMac, kHostBMac);
         }
         for (const Path& path : paths) {
-            auto* bss = prog.skel()->bss;
-            std::memcpy(bss->bench_packet, path.packet->data(), path.packet->size());
-            bss->bench_len = static_cast<uint32_t>(path.packet->size());
-            uint32_t total_ns = 0;
-            uint32_t restore_ns = 0;
-            RunResult r = prog.run(*path.packet, kRepeat, &total_ns);
-            REQUIRE(r.retval == path.expected);
-            prog.run_prog(bpf_program__fd(prog.skel()->progs.restore_only), *path.packet, kRepeat,
-                          &restore_ns);
-            std::printf("| %s | %d | %d | %u |\n", path.name, endpoints,
-                        static_cast<int>(total_ns) - static_cast<int>(restore_ns), total_ns);
+            PacketCost cost = from_pod_cost(prog, *path.packet, path.expected, kRepeat);
+            std::printf("| %s | %d | %d | %u |\n", path.name, endpoints, cost.ns, cost.total_ns);
         }
     }
 }

@@ -390,32 +390,16 @@ TEST_CASE("ns per packet for each path at 10 and 10,000 endpoints", "[.][bench]"
                 prog.add_endpoint(addr, 100 + i, kPodBMac, kHostBMac);
             }
             for (const Path& path : paths) {
-                auto* bss = prog.skel()->bss;
-                std::memcpy(bss->bench_packet, path.packet->data(), path.packet->size());
-                bss->bench_len = static_cast<uint32_t>(path.packet->size());
-                uint32_t total_ns = 0;
-                uint32_t restore_ns = 0;
-                RunResult r = prog.run(*path.packet, kRepeat, &total_ns);
-                REQUIRE(r.retval == path.expected);
-                prog.run_prog(bpf_program__fd(prog.skel()->progs.restore_only), *path.packet,
-                              kRepeat, &restore_ns);
+                PacketCost cost = from_pod_cost(prog, *path.packet, path.expected, kRepeat);
                 std::printf("| %s | %d | %s | %d | %u |\n", path.name, endpoints,
-                            nat_check ? "on" : "off",
-                            static_cast<int>(total_ns) - static_cast<int>(restore_ns), total_ns);
+                            nat_check ? "on" : "off", cost.ns, cost.total_ns);
             }
             // A pod that serves a Service (to_pod flagged it) pays the pair lookup.
             prog.add_endpoint(ip("10.244.1.2"), kSenderIfindex, kPodAMac, kHostAMac,
                               SHUTTLE_EP_F_NAT_PEERS);
-            std::memcpy(prog.skel()->bss->bench_packet, kPingAToB.data(), kPingAToB.size());
-            prog.skel()->bss->bench_len = static_cast<uint32_t>(kPingAToB.size());
-            uint32_t total_ns = 0;
-            uint32_t restore_ns = 0;
-            REQUIRE(prog.run(kPingAToB, kRepeat, &total_ns).retval == kTcActRedirect);
-            prog.run_prog(bpf_program__fd(prog.skel()->progs.restore_only), kPingAToB, kRepeat,
-                          &restore_ns);
+            PacketCost cost = from_pod_cost(prog, kPingAToB, kTcActRedirect, kRepeat);
             std::printf("| local redirect, sender serves a Service | %d | %s | %d | %u |\n",
-                        endpoints, nat_check ? "on" : "off",
-                        static_cast<int>(total_ns) - static_cast<int>(restore_ns), total_ns);
+                        endpoints, nat_check ? "on" : "off", cost.ns, cost.total_ns);
         }
     }
 }

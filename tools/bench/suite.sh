@@ -13,6 +13,7 @@
 #             1,000,000 repeats; needs the shuttle_bpf_tests build target; not in --quick),
 #             the overlay paths' (encap, decap, to_overlay) and the direct overlay's (encap,
 #             decap, not VXLAN on the underlay) at 10 and 5,000 routes
+#             and from_pod's IPv6 paths (local redirect, NS -> NA) at 10 and 10,000 endpoints
 #   routes    shuttled (etcd mode, one node): seconds until the routes map holds 1,000 leases
 #             written in txns of 125 (from the last commit), and until it is empty again after
 #             their deletion (routes-sync.sh)
@@ -167,6 +168,15 @@ else
         "$direct_txt" >>"$figures"
       grep -q "^bpf_direct,$round,.*from_underlay_decap_into_a_local_pod_5000routes," "$figures" ||
         { cat "$direct_txt" >&2; say "bpf scenario printed no direct-overlay figure"; exit 1; }
+      ipv6_txt=$out/bpf/ipv6-round-$round.txt
+      bpf_round "$round" "ns per packet for the IPv6 paths at 10 and" "$ipv6_txt"
+      # "| path | endpoints | ns/packet | ns incl. restore |" rows
+      awk -F' *[|] *' -v r="$round" '$3 ~ /^[0-9]+$/ && $4 ~ /^-?[0-9]+$/ {
+          path = $2; gsub(/[^A-Za-z0-9]+/, "_", path); sub(/_$/, "", path)
+          printf "bpf_ipv6,%d,shuttle,bpf_ns_%s_%dep,%s,ns\n", r, tolower(path), $3, $4}' \
+        "$ipv6_txt" >>"$figures"
+      grep -q "^bpf_ipv6,$round,.*bpf_ns_ipv6_local_redirect_10000ep," "$figures" ||
+        { cat "$ipv6_txt" >&2; say "bpf scenario printed no IPv6 redirect figure"; exit 1; }
     done
   fi
 fi
@@ -203,6 +213,7 @@ scenario_csv cni >"$tmp/cni.csv"
 scenario_csv bpf >"$tmp/bpf.csv"
 scenario_csv bpf_overlay >"$tmp/bpf_overlay.csv"
 scenario_csv bpf_direct >"$tmp/bpf_direct.csv"
+scenario_csv bpf_ipv6 >"$tmp/bpf_ipv6.csv"
 scenario_csv routes >"$tmp/routes.csv"
 
 bash "$bench_dir/plots.sh" "$figures" "$out/cni_samples.csv" "$out/plots" >"$out/plots.log" 2>&1 ||
@@ -314,6 +325,14 @@ pivot() { # scenario metric-regex setup...
     echo "not VXLAN = what every other packet on the underlay interface pays."
     echo
     table "" "$tmp/bpf_direct.csv"
+  fi
+  if has_rows "$tmp/bpf_ipv6.csv"; then
+    echo
+    echo "## BPF: from_pod's IPv6 paths ns/packet at 10 and 10,000 endpoints (BPF_PROG_TEST_RUN, restore cost subtracted)"
+    echo
+    echo "hash entry = a pod address outside the first 65,536 of the node's IPv6 subnet (endpoints6_hash)."
+    echo
+    table "" "$tmp/bpf_ipv6.csv"
   fi
   if has_rows "$tmp/routes.csv"; then
     echo

@@ -71,5 +71,7 @@ row "BPF ns/packet, direct decap (from_underlay), 5,000 remote subnets (ns)" \
   "$(value bpf_direct bpf_ns_from_underlay_decap_into_a_local_pod_5000routes shuttle)" "≤" 25 "needs the shuttle_bpf_tests build"
 row "BPF ns/packet, not VXLAN on the underlay (UDP to the node) (ns)" \
   "$(value bpf_direct bpf_ns_from_underlay_not_vxlan_udp_to_the_node_5000routes shuttle)" "≤" 8 "needs the shuttle_bpf_tests build"
+row "BPF ns/packet, IPv6 local redirect, 10,000 endpoints (ns)" \
+  "$(value bpf_ipv6 bpf_ns_ipv6_local_redirect_10000ep shuttle)" "≤" 40 "needs the shuttle_bpf_tests build"
 row "routes map in line after 1,000 new leases (s)" "$(value routes routes_in_line_s shuttled)" "≤" 2 \
   "needs shuttled and etcd (the routes scenario)"
