@@ -3,8 +3,8 @@
 // Another build of the datapath's BPF object, read from a file the tests' CMake built
 // (tests/CMakeLists.txt): what a newer or an older shuttle would load, for the upgrade tests.
 //   shuttle_variant.bpf.o  the same sources, one program constant changed: the same layout
-//   shuttle_layout2.bpf.o  a test-only layout 2 (SHUTTLE_TEST_LAYOUT_BUMP): nat_pairs' value
-//                          gains a field, carried by the conversion below
+//   shuttle_layout2.bpf.o  a test-only layout 2 (SHUTTLE_TEST_LAYOUT_BUMP): nat_pairs' (and
+//                          nat_pairs6') value gains a field, carried by the conversion below
 
 #include <cstdint>
 #include <cstring>
@@ -18,11 +18,12 @@
 
 namespace shuttle::test {
 
-// shuttle_nat_seen of the test layout 2: {last_seen_ns, test_first_seen_ns}.
-inline shuttle::datapath::MapConversion nat_pairs_into_test_layout2() {
+// shuttle_nat_seen of the test layout 2: {last_seen_ns, test_first_seen_ns}, the value of
+// nat_pairs and of nat_pairs6.
+inline shuttle::datapath::MapConversion nat_pairs_into_test_layout2(const char* map) {
     shuttle::datapath::MapConversion conversion;
     conversion.from_layout = 1;
-    conversion.map = "nat_pairs";
+    conversion.map = map;
     conversion.convert = [](const std::vector<uint8_t>& key, const std::vector<uint8_t>& value,
                             std::vector<uint8_t>& new_key, std::vector<uint8_t>& new_value) {
         if (key.size() != new_key.size() || value.size() != 8 || new_value.size() != 16) {
@@ -51,7 +52,8 @@ class OtherBuild {
         build_.serial = serial;
         build_.layout = layout;
         if (layout == 2) {
-            build_.conversions.push_back(nat_pairs_into_test_layout2());
+            build_.conversions.push_back(nat_pairs_into_test_layout2("nat_pairs"));
+            build_.conversions.push_back(nat_pairs_into_test_layout2("nat_pairs6"));
         }
     }
     OtherBuild(const OtherBuild&) = delete;

@@ -1,8 +1,9 @@
 #pragma once
 
 // Carrying a node's state from the pinned maps of an older layout into the new maps of an
-// upgrade: endpoints, endpoint_meta, routes, route_slots, node_config, nat_pairs (every map
-// but the loader record, the counters and the ring buffer). Internal to datapath/.
+// upgrade: endpoints, endpoint_meta, routes, route_slots, node_config, nat_pairs, the IPv6
+// maps (every map but the loader record, the counters and the ring buffer). Internal to
+// datapath/.
 
 #include <bpf/libbpf.h>
 
