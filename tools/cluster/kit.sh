@@ -24,6 +24,11 @@ source "$KIT_DIR/state.sh"
 KIT_UNDERLAY_NET=${KIT_UNDERLAY_NET:-192.168.77}
 KIT_UNDERLAY_BRIDGE_IP=$KIT_UNDERLAY_NET.1
 KIT_UNDERLAY_LEN=24
+# The IPv6 half of a dual-stack underlay (kit_underlay_dual_stack): ULA, fd77::/64, the
+# bridge fd77::1, node i fd77::(10+i) (n1 = fd77::11, as its IPv4 ends in .11).
+KIT_UNDERLAY_NET6=${KIT_UNDERLAY_NET6:-fd77:}
+KIT_UNDERLAY_BRIDGE_IP6=$KIT_UNDERLAY_NET6:1
+KIT_UNDERLAY_LEN6=64
 KIT_ETCD_PORT=2379
 
 # Run state of this shell. Never taken from the environment (a script started by another
@@ -34,13 +39,14 @@ if [[ ${KIT__SOURCED_IN:-} != "$$" ]]; then
   export -n KIT__SOURCED_IN KIT_ID KIT_RUN_DIR
   KIT_ID=
   KIT_RUN_DIR=
-  declare -gA KIT_NODE_IP=() KIT_NODE_PID=()
+  declare -gA KIT_NODE_IP=() KIT_NODE_IP6=() KIT_NODE_MAC=() KIT_NODE_PID=()
   declare -ga KIT_NODES=() KIT_EXIT_HOOKS=()
   KIT_NODE_COUNT=0
   KIT_UNDERLAY_HOSTS=0
   KIT_ETCD_PID=
   KIT_LAST_PID=
   KIT_UNDERLAY_UP=
+  KIT_UNDERLAY_IPV6=
   KIT_DOWN_DONE=
 fi
 
@@ -170,11 +176,37 @@ kit_underlay_up() {
   KIT_UNDERLAY_UP=1
 }
 
-# kit_underlay_host <pod> <address>: a pod namespace plugged straight into the underlay
-# bridge, eth0 = <address>/24: a host on the nodes' L2 that is not a node (the cross-node
-# limit of the benchmarks, a forger in the tests).
+# kit_underlay_dual_stack: the underlay gets its IPv6 half (call it before or after the
+# nodes are added; later nodes and reboots get it too): br0 holds fd77::1/64, every node's
+# eth0 fd77::(10+i)/64 (kit_node_ip6) without DAD, a default route via fd77::1 and IPv6
+# forwarding on, as on a dual-stack Kubernetes node. Only inside the run's namespaces.
+kit_underlay_dual_stack() {
+  kit_underlay_up
+  [[ -n $KIT_UNDERLAY_IPV6 ]] && return 0
+  local u node
+  u=$(kit_underlay_netns)
+  kit__ip netns exec "$u" sysctl -qw net.ipv6.conf.br0.disable_ipv6=0
+  kit__ip -n "$u" addr add "$KIT_UNDERLAY_BRIDGE_IP6/$KIT_UNDERLAY_LEN6" dev br0 nodad
+  KIT_UNDERLAY_IPV6=1
+  for node in "${KIT_NODES[@]}"; do kit__node_ipv6_up "$node"; done
+  kit_log "underlay dual-stack: $KIT_UNDERLAY_BRIDGE_IP6/$KIT_UNDERLAY_LEN6"
+}
+
+kit__node_ipv6_up() {
+  local node=$1 n ip6
+  n=$(kit_node_netns "$node")
+  ip6=${KIT_NODE_IP6[$node]}
+  kit__ip netns exec "$n" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.all.forwarding=1
+  kit__ip -n "$n" addr add "$ip6/$KIT_UNDERLAY_LEN6" dev eth0 nodad
+  kit__ip -n "$n" -6 route add default via "$KIT_UNDERLAY_BRIDGE_IP6" dev eth0
+}
+
+# kit_underlay_host <pod> <address> [<ipv6 address>]: a pod namespace plugged straight into
+# the underlay bridge, eth0 = <address>/24 (and <ipv6 address>/64 on a dual-stack underlay):
+# a host on the nodes' L2 that is not a node (the cross-node limit of the benchmarks, a
+# forger in the tests).
 kit_underlay_host() {
-  local pod=$1 ip=$2 u p
+  local pod=$1 ip=$2 ip6=${3:-} u p
   kit_underlay_up
   kit_pod_add "$pod"
   KIT_UNDERLAY_HOSTS=$((KIT_UNDERLAY_HOSTS + 1))
@@ -183,6 +215,10 @@ kit_underlay_host() {
   kit__ip -n "$u" link add "h$KIT_ID-$KIT_UNDERLAY_HOSTS" type veth peer name eth0 netns "$p"
   kit__ip -n "$u" link set "h$KIT_ID-$KIT_UNDERLAY_HOSTS" master br0 up
   kit__ip -n "$p" addr add "$ip/$KIT_UNDERLAY_LEN" dev eth0
+  if [[ -n $ip6 ]]; then
+    [[ -n $KIT_UNDERLAY_IPV6 ]] || kit_die "kit_underlay_host $pod $ip6: the underlay is not dual-stack (kit_underlay_dual_stack)"
+    kit__ip -n "$p" addr add "$ip6/$KIT_UNDERLAY_LEN6" dev eth0 nodad
+  fi
   kit__ip -n "$p" link set eth0 up
 }
 
@@ -200,6 +236,10 @@ kit_node_add() {
   KIT_NODE_COUNT=$((KIT_NODE_COUNT + 1))
   local ip=$KIT_UNDERLAY_NET.$((10 + KIT_NODE_COUNT))
   ((10 + KIT_NODE_COUNT < 255)) || kit_die "too many nodes"
+  KIT_NODE_IP6[$node]=$KIT_UNDERLAY_NET6:$((10 + KIT_NODE_COUNT))
+  # eth0's MAC is the node's for good, as a NIC's: a reboot keeps it, so peers' neighbour
+  # entries (IPv6 ones stay REACHABLE up to 45 s) do not point at a vanished address.
+  KIT_NODE_MAC[$node]=$(printf '02:6c:%s:%s:%s:%02x' "${KIT_ID:0:2}" "${KIT_ID:2:2}" "${KIT_ID:4:2}" "$KIT_NODE_COUNT")
   kit__node_netns_up "$node" "$ip"
   KIT_NODE_IP[$node]=$ip
   KIT_NODES+=("$node")
@@ -211,12 +251,13 @@ kit__node_netns_up() {
   n=$(kit_node_netns "$node")
   u=$(kit_underlay_netns)
   kit__add_netns "$node"
-  kit__ip -n "$u" link add "k$KIT_ID-$node" type veth peer name eth0 netns "$n"
+  kit__ip -n "$u" link add "k$KIT_ID-$node" type veth peer name eth0 netns "$n" address "${KIT_NODE_MAC[$node]}"
   kit__ip -n "$u" link set "k$KIT_ID-$node" master br0 up
   kit__ip -n "$n" addr add "$ip/$KIT_UNDERLAY_LEN" dev eth0
   kit__ip -n "$n" link set eth0 up
   kit__ip -n "$n" route add default via "$KIT_UNDERLAY_BRIDGE_IP"
   kit__ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
+  [[ -z $KIT_UNDERLAY_IPV6 ]] || kit__node_ipv6_up "$node"
 }
 
 # kit_node_reboot <node>: the node loses power and boots again. Every process in its network
@@ -278,16 +319,22 @@ kit__fill_bin_dir() {
   return 0
 }
 
-# Underlay + nodes n1..n<count>.
+# Underlay + nodes n1..n<count>; with --dual-stack the underlay's IPv6 half too.
 kit_cluster_up() {
   local count=${1:-2} i
   kit_underlay_up
+  [[ ${2:-} != --dual-stack ]] || kit_underlay_dual_stack
   for ((i = 1; i <= count; i++)); do kit_node_add "n$i"; done
   kit_log "cluster up: ${KIT_NODES[*]}"
 }
 
 kit_nodes() { echo "${KIT_NODES[@]}"; }
 kit_node_ip() { echo "${KIT_NODE_IP[$1]:?unknown node $1}"; }
+# The node's underlay IPv6 (fd77::11 for n1); only configured on a dual-stack underlay.
+kit_node_ip6() {
+  [[ -n $KIT_UNDERLAY_IPV6 ]] || kit_die "kit_node_ip6 $1: the underlay is not dual-stack (kit_underlay_dual_stack)"
+  echo "${KIT_NODE_IP6[$1]:?unknown node $1}"
+}
 kit_node_pid() { echo "${KIT_NODE_PID[$1]:?unknown node $1}"; }
 kit_node_dir() { echo "$KIT_RUN_DIR/nodes/$1"; }
 # Host paths of the node's CNI dirs (inside the node: /etc/cni/net.d and /opt/cni/bin).
