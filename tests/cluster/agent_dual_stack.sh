@@ -4,14 +4,12 @@
 # (subnetFile) gives pods one address per family, pods of one node ping each other and the
 # node over both families, IPv4 still crosses nodes, the IPv6 masquerade table is installed,
 # repaired and uninstalled; after uninstall IPv6 pods of one node keep talking (host routing).
-# The underlay is dual-stack too: n1 names its IPv6 with --public-ipv6, n2's shuttled finds
-# it on eth0.
+# The underlay is dual-stack too (the kit's): n1 names its IPv6 with --public-ipv6, n2's
+# shuttled finds it on eth0.
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
 
 agent_cluster_up 2 '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan"}}'
-for i in 1 2; do
-  kit_node_exec "n$i" ip -6 addr add "fd77::1$i/64" dev eth0 nodad
-done
+kit_underlay_dual_stack # eth0: fd77::11 (n1), fd77::12 (n2)
 start_shuttled n1 --ip-masq --public-ipv6 fd77::11
 start_shuttled n2
 wait_ready n1

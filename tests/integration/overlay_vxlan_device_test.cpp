@@ -1,18 +1,22 @@
 // The node's VXLAN device, in throwaway anonymous network namespaces only.
 
 #include <arpa/inet.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdio>
 
 #include "common/system_error.h"
 #include "common/unique_fd.h"
 #include "netlink/netlink.h"
 #include "netns/guard.h"
 #include "overlay/vxlan_device.h"
+#include "overlay/vxlan_ipv6.h"
 
 using namespace shuttle;
 using namespace shuttle::overlay;
@@ -340,4 +344,111 @@ TEST_CASE("overlay device: takes a flannel node's packets (VNI 1, port 8472, dst
     char source[INET_ADDRSTRLEN] = {};
     inet_ntop(AF_INET, &from.sin_addr, source, sizeof source);
     REQUIRE(std::string(source) == "10.244.2.0");
+}
+
+namespace {
+
+// `ip -6 route show dev <dev>` in the calling thread's namespace (the encap is written only:
+// netlink::list_routes does not parse it back).
+std::string ip6_routes_text(const std::string& dev) {
+    std::string text;
+    FILE* out = popen(("ip -6 route show dev " + dev + " 2>&1").c_str(), "r");
+    REQUIRE(out);
+    char buffer[512];
+    while (fgets(buffer, sizeof buffer, out)) {
+        text += buffer;
+    }
+    pclose(out);
+    return text;
+}
+
+std::vector<IpAddress> permanent_ipv6_neighbours(netlink::Socket& nl, int index) {
+    std::vector<IpAddress> result;
+    for (const auto& n : netlink::list_neighbours(nl, AF_INET6, index)) {
+        if (n.state & NUD_PERMANENT) {
+            result.push_back(n.address);
+        }
+    }
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE("IPv6 on shuttle.1: the /128, one encap ip6 route + permanent neighbour per peer") {
+    Node node;
+    netlink::add_address(node.nl, "u0", prefix("fd77::1/64"), {.nodad = true});
+    auto device = ensure_vxlan_device(node.nl, node.spec());
+    ensure_ipv6_device(node.nl, device.name, prefix("fd00:10:244:1::/64"));
+    ensure_ipv6_device(node.nl, device.name, prefix("fd00:10:244:1::/64"));  // idempotent
+    std::vector<IpPrefix> v6;
+    for (const auto& a : netlink::list_addresses(node.nl, AF_INET6, device.index)) {
+        if (a.prefix.address.bytes[0] != 0xfe) {
+            v6.push_back(a.prefix);
+        }
+    }
+    REQUIRE(v6 == std::vector<IpPrefix>{prefix("fd00:10:244:1::/128")});
+
+    std::vector<Ipv6Peer> peers{
+        {prefix("fd00:10:244:2::/64"), ip("fd77::2"), mac("02:00:00:00:00:02"), 1},
+        {prefix("fd00:10:244:3::/64"), ip("fd77::3"), mac("02:00:00:00:00:03"), 1}};
+    REQUIRE(set_ipv6_peers(node.nl, device.name, ip("fd77::1"), peers) == 2);
+    REQUIRE(set_ipv6_peers(node.nl, device.name, ip("fd77::1"), peers) == 2);  // idempotent
+    REQUIRE(ipv6_peer_routes(node.nl, device.name) ==
+            std::vector<IpPrefix>{prefix("fd00:10:244:2::/64"), prefix("fd00:10:244:3::/64")});
+    auto text = ip6_routes_text(device.name);
+    INFO(text);
+    REQUIRE(text.find("fd00:10:244:2::/64  encap ip6 id 1 src fd77::1 dst fd77::2") !=
+            std::string::npos);
+    REQUIRE(text.find("via fd00:10:244:2:: metric 1024 onlink") != std::string::npos);
+    auto neighbours = permanent_ipv6_neighbours(node.nl, device.index);
+    std::sort(neighbours.begin(), neighbours.end());
+    REQUIRE(neighbours == std::vector<IpAddress>{ip("fd00:10:244:2::"), ip("fd00:10:244:3::")});
+    auto status = ipv6_overlay_status(node.nl);
+    REQUIRE(status);
+    REQUIRE(status->ifname == "shuttle.1");
+    REQUIRE(status->address == prefix("fd00:10:244:1::/128"));
+    REQUIRE(status->routes.size() == 2);
+
+    // A lost lease: its route and neighbour go, the other stays.
+    peers.pop_back();
+    REQUIRE(set_ipv6_peers(node.nl, device.name, ip("fd77::1"), peers) == 1);
+    REQUIRE(ipv6_peer_routes(node.nl, device.name) ==
+            std::vector<IpPrefix>{prefix("fd00:10:244:2::/64")});
+    REQUIRE(permanent_ipv6_neighbours(node.nl, device.index) ==
+            std::vector<IpAddress>{ip("fd00:10:244:2::")});
+
+    // A new lease: the old /128 replaced. Uninstall: the device takes everything with it.
+    ensure_ipv6_device(node.nl, device.name, prefix("fd00:10:244:7::/64"));
+    REQUIRE(ipv6_overlay_status(node.nl)->address == prefix("fd00:10:244:7::/128"));
+    REQUIRE(delete_vxlan_device(node.nl, 1));
+    REQUIRE_FALSE(ipv6_overlay_status(node.nl));
+}
+
+TEST_CASE("an IPv6-only device: local = the PublicIPv6, no IPv4; flannel-v6.1 blocks the port") {
+    Node node;
+    netlink::add_address(node.nl, "u0", prefix("fd77::1/64"), {.nodad = true});
+    // flannel's dual-stack backend's IPv6 device, up on 8472: shuttle.1 cannot bind [::]:8472.
+    netlink::create_vxlan(node.nl, {.link = {"flannel-v6.1", 1430},
+                                    .vni = 1,
+                                    .port = 8472,
+                                    .local = ip("fd77::1"),
+                                    .underlay = netlink::LinkRef("u0")});
+    netlink::set_link_up(node.nl, "flannel-v6.1");
+    VxlanDeviceSpec spec{.underlay = netlink::LinkRef("u0"), .public_ip = ip("fd77::1")};
+    spec.ipv4 = false;
+    spec.mtu = 1430;
+    REQUIRE_THROWS_WITH(
+        ensure_vxlan_device(node.nl, spec),
+        Catch::Contains("held by flannel-v6.1") && Catch::Contains("ip link del flannel-v6.1"));
+    REQUIRE(remove_flannel_device(node.nl, 1));
+    auto device = ensure_vxlan_device(node.nl, spec);
+    auto link = netlink::get_link(node.nl, "shuttle.1");
+    REQUIRE(link.vxlan);
+    REQUIRE(link.vxlan->external);
+    REQUIRE(link.vxlan->local == ip("fd77::1"));
+    REQUIRE(link.mtu == 1430);
+    REQUIRE(ipv4_addresses(node.nl, device.index).empty());
+    REQUIRE(device_routes(node.nl, device.index).empty());
+    spec.public_ip = ip("192.168.50.1");
+    REQUIRE_THROWS_WITH(ensure_vxlan_device(node.nl, spec), Catch::Contains("IPv6 public address"));
 }

@@ -13,6 +13,10 @@
   capture  --iface IF [--port 8472] [--src IP] [--count N] [--seconds S] [--lengths]
            VXLAN frames (from outer source IP) seen on IF (AF_PACKET), one hex line each,
            or only their lengths; a GSO packet is seen whole, before segmentation
+  capture6 --iface IF [--port 8472] [--src IPV6] [--count N] [--seconds S]
+           VXLAN frames over IPv6 seen on IF, one line each: src= dst= dport= vni=
+           csum=ok|zero|bad (the outer UDP checksum over the IPv6 pseudo-header)
+           inner_dst=<MAC>; checksums offloaded by the sender are not final on the wire
   compare  A B [--port-range LO HI]
            one frame (hex line) of each: which outer fields are equal, which differ
   tcx-count IFNAME ingress|egress             programs attached by TCX (BPF_PROG_QUERY)
@@ -108,6 +112,45 @@ def cmd_capture(args):
                 continue
             print(len(frame) if args.lengths else frame.hex(), flush=True)
             seen += 1
+
+
+ETH_P_IPV6 = 0x86DD
+
+
+def ipv6_vxlan_line(frame, port, src):
+    """The capture6 line of an Ethernet + IPv6 + UDP + VXLAN frame, or None."""
+    if len(frame) < 76 or struct.unpack("!H", frame[12:14])[0] != ETH_P_IPV6:
+        return None
+    if frame[14] >> 4 != 6 or frame[20] != 17:
+        return None
+    saddr, daddr, udp = frame[22:38], frame[38:54], frame[54:]
+    dport, length, check = struct.unpack("!HHH", udp[2:8])
+    if dport != port or (src and saddr != src) or length > len(udp):
+        return None
+    pseudo = saddr + daddr + struct.pack("!IxxxB", length, 17)
+    csum = "zero" if check == 0 else ("ok" if checksum(pseudo + udp[:length]) == 0 else "bad")
+    vni = int.from_bytes(udp[12:15], "big")
+    inner_dst = ":".join(f"{b:02x}" for b in udp[16:22])
+    return (f"src={socket.inet_ntop(socket.AF_INET6, saddr)} "
+            f"dst={socket.inet_ntop(socket.AF_INET6, daddr)} dport={dport} vni={vni} "
+            f"csum={csum} inner_dst={inner_dst}")
+
+
+def cmd_capture6(args):
+    src = socket.inet_pton(socket.AF_INET6, args.src) if args.src else None
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL)) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        s.bind((args.iface, 0))
+        print("capturing", file=sys.stderr, flush=True)
+        seen = 0
+        deadline = time.monotonic() + args.seconds
+        while seen < args.count and (left := deadline - time.monotonic()) > 0:
+            if not select.select([s], [], [], left)[0]:
+                break
+            line = ipv6_vxlan_line(s.recv(262144), args.port, src)
+            if line:
+                print(line, flush=True)
+                seen += 1
 
 
 # Outer fields of a VXLAN frame without IP options: (name, offset, length, rule).
@@ -209,6 +252,13 @@ def main():
     p.add_argument("--seconds", type=float, default=5)
     p.add_argument("--lengths", action="store_true")
     p.set_defaults(run=cmd_capture)
+    p = sub.add_parser("capture6")
+    p.add_argument("--iface", required=True)
+    p.add_argument("--port", type=int, default=8472)
+    p.add_argument("--src")
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=5)
+    p.set_defaults(run=cmd_capture6)
     p = sub.add_parser("compare")
     p.add_argument("a")
     p.add_argument("b")

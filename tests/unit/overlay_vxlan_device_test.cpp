@@ -136,6 +136,13 @@ TEST_CASE("overlay port conflict text names the holder and the way out") {
             "cannot bring up shuttle.1: UDP port 8472 is held by flannel.1 (vxlan id 1, up): "
             "stop flanneld and delete flannel.1 (remove_flannel_device, or `ip link del "
             "flannel.1`) first");
+    // flannel's dual-stack backend: its IPv6 device holds [::]:8472, which shuttle.1 (a
+    // collect_md device opens both families) needs too.
+    flannel.name = "flannel-v6.1";
+    REQUIRE(port_conflict_message("shuttle.1", 8472, flannel) ==
+            "cannot bring up shuttle.1: UDP port 8472 is held by flannel-v6.1 (vxlan id 1, up): "
+            "stop flanneld and delete flannel-v6.1 (remove_flannel_device, or `ip link del "
+            "flannel-v6.1`) first");
     REQUIRE(port_conflict_message("shuttle.1", 8472, std::nullopt) ==
             "cannot bring up shuttle.1: UDP port 8472 is in use by another socket in this "
             "network namespace");

@@ -13,9 +13,41 @@
 #include "datapath/datapath.h"
 #include "datapath/inspect.h"
 #include "datapath/monitor.h"
+#include "netlink/socket.h"
+#include "overlay/vxlan_ipv6.h"
 #include "shuttle/version.h"
 
 namespace {
+
+// IPv6 across nodes rides on shuttle.<VNI> by routes (overlay/vxlan_ipv6.h), not in the
+// pinned maps: read from the device. null when no device carries IPv6.
+nlohmann::json ipv6_overlay_json() {
+    try {
+        shuttle::netlink::Socket nl;
+        auto status = shuttle::overlay::ipv6_overlay_status(nl);
+        if (!status) {
+            return nullptr;
+        }
+        nlohmann::json routes = nlohmann::json::array();
+        for (const auto& r : status->routes) {
+            routes.push_back(r.str());
+        }
+        return {{"ifname", status->ifname}, {"address", status->address.str()}, {"routes", routes}};
+    } catch (const std::exception& e) {
+        return {{"error", e.what()}};
+    }
+}
+
+std::string ipv6_overlay_text(const nlohmann::json& o) {
+    if (!o.is_object()) {
+        return "";
+    }
+    if (o.contains("error")) {
+        return "overlay6  unknown: " + o["error"].get<std::string>() + "\n";
+    }
+    return "overlay6  " + o["ifname"].get<std::string>() + ": " + o["address"].get<std::string>() +
+           ", " + std::to_string(o["routes"].size()) + " IPv6 route(s)\n";
+}
 
 namespace dp = shuttle::datapath;
 
@@ -108,9 +140,10 @@ int run(const Args& args) {
     } else {
         out = dp::status_json(node);
         out["agent"] = agent_health(args.healthz_addr);
-        text = args.json
-                   ? ""
-                   : "agent  " + agent_health_text(out["agent"]) + "\n" + dp::status_table(out);
+        out["overlay_ipv6"] = ipv6_overlay_json();
+        text = args.json ? ""
+                         : "agent  " + agent_health_text(out["agent"]) + "\n" +
+                               ipv6_overlay_text(out["overlay_ipv6"]) + dp::status_table(out);
     }
     std::cout << (args.json ? shuttle::dump_json(out, 2) + "\n" : text);
     return 0;

@@ -93,8 +93,14 @@ agent::AgentOptions agent_options(const std::map<std::string, std::string>& flag
     options.vtep_mac = overlay::derive_vtep_mac(options.public_ip, overlay::kDefaultVni);
     options.public_ipv6 = public_ipv6(flags, underlay);
     if (options.public_ipv6) {
-        // BackendV6Data's VtepMAC: the IPv6 device's, derived the same way from PublicIPv6.
-        options.vtep_mac_v6 = overlay::derive_vtep_mac(*options.public_ipv6, overlay::kDefaultVni);
+        // BackendV6Data's VtepMAC: the MAC of the device carrying IPv6. That is shuttle.<VNI>
+        // itself (overlay/vxlan_ipv6.h: its collect_md port is both families'), so peers'
+        // IPv6 frames reach it addressed to its own MAC; derived from PublicIPv6 only on a
+        // node without an IPv4 address.
+        options.vtep_mac_v6 =
+            options.public_ip == IpAddress::any(AF_INET)
+                ? overlay::derive_vtep_mac(*options.public_ipv6, overlay::kDefaultVni)
+                : options.vtep_mac;
     }
     agent::log_info("public IP " + options.public_ip.str() +
                     (options.public_ipv6 ? ", public IPv6 " + options.public_ipv6->str() : "") +
@@ -128,6 +134,7 @@ agent::NodeDatapathOptions datapath_options(const std::map<std::string, std::str
     result.bpffs_root = flags.at("bpffs-root");
     result.underlay_ifname = underlay.name;
     result.public_ip = options.public_ip;
+    result.public_ipv6 = options.public_ipv6;
     result.underlay_mtu = options.underlay_mtu;
     result.overlay = agent::parse_overlay_mode(flags.at("overlay"));
     result.ip_masq = options.ip_masq;
@@ -184,24 +191,20 @@ int run(const std::map<std::string, std::string>& flags) {
 
     std::unique_ptr<agent::NodeDatapath> datapath;
     agent::Ipv6Masquerade masquerade6(options.ip_masq);
-    std::atomic<bool> ipv6_only{false};
     if (agent::parse_bool("datapath", flags.at("datapath"))) {
         datapath =
             std::make_unique<agent::NodeDatapath>(datapath_options(flags, options, underlay));
-        options.on_lease = [&datapath, &masquerade6, &ipv6_only](
-                               const agent::Lease& lease, const agent::NetworkConfig& config) {
-            // The datapath forwards IPv4; an IPv6-only node's pods run on the plugin's host
-            // routing alone (IPv6 across nodes is issue 12's item 3).
-            ipv6_only = !config.enable_ipv4;
-            if (config.enable_ipv4) {
-                datapath->apply_lease(lease.subnet, lease.vtep_mac, config);
-            }
+        options.on_lease = [&datapath, &masquerade6](const agent::Lease& lease,
+                                                     const agent::NetworkConfig& config) {
+            // An IPv6-only network: shuttle.<VNI> carries IPv6 alone, with the IPv6 VtepMAC.
+            datapath->apply_lease(
+                lease.subnet,
+                config.enable_ipv4 ? lease.vtep_mac : lease.vtep_mac_v6.value_or(lease.vtep_mac),
+                config, lease.ipv6_subnet);
             masquerade6.apply(lease.ipv6_subnet, config);
         };
-        options.extra_readiness = [&datapath, &masquerade6, &ipv6_only] {
-            auto [ok, text] = ipv6_only ? std::pair{true, std::string("datapath: none (IPv6-only "
-                                                                      "network: host routing)")}
-                                        : datapath->readiness();
+        options.extra_readiness = [&datapath, &masquerade6] {
+            auto [ok, text] = datapath->readiness();
             auto [ok6, text6] = masquerade6.readiness();
             return std::pair{ok && ok6, text6.empty() ? text : text + "\n" + text6};
         };
@@ -223,15 +226,7 @@ int run(const std::map<std::string, std::string>& flags) {
         }
         agent::log_info(text);
         if (datapath) {
-            // The routes map is IPv4's: an IPv6-only network's peers (keyed by their IPv6
-            // subnet) have no route there yet.
-            agent::PeerMap ipv4_peers;
-            for (const auto& [subnet, peer] : peers) {
-                if (subnet.address.is_v4()) {
-                    ipv4_peers.emplace(subnet, peer);
-                }
-            }
-            datapath->set_peers(ipv4_peers);
+            datapath->set_peers(peers);  // IPv4 routes map + the device's IPv6 routes
         }
     };
     std::unique_ptr<agent::NodeAgent> node;

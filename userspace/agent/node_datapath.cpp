@@ -23,6 +23,7 @@
 #include "common/unique_fd.h"
 #include "masquerade/masquerade.h"
 #include "overlay/vxlan_device.h"
+#include "overlay/vxlan_ipv6.h"
 
 namespace shuttle::agent {
 
@@ -149,19 +150,72 @@ NodeDatapath::NodeDatapath(NodeDatapathOptions options)
 }
 
 void NodeDatapath::apply_lease(const IpPrefix& subnet, const MacAddress& vtep_mac,
-                               const NetworkConfig& config) {
+                               const NetworkConfig& config,
+                               const std::optional<IpPrefix>& ipv6_subnet) {
     std::lock_guard lock(mutex_);
-    wanted_ = Applied{subnet, vtep_mac, config, 0, ""};
+    wanted_ = Applied{subnet, vtep_mac, config, 0, "", ipv6_subnet};
     try {
-        apply_locked(subnet, vtep_mac, config);
+        apply_locked(subnet, vtep_mac, config, ipv6_subnet);
     } catch (const std::exception& e) {
         problem_ = std::string("datapath: ") + e.what();
         throw;
     }
+    // A new or recreated device has no IPv6 routes yet.
+    if (peers_) {
+        routes_pending_ = true;
+        write_routes_locked();
+    }
+}
+
+void NodeDatapath::write_conflist_locked() {
+    if (!options_.cni_conf_dir.empty()) {
+        auto path = options_.cni_conf_dir + "/" + options_.cni_conf_name;
+        if (write_file_if_different(path,
+                                    cni_conflist_text(options_.subnet_file, options_.bpffs_root))) {
+            log_info("wrote " + path);
+        }
+    }
+}
+
+// An IPv6-only network: shuttle.<VNI> with PublicIPv6 as its local address, IPv6 only (no
+// IPv4 address, route, node config or programs: the IPv4 datapath has nothing to do, and
+// the pods' IPv6 takes the stack's routes).
+void NodeDatapath::apply_ipv6_only_locked(const MacAddress& vtep_mac, const NetworkConfig& config,
+                                          const IpPrefix& ipv6_subnet) {
+    if (!options_.public_ipv6) {
+        throw std::runtime_error("an IPv6-only network needs this node's PublicIPv6");
+    }
+    overlay::VxlanDeviceSpec spec;
+    spec.vni = static_cast<uint32_t>(config.vni);
+    spec.port = vxlan_port(config);
+    spec.underlay = netlink::LinkRef(options_.underlay_ifname);
+    spec.public_ip = *options_.public_ipv6;
+    spec.ipv4 = false;
+    // An IPv6 outer header is 20 bytes longer: the kernel refuses more than underlay - 70.
+    spec.mtu = overlay::overlay_mtu(static_cast<uint32_t>(options_.underlay_mtu)) - 20;
+    spec.vtep_mac = vtep_mac;
+    auto device = overlay::ensure_vxlan_device(netlink_, spec);
+    if (device.action != overlay::VxlanDevice::Action::unchanged) {
+        log_info("VXLAN device " + device.name + " (ifindex " + std::to_string(device.index) +
+                 ", MAC " + device.mac.str() + ", MTU " + std::to_string(device.mtu) +
+                 ", IPv6 only, local " + spec.public_ip.str() + "): updated or created");
+    }
+    overlay::ensure_ipv6_device(netlink_, device.name, ipv6_subnet);
+    applied_ = Applied{IpPrefix{}, vtep_mac, config, device.index, device.name, ipv6_subnet};
+    problem_.clear();
+    write_conflist_locked();
 }
 
 void NodeDatapath::apply_locked(const IpPrefix& subnet, const MacAddress& vtep_mac,
-                                const NetworkConfig& config) {
+                                const NetworkConfig& config,
+                                const std::optional<IpPrefix>& ipv6_subnet) {
+    if (!config.enable_ipv4) {
+        if (!ipv6_subnet) {
+            throw std::runtime_error("an IPv6-only network's lease has no IPv6 subnet");
+        }
+        apply_ipv6_only_locked(vtep_mac, config, *ipv6_subnet);
+        return;
+    }
     overlay::VxlanDeviceSpec spec;
     spec.vni = static_cast<uint32_t>(config.vni);
     spec.port = vxlan_port(config);
@@ -189,6 +243,11 @@ void NodeDatapath::apply_locked(const IpPrefix& subnet, const MacAddress& vtep_m
         pods_reattached_ = true;
     }
     node_.attach_overlay(device.index, device.name);
+    std::optional<IpPrefix> ipv6;
+    if (config.enable_ipv6 && ipv6_subnet && options_.public_ipv6) {
+        overlay::ensure_ipv6_device(netlink_, device.name, *ipv6_subnet);
+        ipv6 = ipv6_subnet;
+    }
     apply_overlay_mode_locked(spec.port);
     if (options_.ip_masq) {
         masquerade::ensure({config.network, subnet.network()});
@@ -200,15 +259,9 @@ void NodeDatapath::apply_locked(const IpPrefix& subnet, const MacAddress& vtep_m
             log_info("migration from flannel: " + line);
         }
     }
-    applied_ = Applied{subnet, vtep_mac, config, device.index, device.name};
+    applied_ = Applied{subnet, vtep_mac, config, device.index, device.name, ipv6};
     problem_.clear();
-    if (!options_.cni_conf_dir.empty()) {
-        auto path = options_.cni_conf_dir + "/" + options_.cni_conf_name;
-        if (write_file_if_different(path,
-                                    cni_conflist_text(options_.subnet_file, options_.bpffs_root))) {
-            log_info("wrote " + path);
-        }
-    }
+    write_conflist_locked();
 }
 
 // Switching keeps streams flowing: towards direct, from_underlay is attached before the flag
@@ -278,6 +331,9 @@ std::vector<datapath::RemoteRoute> remote_routes(const PeerMap& peers) {
     std::vector<datapath::RemoteRoute> routes;
     routes.reserve(peers.size());
     for (const auto& [subnet, peer] : peers) {
+        if (!subnet.address.is_v4()) {
+            continue;  // an IPv6-only network's peers: no IPv4 route
+        }
         datapath::RemoteRoute route;
         route.subnet = subnet;
         route.underlay_ip = peer.public_ip;
@@ -286,6 +342,18 @@ std::vector<datapath::RemoteRoute> remote_routes(const PeerMap& peers) {
         routes.push_back(route);
     }
     return routes;
+}
+
+// An IPv6-only network's leases have no BackendData VNI: the network's is theirs.
+std::vector<overlay::Ipv6Peer> ipv6_peers(const PeerMap& peers, int network_vni) {
+    std::vector<overlay::Ipv6Peer> result;
+    for (const auto& [subnet, peer] : peers) {
+        if (peer.ipv6_subnet && peer.public_ipv6 && peer.vtep_mac_v6) {
+            result.push_back({*peer.ipv6_subnet, *peer.public_ipv6, *peer.vtep_mac_v6,
+                              static_cast<uint32_t>(peer.vni == 0 ? network_vni : peer.vni)});
+        }
+    }
+    return result;
 }
 
 }  // namespace
@@ -321,13 +389,31 @@ void NodeDatapath::write_routes_locked() {
         return;
     }
     try {
-        node_.set_routes(remote_routes(*peers_));
+        if (!applied_ || applied_->config.enable_ipv4) {
+            node_.set_routes(remote_routes(*peers_));
+        }
+        write_ipv6_routes_locked();
         routes_pending_ = false;
         routes_error_.clear();
     } catch (const std::exception& e) {
         routes_error_ = std::string("routes map: ") + e.what();
         log_error(routes_error_ + " (retried in 5 s)");
     }
+}
+
+// The device's IPv6 routes and neighbours: only once the lease put IPv6 on the device.
+void NodeDatapath::write_ipv6_routes_locked() {
+    if (!applied_ || !applied_->ipv6_subnet || !options_.public_ipv6) {
+        return;
+    }
+    auto peers = ipv6_peers(*peers_, applied_->config.vni);
+    size_t count =
+        overlay::set_ipv6_peers(netlink_, applied_->ifname, *options_.public_ipv6, peers);
+    if (count != ipv6_routes_) {
+        log_info("IPv6 overlay: " + std::to_string(count) + " peer route(s) on " +
+                 applied_->ifname);
+    }
+    ipv6_routes_ = count;
 }
 
 std::string NodeDatapath::drift_locked() {
@@ -344,6 +430,9 @@ std::string NodeDatapath::drift_locked() {
     }
     if (device->mac != applied_->vtep_mac) {
         return "VXLAN device MAC changed to " + device->mac.str();
+    }
+    if (!applied_->config.enable_ipv4) {
+        return "";  // IPv6 only: no programs, no IPv4 masquerade
     }
     auto overlay = node_.overlay_attachment();
     if (!overlay || !overlay->attached) {
@@ -406,7 +495,7 @@ void NodeDatapath::maintain() {
     }
     log_info("datapath drift: " + drift + "; repairing");
     try {
-        apply_locked(wanted_->subnet, wanted_->vtep_mac, wanted_->config);
+        apply_locked(wanted_->subnet, wanted_->vtep_mac, wanted_->config, wanted_->ipv6_subnet);
         routes_pending_ = true;
         write_routes_locked();
     } catch (const std::exception& e) {
@@ -421,10 +510,23 @@ std::pair<bool, std::string> NodeDatapath::readiness() const {
     if (!applied_) {
         return {false, problem_.empty() ? "datapath: lease not applied" : problem_};
     }
+    if (!applied_->config.enable_ipv4) {
+        return {routes_error_.empty(),
+                routes_error_.empty()
+                    ? "datapath: " + applied_->ifname + " (ifindex " +
+                          std::to_string(applied_->ifindex) + ", IPv6 only), IPv6 " +
+                          overlay::ipv6_device_address(*applied_->ipv6_subnet).str() + " with " +
+                          std::to_string(ipv6_routes_) + " IPv6 route(s)"
+                    : "datapath: " + routes_error_};
+    }
     std::string text = "datapath: " + applied_->ifname + " (ifindex " +
                        std::to_string(applied_->ifindex) + ") with overlay programs, overlay " +
-                       overlay_text_locked() + ", " + std::to_string(peers_ ? peers_->size() : 0) +
-                       " route(s)";
+                       overlay_text_locked() + ", " +
+                       std::to_string(peers_ ? remote_routes(*peers_).size() : 0) + " route(s)";
+    if (applied_->ipv6_subnet) {
+        text += ", IPv6 " + overlay::ipv6_device_address(*applied_->ipv6_subnet).str() + " with " +
+                std::to_string(ipv6_routes_) + " IPv6 route(s)";
+    }
     if (options_.ip_masq) {
         text += ", masquerade on";
     }

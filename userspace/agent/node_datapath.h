@@ -32,6 +32,8 @@ struct NodeDatapathOptions {
     std::string bpffs_root = "/sys/fs/bpf/shuttle";
     std::string underlay_ifname;  // the interface holding public_ip
     IpAddress public_ip;
+    // PublicIPv6: the outer source of IPv6 pod traffic to other nodes (dual-stack networks).
+    std::optional<IpAddress> public_ipv6;
     int underlay_mtu = 1500;
     // direct: the programs encapsulate and decapsulate themselves where the underlay allows
     // it (Ethernet, from_underlay attached), else the device path with the reason said.
@@ -68,9 +70,12 @@ class NodeDatapath {
 
     // on_lease: device, node config, overlay programs, masquerade, conflist. Throws on failure
     // (the agent retries with backoff and keeps /readyz at 503).
+    // ipv6_subnet (EnableIPv6): the device carries IPv6 too (overlay/vxlan_ipv6.h).
     void apply_lease(const IpPrefix& subnet, const MacAddress& vtep_mac,
-                     const NetworkConfig& config);
-    // on_peers: the routes map holds exactly these.
+                     const NetworkConfig& config,
+                     const std::optional<IpPrefix>& ipv6_subnet = std::nullopt);
+    // on_peers: the routes map holds exactly the IPv4-keyed peers; with IPv6 applied, the
+    // device's IPv6 routes and neighbours exactly the peers' IPv6 halves.
     void set_peers(const PeerMap& peers);
     // Periodic: re-applies the lease when the device or the masquerade table drifted.
     void maintain();
@@ -84,9 +89,14 @@ class NodeDatapath {
         NetworkConfig config;
         int ifindex = 0;
         std::string ifname;
+        std::optional<IpPrefix> ipv6_subnet;
     };
     void apply_locked(const IpPrefix& subnet, const MacAddress& vtep_mac,
-                      const NetworkConfig& config);
+                      const NetworkConfig& config, const std::optional<IpPrefix>& ipv6_subnet);
+    void write_ipv6_routes_locked();
+    void apply_ipv6_only_locked(const MacAddress& vtep_mac, const NetworkConfig& config,
+                                const IpPrefix& ipv6_subnet);
+    void write_conflist_locked();
     std::string drift_locked();
     std::string reload_if_pins_lost_locked();
     void reattach_recorded_pods();
@@ -107,6 +117,7 @@ class NodeDatapath {
     bool routes_pending_ = false;
     bool pods_reattached_ = false;
     std::string routes_error_;
+    size_t ipv6_routes_ = 0;
     datapath::OverlayMode overlay_mode_ = datapath::OverlayMode::device;
     int underlay_ifindex_ = 0;
     std::string overlay_fallback_;  // why direct was asked for but device is in force

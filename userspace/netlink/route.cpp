@@ -1,5 +1,8 @@
 #include "netlink/route.h"
 
+#include <endian.h>
+#include <linux/lwtunnel.h>
+
 namespace shuttle::netlink {
 
 namespace {
@@ -36,6 +39,19 @@ MessageBuilder route_message(uint16_t type, uint16_t flags, const Route& route, 
     }
     if (route.source) {
         message.add_address(RTA_PREFSRC, *route.source);
+    }
+    if (route.encap) {
+        message.add_u16(RTA_ENCAP_TYPE, LWTUNNEL_ENCAP_IP6);
+        auto encap = message.nest(RTA_ENCAP);
+        uint64_t id = htobe64(route.encap->id);
+        message.add(LWTUNNEL_IP6_ID, Bytes(reinterpret_cast<const uint8_t*>(&id), sizeof id));
+        message.add_address(LWTUNNEL_IP6_DST, route.encap->dst);
+        if (!route.encap->src.empty() && route.encap->src != IpAddress::any(AF_INET6)) {
+            message.add_address(LWTUNNEL_IP6_SRC, route.encap->src);
+        }
+        if (route.encap->csum) {
+            message.add_u16(LWTUNNEL_IP6_FLAGS, htobe16(0x01));  // TUNNEL_CSUM
+        }
     }
     return message;
 }

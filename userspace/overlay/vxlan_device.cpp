@@ -32,6 +32,12 @@ void validate(const VxlanDeviceSpec& spec) {
     if (spec.underlay.index == 0 && spec.underlay.name.empty()) {
         fail("no underlay interface");
     }
+    if (!spec.ipv4) {
+        if (spec.public_ip.empty() || spec.public_ip.is_v4()) {
+            fail("an IPv6-only device needs an IPv6 public address");
+        }
+        return;
+    }
     if (!spec.public_ip.is_v4()) {
         fail("public IP must be an IPv4 address");
     }
@@ -254,7 +260,7 @@ std::string port_conflict_message(const std::string& device, uint16_t port,
         text += " id " + std::to_string(*holder->vxlan->vni);
     }
     text += std::string(holder->up() ? ", up" : "") + ")";
-    if (holder->name.rfind("flannel.", 0) == 0) {
+    if (holder->name.rfind("flannel.", 0) == 0 || holder->name.rfind("flannel-v6.", 0) == 0) {
         return text + ": stop flanneld and delete " + holder->name +
                " (remove_flannel_device, or `ip link del " + holder->name + "`) first";
     }
@@ -299,6 +305,9 @@ VxlanDevice ensure_vxlan_device(netlink::Socket& socket, const VxlanDeviceSpec& 
 
     netlink::Link link = netlink::get_link(socket, desired.name);
     netlink::LinkRef ref(link.index, link.name);
+    if (!spec.ipv4) {
+        return describe(link, IpPrefix{}, action);  // IPv6 addressing: overlay/vxlan_ipv6.h
+    }
     IpPrefix address = device_address(spec.node_subnet);
     ensure_address(socket, ref, address);
     ensure_route(socket, cluster_route(ref, spec.cluster_network, address.address));
@@ -323,7 +332,10 @@ bool delete_vxlan_device(netlink::Socket& socket, uint32_t vni) {
 }
 
 bool remove_flannel_device(netlink::Socket& socket, uint32_t vni) {
-    return delete_if_present(socket, flannel_device_name(vni));
+    bool v4 = delete_if_present(socket, flannel_device_name(vni));
+    // flannel's dual-stack backend: its IPv6 device holds [::]:<port> too.
+    bool v6 = delete_if_present(socket, "flannel-v6." + std::to_string(vni));
+    return v4 || v6;
 }
 
 }  // namespace shuttle::overlay

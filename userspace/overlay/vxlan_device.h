@@ -25,10 +25,14 @@ inline constexpr uint32_t kEncapOverhead = 50;  // outer Ethernet + IPv4 + UDP +
 struct VxlanDeviceSpec {
     uint32_t vni = kDefaultVni;
     uint16_t port = kDefaultPort;
-    netlink::LinkRef underlay{0};          // required: the interface holding public_ip
-    IpAddress public_ip{};                 // required: the lease's PublicIP, the tunnel's source
-    IpPrefix node_subnet{};                // required: the lease, e.g. 10.244.1.0/24
-    IpPrefix cluster_network{};            // required: e.g. 10.244.0.0/16, routed to the device
+    netlink::LinkRef underlay{0};  // required: the interface holding public_ip
+    IpAddress public_ip{};         // required: the lease's PublicIP, the tunnel's source
+                                   // (PublicIPv6 on an IPv6-only network)
+    IpPrefix node_subnet{};        // required: the lease, e.g. 10.244.1.0/24
+    IpPrefix cluster_network{};    // required: e.g. 10.244.0.0/16, routed to the device
+    // false on an IPv6-only network: no IPv4 address or route on the device (node_subnet and
+    // cluster_network unused); public_ip is then the PublicIPv6.
+    bool ipv4 = true;
     std::optional<uint32_t> mtu{};         // default: underlay MTU − 50
     std::optional<MacAddress> vtep_mac{};  // default: derive_vtep_mac(public_ip, vni)
 };
@@ -110,9 +114,10 @@ std::optional<VxlanDevice> find_vxlan_device(netlink::Socket& socket, uint32_t v
 // Uninstall: deletes shuttle.<VNI> (its addresses and routes go with it). False when absent.
 bool delete_vxlan_device(netlink::Socket& socket, uint32_t vni);
 
-// Migration: deletes flannel's flannel.<VNI>, which, while up on the same port, keeps the
-// collect_md device from binding it ("Address already in use"). False when absent. Stop
-// flanneld first: it recreates a deleted flannel.<VNI>.
+// Migration: deletes flannel's flannel.<VNI> and flannel-v6.<VNI> (its dual-stack backend's),
+// which, while up on the same port, keep the collect_md device from binding it ("Address
+// already in use": a collect_md device opens the port for both families). False when
+// neither was there. Stop flanneld first: it recreates them.
 bool remove_flannel_device(netlink::Socket& socket, uint32_t vni);
 
 }  // namespace shuttle::overlay

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# IPv6 across nodes (issue 12 item 3): a 3-node dual-stack cluster (flannel's EnableIPv6
+# config, the kit's dual-stack underlay, a real etcd). Pods get one address per family;
+# ping and TCP both ways within a node and across nodes for each family; the node reaches a
+# remote pod over IPv6; shuttle.1 holds its IPv6 /128, one route + permanent neighbour per
+# peer's IPv6 lease with an `encap ip6` to the peer's PublicIPv6, /readyz says so; the outer
+# IPv6 UDP checksum is set (and right) on the wire; a lost lease takes its IPv6 route away;
+# after uninstall the node's IPv6 pods keep talking (host routing).
+source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
+
+agent_cluster_up 3 '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan"}}'
+kit_underlay_dual_stack
+for n in n1 n2 n3; do start_shuttled "$n"; done
+for n in n1 n2 n3; do wait_ready "$n"; done
+
+v6_subnet() { kit_node_exec "$1" sed -n 's/^FLANNEL_IPV6_SUBNET=\(.*\)::1\/64$/\1::/p' /run/flannel/subnet.env; }
+pod6() { kit_pod_exec "$1" ip -6 -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1; }
+pod_ping6() { kit_pod_exec "$1" ping -6 -c 2 -i 0.2 -W 2 "$2"; }
+port=5201
+# tcp <from pod> <to pod> <address>: 2 MB from one pod to a listener in the other (iperf3).
+tcp() {
+  port=$((port + 1))
+  kit_pod_spawn "$2" "$(kit_run_dir)/iperf-$2-$port.log" iperf3 -s -1 -B "$3" -p "$port"
+  local server=$KIT_LAST_PID
+  wait_until 10 "iperf3 listening in $2 on $3" \
+    sh -c "nsenter --net=$(kit_pod_path "$2") ss -ltn | grep -q ':$port '"
+  kit_pod_exec "$1" iperf3 -c "$3" -p "$port" -n 2M >"$(kit_run_dir)/iperf-$1-$port.log" 2>&1 ||
+    { cat "$(kit_run_dir)/iperf-$1-$port.log" >&2; return 1; }
+  kit_stop "$server"
+}
+
+# --- shuttle.1 carries IPv6: its /128, one route + neighbour per peer, /readyz, status -------
+declare -A SUB6
+for n in n1 n2 n3; do SUB6[$n]=$(v6_subnet "$n"); [[ -n ${SUB6[$n]} ]] || fail "$n has no IPv6 subnet"; done
+mac_n2=$(kit_node_exec n2 cat /sys/class/net/shuttle.1/address)
+assert_contains "$(kit_node_exec n1 ip -6 -o addr show dev shuttle.1)" "${SUB6[n1]}/128" "n1's shuttle.1 holds its IPv6 subnet's address"
+wait_until 15 "n1 has IPv6 routes to n2 and n3" \
+  sh -c "[ \$(nsenter --net=/run/netns/$(kit_node_netns n1) ip -6 route show dev shuttle.1 | grep -c encap) = 2 ]"
+route=$(kit_node_exec n1 ip -6 route show "${SUB6[n2]}/64")
+assert_contains "$route" "encap ip6 id 1 src fd77::11 dst fd77::12" "n1's route to n2's IPv6 subnet: tunnel to n2's PublicIPv6"
+assert_contains "$route" "via ${SUB6[n2]} dev shuttle.1" "... via n2's IPv6 VTEP address"
+assert_contains "$route" "onlink" "... onlink"
+assert_contains "$(kit_node_exec n1 ip -6 neigh show dev shuttle.1 "${SUB6[n2]}")" "lladdr $mac_n2 PERMANENT" \
+  "n1's neighbour for n2's VTEP address: n2's device MAC, permanent"
+v6mac=$(kit_etcdctl get --prefix --print-value-only /coreos.com/network/subnets/ |
+  jq -r --arg ip fd77::12 'select(.PublicIPv6 == $ip) | .BackendV6Data.VtepMAC')
+assert_eq "$mac_n2" "$v6mac" "n2's BackendV6Data VtepMAC is shuttle.1's MAC"
+assert_contains "$(readyz n1)" "IPv6 ${SUB6[n1]}/128 with 2 IPv6 route(s)" "/readyz names the IPv6 overlay"
+status=$(kit_node_exec n1 "$bin/shuttlectl" --json status)
+assert_eq "shuttle.1 ${SUB6[n1]}/128 2" "$(jq -r '.overlay_ipv6 | "\(.ifname) \(.address) \(.routes | length)"' <<<"$status")" \
+  "shuttlectl status shows the IPv6 overlay"
+pass "shuttle.1 carries IPv6: address, routes, neighbours, lease MAC, /readyz, shuttlectl status"
+
+# --- pods: one address per family; ping and TCP both ways, same node and across nodes ------
+a=$(add_pod n1 a); b=$(add_pod n1 b); c=$(add_pod n2 c); d=$(add_pod n3 d)
+a6=$(pod6 a); b6=$(pod6 b); c6=$(pod6 c); d6=$(pod6 d)
+for p in a b c d; do
+  assert_eq 1 "$(kit_pod_exec "$p" ip -4 -o addr show dev eth0 | wc -l)" "pod $p: one IPv4 address"
+  assert_eq 1 "$(kit_pod_exec "$p" ip -6 -o addr show dev eth0 scope global | wc -l)" "pod $p: one IPv6 address"
+done
+[[ $a6 == "${SUB6[n1]}"* && $c6 == "${SUB6[n2]}"* && $d6 == "${SUB6[n3]}"* ]] ||
+  fail "IPv6 addresses outside their node's subnet: $a6 $c6 $d6"
+for pair in "a b $b $b6" "b a $a $a6" "a c $c $c6" "c a $a $a6" "c d $d $d6" "d c $c $c6" "a d $d $d6" "d a $a $a6"; do
+  read -r from to ip4 ip6 <<<"$pair"
+  assert_ok "ping IPv4 $from -> $to" pod_ping "$from" "$ip4"
+  assert_ok "ping IPv6 $from -> $to" pod_ping6 "$from" "$ip6"
+done
+pass "ping over both families: same node (a<->b) and across nodes (a<->c, c<->d, a<->d), both ways"
+for pair in "a b $b $b6" "b a $a $a6" "a c $c $c6" "c a $a $a6" "c d $d $d6" "d c $c $c6"; do
+  read -r from to ip4 ip6 <<<"$pair"
+  assert_ok "TCP IPv4 $from -> $to" tcp "$from" "$to" "$ip4"
+  assert_ok "TCP IPv6 $from -> $to" tcp "$from" "$to" "$ip6"
+done
+pass "TCP (2 MB, iperf3) over both families: same node and across nodes, both ways"
+assert_ok "n1 -> pod c (n2) over IPv6" kit_node_exec n1 ping -6 -c 2 -i 0.2 -W 2 "$c6"
+pass "the node reaches a remote pod over IPv6"
+
+# --- the wire: IPv6 outer, VNI 1, UDP checksum present and right --------------------------
+# Checksums computed in software (no offload on n1's eth0), so the capture sees the final one.
+kit_node_exec n1 ethtool -K eth0 tx off >/dev/null
+kit_underlay_exec "$py" "$frames_py" capture6 \
+  --iface "k$(kit_run_id)-n1" --src fd77::11 --count 2 --seconds 10 >"$(kit_run_dir)/frames6" &
+capture=$!
+sleep 1
+pod_ping6 a "$c6" >/dev/null || true
+wait "$capture" || fail "capture of IPv6 VXLAN frames failed"
+frames=$(cat "$(kit_run_dir)/frames6")
+assert_eq 2 "$(grep -c . <<<"$frames")" "two IPv6 VXLAN frames from n1 captured"
+assert_not_contains "$frames" "csum=zero" "no zero UDP checksum"
+assert_not_contains "$frames" "csum=bad" "no wrong UDP checksum"
+assert_contains "$frames" "dst=fd77::12 dport=8472 vni=1 csum=ok inner_dst=$mac_n2" "outer to n2's PublicIPv6, 8472, VNI 1, inner MAC n2's VtepMAC"
+kit_node_exec n1 ethtool -K eth0 tx on >/dev/null
+pass "on the wire: IPv6 outer to 8472, VNI 1, a correct UDP checksum"
+
+# --- a lost lease takes its IPv6 route and neighbour away -----------------------------------
+kit_stop "${SHUTTLED_PID[n3]}"
+key=$(kit_etcdctl get --prefix --keys-only /coreos.com/network/subnets/ | grep -F "&${SUB6[n3]}-64")
+kit_etcdctl del "$key" >/dev/null
+wait_until 15 "n1's IPv6 route to n3 removed" \
+  sh -c "! nsenter --net=/run/netns/$(kit_node_netns n1) ip -6 route show dev shuttle.1 | grep -q '^${SUB6[n3]}/64'"
+assert_eq "" "$(kit_node_exec n1 ip -6 neigh show dev shuttle.1 "${SUB6[n3]}")" "n1's neighbour for n3 removed"
+assert_ok "n1 keeps its route to n2" pod_ping6 a "$c6"
+pass "a lost lease takes its IPv6 route and neighbour away; the others stay"
+
+# --- uninstall: the device (and its routes) gone; IPv6 pods of the node keep talking --------
+kit_stop "${SHUTTLED_PID[n1]}"
+kit_node_exec n1 "$bin/shuttlectl" uninstall >/dev/null
+assert_fails "shuttle.1 gone" kit_node_exec n1 ip link show shuttle.1
+assert_eq "" "$(kit_node_exec n1 ip -6 route show "${SUB6[n2]}/64")" "no IPv6 route to n2 left"
+assert_ok "IPv6 a -> b after uninstall" pod_ping6 a "$b6"
+assert_ok "IPv6 b -> a after uninstall" pod_ping6 b "$a6"
+assert_ok "TCP IPv6 a -> b after uninstall" tcp a b "$b6"
+assert_ok "n1 -> pod a over IPv6 after uninstall" kit_node_exec n1 ping -6 -c 1 -W 2 "$a6"
+pass "after uninstall IPv6 pods keep plain host routing within the node"
