@@ -4,7 +4,8 @@
 # ping and TCP both ways within a node and across nodes for each family; the node reaches a
 # remote pod over IPv6; shuttle.1 holds its IPv6 /128, one route + permanent neighbour per
 # peer's IPv6 lease with an `encap ip6` to the peer's PublicIPv6, /readyz says so; the outer
-# IPv6 UDP checksum is set (and right) on the wire; a lost lease takes its IPv6 route away;
+# IPv6 UDP checksum is set (and right) on the wire; a deleted /128 is put back; a lost
+# lease takes its IPv6 route away;
 # after uninstall the node's IPv6 pods keep talking (host routing).
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
 
@@ -26,6 +27,7 @@ tcp() {
     sh -c "nsenter --net=$(kit_pod_path "$2") ss -ltn | grep -q ':$port '"
   kit_pod_exec "$1" iperf3 -c "$3" -p "$port" -n 2M >"$(kit_run_dir)/iperf-$1-$port.log" 2>&1 ||
     { cat "$(kit_run_dir)/iperf-$1-$port.log" >&2; return 1; }
+  echo "  TCP $1 -> $2 ($3): $(awk '/sender/ {print $7, $8}' "$(kit_run_dir)/iperf-$1-$port.log")" >&2
   kit_stop "$server"
 }
 
@@ -49,7 +51,10 @@ assert_contains "$(readyz n1)" "IPv6 ${SUB6[n1]}/128 with 2 IPv6 route(s)" "/rea
 status=$(kit_node_exec n1 "$bin/shuttlectl" --json status)
 assert_eq "shuttle.1 ${SUB6[n1]}/128 2" "$(jq -r '.overlay_ipv6 | "\(.ifname) \(.address) \(.routes | length)"' <<<"$status")" \
   "shuttlectl status shows the IPv6 overlay"
-pass "shuttle.1 carries IPv6: address, routes, neighbours, lease MAC, /readyz, shuttlectl status"
+kit_node_exec n2 ip -6 addr del "${SUB6[n2]}/128" dev shuttle.1
+wait_until 15 "n2's IPv6 address on shuttle.1 put back by the 5 s repair" \
+  kit_node_exec n2 sh -c "ip -6 addr show dev shuttle.1 | grep -q '${SUB6[n2]}/128'"
+pass "shuttle.1 carries IPv6: address, routes, neighbours, lease MAC, /readyz, shuttlectl status, repair"
 
 # --- pods: one address per family; ping and TCP both ways, same node and across nodes ------
 a=$(add_pod n1 a); b=$(add_pod n1 b); c=$(add_pod n2 c); d=$(add_pod n3 d)
@@ -68,8 +73,8 @@ done
 pass "ping over both families: same node (a<->b) and across nodes (a<->c, c<->d, a<->d), both ways"
 for pair in "a b $b $b6" "b a $a $a6" "a c $c $c6" "c a $a $a6" "c d $d $d6" "d c $c $c6"; do
   read -r from to ip4 ip6 <<<"$pair"
-  assert_ok "TCP IPv4 $from -> $to" tcp "$from" "$to" "$ip4"
-  assert_ok "TCP IPv6 $from -> $to" tcp "$from" "$to" "$ip6"
+  tcp "$from" "$to" "$ip4" || fail "TCP IPv4 $from -> $to"
+  tcp "$from" "$to" "$ip6" || fail "TCP IPv6 $from -> $to"
 done
 pass "TCP (2 MB, iperf3) over both families: same node and across nodes, both ways"
 assert_ok "n1 -> pod c (n2) over IPv6" kit_node_exec n1 ping -6 -c 2 -i 0.2 -W 2 "$c6"
@@ -109,6 +114,6 @@ assert_fails "shuttle.1 gone" kit_node_exec n1 ip link show shuttle.1
 assert_eq "" "$(kit_node_exec n1 ip -6 route show "${SUB6[n2]}/64")" "no IPv6 route to n2 left"
 assert_ok "IPv6 a -> b after uninstall" pod_ping6 a "$b6"
 assert_ok "IPv6 b -> a after uninstall" pod_ping6 b "$a6"
-assert_ok "TCP IPv6 a -> b after uninstall" tcp a b "$b6"
+tcp a b "$b6" || fail "TCP IPv6 a -> b after uninstall"
 assert_ok "n1 -> pod a over IPv6 after uninstall" kit_node_exec n1 ping -6 -c 1 -W 2 "$a6"
 pass "after uninstall IPv6 pods keep plain host routing within the node"

@@ -63,10 +63,11 @@ tcp() {
   wait_until 10 "iperf3 listening in $2" sh -c "nsenter --net=$(kit_pod_path "$2") ss -ltn | grep -q ':$port '"
   kit_pod_exec "$1" iperf3 -c "$3" -p "$port" -n 2M >"$(kit_run_dir)/iperf-$1-$port.log" 2>&1 ||
     { cat "$(kit_run_dir)/iperf-$1-$port.log" >&2; return 1; }
+  echo "  TCP $1 -> $2 ($3): $(awk '/sender/ {print $7, $8}' "$(kit_run_dir)/iperf-$1-$port.log")" >&2
   kit_stop "$server"
 }
-assert_ok "TCP a -> b (same node)" tcp a b "$b"
-assert_ok "TCP b -> a (same node)" tcp b a "$a"
-assert_ok "TCP a -> c (across nodes)" tcp a c "$c"
-assert_ok "TCP c -> a (across nodes)" tcp c a "$a"
+tcp a b "$b" || fail "TCP a -> b (same node)"
+tcp b a "$a" || fail "TCP b -> a (same node)"
+tcp a c "$c" || fail "TCP a -> c (across nodes)"
+tcp c a "$a" || fail "TCP c -> a (across nodes)"
 pass "IPv6-only pods: ping and TCP both ways, same node and across nodes"

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "common/system_error.h"
 #include "common/unique_fd.h"
 #include "masquerade/masquerade.h"
+#include "netlink/address.h"
 #include "overlay/vxlan_device.h"
 #include "overlay/vxlan_ipv6.h"
 
@@ -430,6 +432,14 @@ std::string NodeDatapath::drift_locked() {
     }
     if (device->mac != applied_->vtep_mac) {
         return "VXLAN device MAC changed to " + device->mac.str();
+    }
+    if (applied_->ipv6_subnet) {
+        auto wanted = overlay::ipv6_device_address(*applied_->ipv6_subnet);
+        auto addresses = netlink::list_addresses(netlink_, AF_INET6, device->index);
+        if (std::none_of(addresses.begin(), addresses.end(),
+                         [&](const netlink::Address& a) { return a.prefix == wanted; })) {
+            return "IPv6 address " + wanted.str() + " missing on " + applied_->ifname;
+        }
     }
     if (!applied_->config.enable_ipv4) {
         return "";  // IPv6 only: no programs, no IPv4 masquerade
