@@ -8,7 +8,7 @@
 # (KIT_RUN_DIR, KIT_NODE_<name>_PID, KIT_NODE_<name>_IP, KIT_ETCD_ENDPOINT; with
 # --dual-stack also KIT_NODE_<name>_IP6).
 set -euo pipefail
-nodes=2 etcd= dual=
+nodes=2 etcd='' dual=''
 while (($#)); do
   case $1 in
   --nodes) nodes=$2; shift 2 ;;
