@@ -52,20 +52,20 @@ kit__owner_alive() {
 # Processes whose network or mount namespace is one of the given "net:[ino]"/"mnt:[ino]"
 # links: commands a test started inside the run's nodes or pods and did not record.
 kit__processes_in_namespaces() {
-  local -A wanted=()
-  local ns p link kind
+  local -A wanted=() seen=()
+  local ns pid link
   for ns in "$@"; do wanted[$ns]=1; done
   ((${#wanted[@]})) || return 0
-  for p in /proc/[0-9]*; do
-    [[ ${p#/proc/} == "$$" || ${p#/proc/} == "$BASHPID" ]] && continue
-    for kind in net mnt; do
-      link=$(readlink "$p/ns/$kind" 2>/dev/null) || continue
-      if [[ -n ${wanted[$link]:-} ]]; then
-        echo "${p#/proc/}"
-        break
-      fi
-    done
-  done
+  # One stat for all the links ("'/proc/<pid>/ns/net' -> 'net:[ino]'"): a readlink per
+  # process took seconds of CPU on every teardown.
+  while read -r pid link; do
+    [[ $pid == "$$" || $pid == "$BASHPID" || -n ${seen[$pid]:-} ]] && continue
+    if [[ -n ${wanted[$link]:-} ]]; then
+      seen[$pid]=1
+      echo "$pid"
+    fi
+  done < <(stat -c '%N' /proc/[0-9]*/ns/net /proc/[0-9]*/ns/mnt 2>/dev/null |
+    sed -n "s|^'/proc/\([0-9]*\)/ns/[a-z]*' -> '\(.*\)'\$|\1 \2|p")
 }
 
 kit__wait_gone() {
