@@ -6,7 +6,7 @@
 #
 #   sudo tools/demo.sh [--quick] [--keep] [--no-bench] [--skip-build]
 #
-#   --quick       one benchmark round instead of two (the benchmark is always short)
+#   --quick       accepted for old command lines (the benchmark runs one round anyway)
 #   --keep        leave the cluster up at the end; prints the command that removes it
 #   --no-bench    skip the benchmark step
 #   --skip-build  neither install packages nor build (use the existing build/)

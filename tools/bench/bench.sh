@@ -50,6 +50,7 @@ done
 source "$repo/tools/cluster/kit.sh"
 source "$bench_dir/setups.sh"
 source "$bench_dir/metrics.sh"
+source "$bench_dir/gate.sh"
 for setup in "${setups[@]}"; do
   declare -F "setup_$setup" >/dev/null || kit_die "unknown setup $setup"
 done
@@ -84,6 +85,7 @@ for setup in "${setups[@]}"; do
 done
 
 # Interleaved rounds; the order of setups rotates every round so none always goes first.
+bench_gate_measure datapath
 for ((round = 1; round <= BENCH_ROUNDS; round++)); do
   n=${#setups[@]}
   for ((k = 0; k < n; k++)); do
@@ -96,6 +98,7 @@ for ((round = 1; round <= BENCH_ROUNDS; round++)); do
     done
   done
 done
+bench_gate_measured datapath
 
 bash "$bench_dir/report.sh" "$csv" | tee "$BENCH_OUT/results.md"
 {

@@ -39,6 +39,7 @@ sequential=$pods
 
 KIT_QUIET=1
 source "$repo/tools/cluster/kit.sh"
+source "$bench_dir/gate.sh"
 kit_init
 mkdir -p "$out"
 echo "round,setup,metric,value,unit" >"$out/cni.csv"
@@ -125,6 +126,7 @@ summarise() { # round plugin samples-file
 }
 
 for plugin in "${plugins[@]}"; do prepare_plugin "$plugin"; done
+bench_gate_measure cni
 echo "cni: run $(kit_run_id), $rounds rounds, $sequential sequential + $parallel parallel pods per plugin: ${plugins[*]}" >&2
 for ((round = 1; round <= rounds; round++)); do
   n=${#plugins[@]}
@@ -142,3 +144,4 @@ for ((round = 1; round <= rounds; round++)); do
       "$(awk -F, -v r="$round" -v s="$plugin" '$1 == r && $2 == s && $3 == "cni_del_p50_ms" {print $4}' "$out/cni.csv")" >&2
   done
 done
+bench_gate_measured cni

@@ -35,6 +35,7 @@ done
 
 KIT_QUIET=1
 source "$repo/tools/cluster/kit.sh"
+source "$bench_dir/gate.sh"
 kit_init
 mkdir -p "$out"
 csv=$out/routes.csv
@@ -112,6 +113,7 @@ wait_count() {
 elapsed() { awk -v s="$1" -v e="$(now)" 'BEGIN {printf "%.3f", e - s}'; }
 
 [[ $(routes_count) == 0 ]] || kit_die "routes-sync: the node's routes map is not empty at the start"
+bench_gate_measure routes
 for ((round = 1; round <= rounds; round++)); do
   t0=$(now)
   send_all put
@@ -136,4 +138,5 @@ for ((round = 1; round <= rounds; round++)); do
   } >>"$csv"
   echo "routes: round $round: $leases leases in the map ${in_line} s after the last txn (written in ${write_s} s), removed in ${emptied} s" >&2
 done
+bench_gate_measured routes
 kit_etcd_stop

@@ -30,19 +30,21 @@ repo=$(cd "$bench_dir/../.." && pwd)
 export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$repo/build/bin}
 [[ $(id -u) == 0 ]] || { echo "suite: run as root (namespaces)" >&2; exit 1; }
 
-quick= rounds= scenarios=datapath,cni,bpf,routes out=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
+quick= rounds= scenarios=datapath,cni,bpf,routes out=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ) wait_for=
 while (($#)); do
   case $1 in
   --quick) quick=1; shift ;;
   --rounds) rounds=$2; shift 2 ;;
   --scenarios) scenarios=$2; shift 2 ;;
   --out) out=$2; shift 2 ;;
+  --wait-for) wait_for=$2; shift 2 ;;
   *) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 done
 if [[ -n $quick ]]; then
-  # The demo's run: the same summary from 2 rounds of 1 s measurements, no warm-up runs.
-  rounds=${rounds:-2} duration=1 metrics=tcp_stream,tcp_rr,udp_rate warmup=0
+  # The demo's run: the same summary from 1 round of 1 s measurements, no warm-up runs;
+  # the scenarios build their setups at the same time (gate.sh).
+  rounds=${rounds:-1} duration=1 metrics=tcp_stream,tcp_rr,udp_rate warmup=0
   cni_args=(--pods 32 --parallel 32 --at 0 --setups shuttle,bridge)
 else
   rounds=${rounds:-5} duration=5 metrics=tcp_stream,tcp_rr,udp_rate,tcp_conn warmup=1
@@ -80,6 +82,77 @@ datapath_progress() { # first-metric
   done
 }
 
+# ---- how the scenarios run -------------------------------------------------------------
+# Each scenario below runs in a subshell. The full run waits for each in turn, one after
+# the other. The quick run (the demo's) starts them all at once: they build their setups
+# at the same time, then gate.sh lets them measure one at a time in this file's order and
+# tear down only once all have measured; each writes its own figures, merged in that order.
+source "$bench_dir/gate.sh"
+declare -A scenario_pid=()
+declare -a scenario_order=() time_lines=()
+suite_t0=$EPOCHREALTIME
+if [[ -n $quick ]]; then
+  export BENCH_GATE_DIR=$out/.gate BENCH_GATE_OWNER=$$
+  rm -rf "$BENCH_GATE_DIR"
+  mkdir -p "$BENCH_GATE_DIR"
+  # Stopped (the demo failed): the scenarios stop at their next gate and tear down.
+  trap 'touch "$BENCH_GATE_DIR/abort"; wait; exit 143' TERM INT
+elif [[ -n $wait_for ]]; then
+  echo "suite: --wait-for needs --quick" >&2
+  exit 2
+fi
+scenario_figures() { if [[ -n $quick ]]; then echo "$out/.figures-$1.csv"; else echo "$figures"; fi; }
+scenario_started() { # name pid
+  if [[ -z $quick ]]; then
+    wait "$2" || exit 1
+    return 0
+  fi
+  scenario_pid[$1]=$2
+  scenario_order+=("$1")
+}
+since() { awk -v a="$1" -v b="${2:-$EPOCHREALTIME}" 'BEGIN {printf "%.1f", b - a}'; }
+# Until the gate flag exists; 1 when the scenario ended first (it failed: the others stop).
+gate_until() { # flag scenario
+  until [[ -e $BENCH_GATE_DIR/$1 ]]; do
+    if ! kill -0 "${scenario_pid[$2]}" 2>/dev/null; then
+      [[ -e $BENCH_GATE_DIR/$1 ]] || return 1
+    fi
+    sleep 0.05
+  done
+}
+gate_abort() { # scenario
+  say "$1 stopped before its turn ended: stopping the others"
+  touch "$BENCH_GATE_DIR/abort"
+  wait
+  exit 1
+}
+scenarios_gate() {
+  [[ -n $quick && ${#scenario_order[@]} -gt 0 ]] || return 0
+  local name t status=0
+  for name in "${scenario_order[@]}"; do gate_until "ready-$name" "$name" || gate_abort "$name"; done
+  time_lines+=("setups, built at the same time: $(since "$suite_t0") s")
+  if [[ -n $wait_for ]]; then
+    say "setups ready; waiting for $wait_for"
+    until [[ -e $wait_for ]]; do sleep 0.05; done
+  fi
+  for name in "${scenario_order[@]}"; do
+    t=$EPOCHREALTIME
+    touch "$BENCH_GATE_DIR/go-$name"
+    gate_until "done-$name" "$name" || gate_abort "$name"
+    time_lines+=("$name, measuring alone: $(since "$t") s")
+  done
+  t=$EPOCHREALTIME
+  touch "$BENCH_GATE_DIR/teardown"
+  for name in "${scenario_order[@]}"; do wait "${scenario_pid[$name]}" || status=1; done
+  time_lines+=("teardown, all at the same time: $(since "$t") s")
+  ((status == 0)) || { say "a scenario failed in its teardown (logs in $out)"; exit 1; }
+  for name in "${scenario_order[@]}"; do
+    [[ ! -e $out/.figures-$name.csv ]] || cat "$out/.figures-$name.csv" >>"$figures"
+    rm -f "$out/.figures-$name.csv"
+  done
+  rm -rf "$BENCH_GATE_DIR"
+}
+
 # ---- datapath: same node and cross node, interleaved in one bench.sh run ---------------
 if ! wanted datapath; then
   skip "datapath: not in --scenarios"
@@ -90,6 +163,8 @@ else
   [[ -z $have_shuttled ]] || setups+=,shuttle-x,shuttle-x-dev
   [[ -n $have_shuttle ]] || unavailable "shuttle same node: no $SHUTTLE_BIN_DIR/shuttle (build first)"
   [[ -n $have_shuttled ]] || unavailable "shuttle cross node: no $SHUTTLE_BIN_DIR/shuttle and shuttled (build first)"
+  (
+  figures=$(scenario_figures datapath)
   say "datapath: $rounds rounds x ${duration}s, setups $setups"
   # Progress: one line per setup being built and per round and setup measured.
   first_metric=$(bench_first_metric "$metrics")
@@ -101,6 +176,8 @@ else
     exit 1
   fi
   awk -F, 'NR > 1 {print "datapath," $0}' "$out/datapath/results.csv" >>"$figures"
+  ) &
+  scenario_started datapath $!
 fi
 
 # ---- cni ------------------------------------------------------------------------------
@@ -110,6 +187,8 @@ else
   if [[ -z $have_shuttle ]]; then
     cni_args+=(--setups bridge)
   fi
+  (
+  figures=$(scenario_figures cni)
   say "cni: $rounds rounds, ${cni_args[*]}"
   if ! bash "$bench_dir/cni-rounds.sh" --rounds "$rounds" "${cni_args[@]}" --out "$out/cni" 2>&1 |
     tee "$out/cni.log" | sed -u -n 's/^cni: round/suite: cni: round/p' >&2; then
@@ -119,6 +198,8 @@ else
   fi
   awk -F, 'NR > 1 {print "cni," $0}' "$out/cni/cni.csv" >>"$figures"
   cp "$out/cni/cni_samples.csv" "$out/cni_samples.csv"
+  ) &
+  scenario_started cni $!
 fi
 
 # ---- bpf ns/packet ----------------------------------------------------------------------
@@ -136,6 +217,9 @@ else
   else
     mkdir -p "$out/bpf"
     [[ -z $quick ]] || skip "BPF ns/packet of from_pod's paths at 10 and 10,000 endpoints: left out of --quick"
+    (
+    figures=$(scenario_figures bpf)
+    bench_gate_measure bpf
     for ((round = 1; round <= rounds; round++)); do
       say "bpf: round $round"
       # Catch2 splits test specs at commas: the name is matched by its start.
@@ -178,6 +262,9 @@ else
       grep -q "^bpf_ipv6,$round,.*bpf_ns_ipv6_local_redirect_10000ep," "$figures" ||
         { cat "$ipv6_txt" >&2; say "bpf scenario printed no IPv6 redirect figure"; exit 1; }
     done
+    bench_gate_measured bpf
+    ) &
+    scenario_started bpf $!
   fi
 fi
 
@@ -187,6 +274,8 @@ if ! wanted routes; then
 elif [[ -z $have_shuttled ]] || ! command -v etcd >/dev/null; then
   unavailable "routes map in line after 1,000 leases: needs $SHUTTLE_BIN_DIR/shuttled, shuttlectl and etcd"
 else
+  (
+  figures=$(scenario_figures routes)
   say "routes: $rounds rounds, 1,000 leases in txns of 125"
   if ! bash "$bench_dir/routes-sync.sh" --rounds "$rounds" --leases 1000 --batch 125 --out "$out/routes" 2>&1 |
     tee "$out/routes.log" | sed -u -n 's/^routes: round/suite: routes: round/p' >&2; then
@@ -195,7 +284,10 @@ else
     exit 1
   fi
   awk -F, 'NR > 1 {print "routes," $0}' "$out/routes/routes.csv" >>"$figures"
+  ) &
+  scenario_started routes $!
 fi
+scenarios_gate
 
 # ---- report ---------------------------------------------------------------------------
 scenario_csv() { # scenario [setups regex] -> CSV for report.sh
@@ -216,8 +308,9 @@ scenario_csv bpf_direct >"$tmp/bpf_direct.csv"
 scenario_csv bpf_ipv6 >"$tmp/bpf_ipv6.csv"
 scenario_csv routes >"$tmp/routes.csv"
 
-bash "$bench_dir/plots.sh" "$figures" "$out/cni_samples.csv" "$out/plots" >"$out/plots.log" 2>&1 ||
-  say "plots failed (log: $out/plots.log)"
+# The plots (gnuplot) are drawn while the report is written.
+bash "$bench_dir/plots.sh" "$figures" "$out/cni_samples.csv" "$out/plots" >"$out/plots.log" 2>&1 &
+plots_pid=$!
 
 has_rows() { (($(wc -l <"$1") > 1)); }
 
@@ -253,6 +346,9 @@ pivot() { # scenario metric-regex setup...
     }' "$figures"
 }
 
+# CPU seconds of this shell and the children it waited for (`times`: self, then children).
+times >"$tmp/times"
+cpu=$(tr 'ms' '  ' <"$tmp/times" | awk '{u += $1 * 60 + $2; s += $3 * 60 + $4} END {printf "user %.1f s, system %.1f s", u, s}')
 {
   echo "# shuttle benchmark $(date -u +%Y-%m-%dT%H:%MZ)${quick:+ (quick)}"
   echo
@@ -262,6 +358,10 @@ pivot() { # scenario metric-regex setup...
   echo "one CPU, ${duration} s per measurement, kube-proxy-style rules (2,000 services) in every node."
   echo
   echo "## Summary: median (min–max) over $rounds rounds"
+  echo
+  echo "How long each measurement ran: datapath ${duration} s per figure and round (iperf3 -t $duration;"
+  echo "sockperf -t $duration, of which it counts all but the first 0.4 s and the last ~0.05 s; loadgen $duration s),"
+  echo "CNI ${cni_args[*]} per plugin and round, routes 1,000 leases per round."
   if has_rows "$tmp/same.csv" || has_rows "$tmp/cross.csv"; then
     echo
     echo "Pod to pod; limit, bridge, shuttle on one node; underlay (node to node), flannel (flannel-style), shuttle-x (shuttle, direct overlay), shuttle-x-dev (shuttle, --overlay device) across two nodes."
@@ -356,8 +456,15 @@ pivot() { # scenario metric-regex setup...
   for line in "${not_available[@]}"; do echo "- not available yet: $line"; done
   for line in "${skipped[@]}"; do echo "- skipped: $line"; done
   echo
+  echo "## Time"
+  echo
+  for line in "${time_lines[@]}"; do echo "- $line"; done
+  echo "- the whole suite until this report: $(since "$suite_t0") s wall; CPU (user, system) of the suite and"
+  echo "  everything it waited for: $cpu"
+  echo
   echo "## Plots"
   echo
+  wait "$plots_pid" || say "plots failed (log: $out/plots.log)"
   for png in "$out"/plots/*.png; do
     [[ -e $png ]] && echo "![$(basename "$png" .png)](plots/$(basename "$png"))"
   done
@@ -370,5 +477,7 @@ sed -n '/^## Summary/,/^## \(Same node\|Cross node\|CNI plugin\|BPF\|Targets\)/p
 targets=$(sed -n '/^## Targets/,/^## Not measured/p' "$out/report.md" | sed '$d')
 grep -v '| not measured' <<<"$targets"
 echo "($(grep -c '| not measured' <<<"$targets" || true) more targets not measured yet: see the report)"
+echo
+sed -n '/^## Time/,/^## Plots/p' "$out/report.md" | sed '$d'
 echo
 echo "report: $out/report.md, plots: $out/plots/"
