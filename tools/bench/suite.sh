@@ -117,7 +117,7 @@ gate_until() { # flag scenario
     if ! kill -0 "${scenario_pid[$2]}" 2>/dev/null; then
       [[ -e $BENCH_GATE_DIR/$1 ]] || return 1
     fi
-    sleep 0.05
+    bench_gate_nap
   done
 }
 gate_abort() { # scenario
@@ -133,7 +133,7 @@ scenarios_gate() {
   time_lines+=("setups, built at the same time: $(since "$suite_t0") s")
   if [[ -n $wait_for ]]; then
     say "setups ready; waiting for $wait_for"
-    until [[ -e $wait_for ]]; do sleep 0.05; done
+    until [[ -e $wait_for ]]; do bench_gate_nap; done
   fi
   for name in "${scenario_order[@]}"; do
     t=$EPOCHREALTIME

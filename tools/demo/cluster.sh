@@ -65,18 +65,26 @@ start_bench() {
     </dev/null >"$BENCH_LOG" 2>&1 &
   BENCH_PID=$!
 }
-# Shows the benchmark's output as it comes, until it ends (`tail --pid` would wait for
-# ever: our own child stays a zombie until we reap it).
+# Shows the benchmark's output as it comes, until it ends, without starting a process per
+# poll (it runs during the measurements). `tail --pid` would wait for ever: our own child
+# stays a zombie until we reap it.
 follow_bench() {
-  local shown=0 total running=1
-  while ((running)); do
-    kit__starttime "$BENCH_PID" >/dev/null || running=0
-    total=$(wc -l <"$BENCH_LOG")
-    ((total <= shown)) || sed -n "$((shown + 1)),${total}p" "$BENCH_LOG" | demo_show
-    shown=$total
-    ((running == 0)) || sleep 0.2
+  local log nap line partial='' stat running=1
+  exec {log}<"$BENCH_LOG" {nap}<> <(:)
+  while :; do
+    while IFS= read -r -u "$log" line; do
+      printf '    %s\n' "$partial$line"
+      partial=
+    done
+    partial+=$line # a line still being written
+    ((running)) || break
+    stat=
+    { read -r stat <"/proc/$BENCH_PID/stat"; } 2>/dev/null || true
+    [[ -n $stat && $stat != *") Z "* && $stat != *") X "* ]] || running=0
+    read -r -t 0.2 -u "$nap" || true
   done
-  tail -n +$((shown + 1)) "$BENCH_LOG" | demo_show
+  [[ -z $partial ]] || printf '    %s\n' "$partial"
+  exec {log}<&- {nap}<&-
 }
 stop_bench() { # at exit: a benchmark still running stops (its scenarios tear themselves down)
   [[ -n $BENCH_PID ]] || return 0
