@@ -101,7 +101,15 @@ elif [[ -n $wait_for ]]; then
   echo "suite: --wait-for needs --quick" >&2
   exit 2
 fi
-scenario_figures() { if [[ -n $quick ]]; then echo "$out/.figures-$1.csv"; else echo "$figures"; fi; }
+# In the scenario's subshell: where its figures go; at its end, its CPU seconds (`times`).
+scenario_begin() { # name
+  [[ -z $quick ]] || figures=$out/.figures-$1.csv
+  # shellcheck disable=SC2064 # expanded now: the file of this scenario
+  trap "times >'$out/.cpu-$1'" EXIT
+}
+cpu_of() { # times-file -> "user X s, system Y s" (self and children summed)
+  tr 'ms' '  ' <"$1" | awk '{u += $1 * 60 + $2; s += $3 * 60 + $4} END {printf "user %.1f s, system %.1f s", u, s}'
+}
 scenario_started() { # name pid
   if [[ -z $quick ]]; then
     wait "$2" || exit 1
@@ -130,6 +138,9 @@ scenarios_gate() {
   [[ -n $quick && ${#scenario_order[@]} -gt 0 ]] || return 0
   local name t status=0
   for name in "${scenario_order[@]}"; do gate_until "ready-$name" "$name" || gate_abort "$name"; done
+  for name in "${scenario_order[@]}"; do
+    time_lines+=("$name: setups built after $(($(stat -c %Y "$BENCH_GATE_DIR/ready-$name") - ${suite_t0%.*})) s")
+  done
   time_lines+=("setups, built at the same time: $(since "$suite_t0") s")
   if [[ -n $wait_for ]]; then
     say "setups ready; waiting for $wait_for"
@@ -164,7 +175,7 @@ else
   [[ -n $have_shuttle ]] || unavailable "shuttle same node: no $SHUTTLE_BIN_DIR/shuttle (build first)"
   [[ -n $have_shuttled ]] || unavailable "shuttle cross node: no $SHUTTLE_BIN_DIR/shuttle and shuttled (build first)"
   (
-  figures=$(scenario_figures datapath)
+  scenario_begin datapath
   say "datapath: $rounds rounds x ${duration}s, setups $setups"
   # Progress: one line per setup being built and per round and setup measured.
   first_metric=$(bench_first_metric "$metrics")
@@ -188,7 +199,7 @@ else
     cni_args+=(--setups bridge)
   fi
   (
-  figures=$(scenario_figures cni)
+  scenario_begin cni
   say "cni: $rounds rounds, ${cni_args[*]}"
   if ! bash "$bench_dir/cni-rounds.sh" --rounds "$rounds" "${cni_args[@]}" --out "$out/cni" 2>&1 |
     tee "$out/cni.log" | sed -u -n 's/^cni: round/suite: cni: round/p' >&2; then
@@ -218,7 +229,7 @@ else
     mkdir -p "$out/bpf"
     [[ -z $quick ]] || skip "BPF ns/packet of from_pod's paths at 10 and 10,000 endpoints: left out of --quick"
     (
-    figures=$(scenario_figures bpf)
+    scenario_begin bpf
     bench_gate_measure bpf
     for ((round = 1; round <= rounds; round++)); do
       say "bpf: round $round"
@@ -275,7 +286,7 @@ elif [[ -z $have_shuttled ]] || ! command -v etcd >/dev/null; then
   unavailable "routes map in line after 1,000 leases: needs $SHUTTLE_BIN_DIR/shuttled, shuttlectl and etcd"
 else
   (
-  figures=$(scenario_figures routes)
+  scenario_begin routes
   say "routes: $rounds rounds, 1,000 leases in txns of 125"
   if ! bash "$bench_dir/routes-sync.sh" --rounds "$rounds" --leases 1000 --batch 125 --out "$out/routes" 2>&1 |
     tee "$out/routes.log" | sed -u -n 's/^routes: round/suite: routes: round/p' >&2; then
@@ -348,7 +359,12 @@ pivot() { # scenario metric-regex setup...
 
 # CPU seconds of this shell and the children it waited for (`times`: self, then children).
 times >"$tmp/times"
-cpu=$(tr 'ms' '  ' <"$tmp/times" | awk '{u += $1 * 60 + $2; s += $3 * 60 + $4} END {printf "user %.1f s, system %.1f s", u, s}')
+cpu=$(cpu_of "$tmp/times")
+for file in "$out"/.cpu-*; do
+  [[ -e $file ]] || continue
+  time_lines+=("CPU of ${file##*/.cpu-} (setups, measuring, teardown): $(cpu_of "$file")")
+  rm -f "$file"
+done
 {
   echo "# shuttle benchmark $(date -u +%Y-%m-%dT%H:%MZ)${quick:+ (quick)}"
   echo
