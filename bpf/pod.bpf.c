@@ -12,6 +12,7 @@
  *                                                to the VXLAN device
  *   IPv6                                      -> lib/pod_ipv6.h (NDP answered, redirect, checks)
  *   wrong source IP or MAC                    -> dropped (anti-spoofing)
+ *   UDP to a node's VXLAN port                -> dropped (tunnel-from-pod: see tunnel_to_node)
  *   a reply within a NATed flow (Services)    -> TC_ACT_OK, so conntrack reverses the NAT
  *   anything else                             -> TC_ACT_OK, the host stack's job
  *
@@ -102,6 +103,24 @@ static __always_inline int encapsulate(struct __sk_buff* skb, struct ethhdr* eth
     return encapsulate_by_device(skb, eth, iph, route, cfg);
 }
 
+/* A pod's UDP datagram to a node's VXLAN port (this node's or another's underlay address).
+ * With masquerading (ipMasq) it would leave with this node's underlay address as its source,
+ * and the receiver's tunnel sender check would take its inner packet from any address of
+ * this node's subnet: a spoofed source delivered to a pod of the other node. A first
+ * fragment too short for the UDP header counts as one (no pod sends such a packet). */
+static __always_inline int tunnel_to_node(const struct packet* pkt, const struct iphdr* iph,
+                                          const struct shuttle_config* cfg) {
+    struct udphdr* udp;
+
+    if (iph->protocol != IPPROTO_UDP || (iph->frag_off & bpf_htons(IP_FRAGMENT_OFFSET_MASK)))
+        return 0;
+    /* The port first: other UDP (DNS to a Service, ...) pays no hash lookup. */
+    udp = packet_at(pkt, ETH_HLEN + (iph->ihl & 0xF) * 4, sizeof(struct udphdr));
+    if (udp && udp->dest != vxlan_port_of(cfg))
+        return 0;
+    return iph->daddr == cfg->underlay_ip || is_node(iph->daddr);
+}
+
 /* The route to another node when `daddr` is a remote pod reachable through the overlay. */
 static __always_inline struct shuttle_route* remote_route(__be32 daddr,
                                                           const struct shuttle_config* cfg) {
@@ -135,6 +154,8 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb, const struct packe
     dest = endpoint_of(iph->daddr, cfg);
     if (!dest) {
         route = remote_route(iph->daddr, cfg);
+        if (!route && tunnel_to_node(pkt, iph, cfg))
+            return drop(skb, SHUTTLE_DROP_TUNNEL_FROM_POD);
         if (!route)
             return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
     }

@@ -251,6 +251,9 @@ enum shuttle_drop_reason {
     SHUTTLE_DROP_WRONG_VNI = 7,        /* from_overlay: a VNI other than node_config.vni */
     SHUTTLE_DROP_UNKNOWN_NODE = 8,     /* VXLAN whose outer source is no node of the routes map */
     SHUTTLE_DROP_FORGED_INNER_SRC = 9, /* inner source outside the sending node's subnet */
+    /* from_pod: a pod's UDP to a node's underlay address and VXLAN port (a tunnel packet that
+     * masquerading would send from this node's address) */
+    SHUTTLE_DROP_TUNNEL_FROM_POD = 10,
 };
 
 #define SHUTTLE_STAT_KEY(verdict, reason) ((verdict)*SHUTTLE_REASONS_PER_VERDICT + (reason))

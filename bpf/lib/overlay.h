@@ -8,7 +8,7 @@
 #include "lib/parsing.h"
 
 #define PACKET_HOST 0
-#ifndef SHUTTLE_TUNNEL_TTL /* the tests' second build of the programs changes it (-D) */
+#ifndef SHUTTLE_TUNNEL_TTL    /* the tests' second build of the programs changes it (-D) */
 #define SHUTTLE_TUNNEL_TTL 64 /* the kernel's IPDEFTTL, as a flannel.1 device sends */
 #endif
 
@@ -44,16 +44,20 @@ static __always_inline int is_node(__be32 addr) {
 }
 
 /* May the node at `outer_src` send a packet from `inner_src` (both network order)? -1 when
- * it may: the inner source's lease names that node. Otherwise the drop reason: the outer
- * source is no node at all, or a node sending from outside its own subnet. The common case
- * costs one route_slots access; only a refusal pays the hash lookup. */
+ * it may: the inner source's lease names that node, or the inner source is the node's own
+ * underlay address (its reply to a pod of ours that reached it without masquerading, which
+ * its routes send through the tunnel). Otherwise the drop reason: the outer source is no
+ * node at all, or a node sending from outside its own subnet. The common case costs one
+ * route_slots access; only the rest pays the hash lookup. */
 static __always_inline int tunnel_sender_check(__be32 outer_src, __be32 inner_src,
                                                const struct shuttle_config* cfg) {
     struct shuttle_route* route = route_of(inner_src, cfg);
 
     if (route && route->underlay_ip == outer_src)
         return -1;
-    return is_node(outer_src) ? SHUTTLE_DROP_FORGED_INNER_SRC : SHUTTLE_DROP_UNKNOWN_NODE;
+    if (!is_node(outer_src))
+        return SHUTTLE_DROP_UNKNOWN_NODE;
+    return inner_src == outer_src ? -1 : SHUTTLE_DROP_FORGED_INNER_SRC;
 }
 
 /* Ethernet header of a packet into the tunnel: from our VTEP to the remote one, which is

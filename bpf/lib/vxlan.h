@@ -9,7 +9,8 @@
 #include "lib/parsing.h"
 #include "lib/stats.h"
 
-#define IP_MF_OFFSET_MASK 0x3FFF /* frag_off: more-fragments bit and offset */
+#define IP_MF_OFFSET_MASK 0x3FFF       /* frag_off: more-fragments bit and offset */
+#define IP_FRAGMENT_OFFSET_MASK 0x1FFF /* frag_off: the offset alone (non-zero: not the first) */
 #define VXLAN_FLAG_VNI 0x08000000u
 
 /* Outer IPv4 (no options) + UDP + VXLAN + inner Ethernet: what the encapsulation adds. */

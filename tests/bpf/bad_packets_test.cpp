@@ -118,8 +118,16 @@ Verdict from_pod_ipv4(const Bytes& f) {
         return drop(SHUTTLE_DROP_SPOOFED_IP);
     if (!mac_at(f, 6, kPodAMac))
         return drop(SHUTTLE_DROP_SPOOFED_MAC);
-    if (!is_local_pod(daddr) && !has_route(daddr))
+    if (!is_local_pod(daddr) && !has_route(daddr)) {
+        // UDP, not a later fragment, to a node's underlay address: its VXLAN port (or no room
+        // for the UDP header) is a tunnel packet from a pod.
+        size_t udp = kEth + (f[kEth] & 0xf) * 4u;
+        bool to_node = daddr == htonl(kOurUnderlay) || daddr == htonl(kNode2Underlay);
+        if (f[kEth + 9] == 17 && (u16_at(f, kEth + 6) & 0x1fff) == 0 && to_node &&
+            (f.size() < udp + 8 || u16_at(f, udp + 2) == 8472))
+            return drop(SHUTTLE_DROP_TUNNEL_FROM_POD);
         return pass(SHUTTLE_PASS_NOT_LOCAL);
+    }
     if (ttl_of(f) <= 1)
         return drop(SHUTTLE_DROP_TTL_EXPIRED);
     return redirect(is_local_pod(daddr) ? SHUTTLE_REDIRECT_LOCAL : SHUTTLE_REDIRECT_REMOTE);
@@ -161,7 +169,8 @@ Verdict from_overlay_oracle(const Bytes& f, int64_t vni) {
         return drop(SHUTTLE_DROP_MALFORMED);
     if (vni != 1)
         return drop(SHUTTLE_DROP_WRONG_VNI);
-    if (!has_route(addr_at(f, kEth + 12)))  // the probe's outer source is node 2
+    uint32_t src = addr_at(f, kEth + 12);  // the probe's outer source is node 2
+    if (!has_route(src) && src != htonl(kNode2Underlay))
         return drop(SHUTTLE_DROP_FORGED_INNER_SRC);
     if (!is_local_pod(addr_at(f, kEth + 16)))
         return pass(SHUTTLE_PASS_NOT_LOCAL);
@@ -203,7 +212,7 @@ Verdict from_underlay_oracle(const Bytes& f) {
     uint32_t outer_src = addr_at(f, kEth + 12), inner_src = addr_at(f, kInnerIp + 12);
     if (outer_src != htonl(kNode2Underlay))
         return drop(SHUTTLE_DROP_UNKNOWN_NODE);
-    if (!has_route(inner_src))
+    if (!has_route(inner_src) && inner_src != outer_src)  // a node may send from its address
         return drop(SHUTTLE_DROP_FORGED_INNER_SRC);
     if (!is_local_pod(addr_at(f, kInnerIp + 16)))
         return pass(SHUTTLE_PASS_TO_DEVICE);

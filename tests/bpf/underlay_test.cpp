@@ -286,6 +286,36 @@ TEST_CASE("from_underlay drops forged tunnel packets, each with its reason", "[b
     CHECK(node.total_redirects() == 0);
 }
 
+TEST_CASE("a node's reply from its own underlay address passes the sender check", "[bpf]") {
+    // Node 2's host answers pod B from 192.168.0.2 (B reached it unmasqueraded): its routes
+    // send the reply through the tunnel with that inner source. Another node's address or
+    // one the outer source does not claim is still refused.
+    Bytes reply = hex(kVxlanToB);
+    const size_t inner_src = 14 + 50 + 12;
+    for (size_t i = 0; i < 4; ++i) {
+        reply.at(inner_src + i) = hex("c0a80002").at(i);
+    }
+    OverlayNode node(direct_config());
+    RunResult r = node.run_named(node.skel()->progs.from_underlay, reply);
+    CHECK(r.retval == kTcActRedirect);
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP_DIRECT) == 1);
+    Bytes other = reply;
+    other.at(inner_src + 3) = 0x63;  // 192.168.0.99
+    CHECK(node.run_named(node.skel()->progs.from_underlay, other).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_FORGED_INNER_SRC) == 1);
+    node.add_route("10.244.9.0", 24, htonl(0xc0a80009), "0e0000000900");
+    other.at(inner_src + 3) = 0x09;  // 192.168.0.9, a node, but not the sender
+    CHECK(node.run_named(node.skel()->progs.from_underlay, other).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_FORGED_INNER_SRC) == 2);
+    // The device path: from_overlay with node 2 as the outer source.
+    Bytes decapsulated = kPingRemoteToB;
+    for (size_t i = 0; i < 4; ++i) {
+        decapsulated.at(14 + 12 + i) = hex("c0a80002").at(i);
+    }
+    CHECK(node.run_named(node.skel()->progs.from_overlay_with_vni, decapsulated).retval ==
+          kTcActRedirect);
+}
+
 TEST_CASE("from_underlay leaves what the direct path does not take encapsulated", "[bpf]") {
     OverlayNode node(direct_config());
     Bytes truncated_udp = hex(kVxlanToB);

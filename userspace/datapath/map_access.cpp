@@ -206,6 +206,8 @@ std::string reason_name(uint32_t verdict, uint32_t reason) {
                 return "unknown-node";
             case SHUTTLE_DROP_FORGED_INNER_SRC:
                 return "forged-inner-src";
+            case SHUTTLE_DROP_TUNNEL_FROM_POD:
+                return "tunnel-from-pod";
         }
     }
     return "reason-" + std::to_string(reason);
