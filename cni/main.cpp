@@ -1,5 +1,7 @@
 // The shuttle CNI plugin: environment + stdin -> one command -> stdout. Every failure
 // becomes the spec's error object on stdout, and exit status 1.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -38,6 +40,8 @@ int fail(const std::string& input, int code, const std::string& msg, const std::
 }  // namespace
 
 int main() {
+    // Whatever umask the runtime has: no directory or file of ours writable by others.
+    ::umask(022);
     std::string input;
     try {
         input = read_stdin();

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -88,12 +89,22 @@ void HealthServer::serve() {
 }
 
 void HealthServer::answer(int client) {
+    // One thread answers every client: the request line must arrive within a second in all,
+    // or a client sending a byte now and then would hold the probes off for hours.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     timeval timeout{1, 0};
-    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
     std::string request;
     char buffer[1024];
     while (request.find("\r\n") == std::string::npos && request.size() < 8192) {
-        auto n = recv(client, buffer, sizeof buffer, 0);
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+        pollfd readable{client, POLLIN, 0};
+        if (left <= 0 || poll(&readable, 1, static_cast<int>(left)) <= 0) {
+            return;
+        }
+        auto n = recv(client, buffer, sizeof buffer, MSG_DONTWAIT);
         if (n <= 0) {
             return;
         }

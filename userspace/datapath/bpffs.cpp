@@ -7,7 +7,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -136,6 +138,24 @@ void pin(int fd, const std::string& path) {
 void unpin(const std::string& path) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
         throw_errno("unpin " + path);
+    }
+}
+
+void require_own_directory(int dir_fd, const std::string& path) {
+    struct stat st {};
+    if (::fstat(dir_fd, &st) != 0) {
+        throw_errno("stat " + path);
+    }
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    if (st.st_uid != ::geteuid()) {
+        throw std::runtime_error(path + " belongs to uid " + std::to_string(st.st_uid) +
+                                 ", not to this process's user (" + std::to_string(::geteuid()) +
+                                 "): not made by shuttle; remove it (rm -rf " + path + ")");
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+        throw std::runtime_error(path + " has mode " + mode +
+                                 ": others could remove the pins in it; run: chmod 0700 " + path);
     }
 }
 

@@ -59,10 +59,16 @@ Info object_info(int fd, const std::string& what) {
     return info;
 }
 
+// Refuses a pin root (an open directory) that another user owns, or that others may write
+// without the sticky bit: on a bpffs mounted without mode= (the kernel makes its top 1777)
+// any local user could make the root first and then remove or rename the pins in it.
+void require_own_directory(int dir_fd, const std::string& path);
+
 // Exclusive flock on a directory, released on destruction.
 class DirLock {
   public:
     explicit DirLock(const std::string& dir);
+    int fd() const { return fd_.get(); }
 
   private:
     UniqueFd fd_;

@@ -335,6 +335,7 @@ Node Node::ensure(const Options& options) {
     node.pin_dir_ = pin_dir_of(options.bpffs_root, build.layout);
     node.bpffs_mounted_at_ = prepare_bpffs_root(options.bpffs_root);
     DirLock lock(options.bpffs_root);
+    require_own_directory(lock.fd(), options.bpffs_root);
     Migration migration = plan_migration(options.bpffs_root, node.pin_dir_, build.layout);
     if (!migration.older_dirs.empty() || should_replace(complete_pins(node.pin_dir_), build)) {
         make_bpffs_dirs(maps_dir(node.pin_dir_));
