@@ -39,4 +39,17 @@ wait_for "refused node reports etcd" bash -c \
     "curl -s http://127.0.0.1:$port2/readyz | grep -q '^last error: etcd: etcd unreachable: https'"
 curl -s "http://127.0.0.1:$port2/readyz" | grep -q '^etcd: unreachable'
 [[ ! -e $WORK/refused.env ]] || fail "subnet.env written without a certificate"
+
+# The server's name is checked too (libcurl's host verification, never turned off): the
+# server certificate names IP:127.0.0.1 only, so the same etcd as https://localhost:<port>,
+# with the right CA and client certificate, is refused.
+port3=$(free_port)
+"$bin/shuttled" --etcd-endpoints "${ETCD_URL/127.0.0.1/localhost}" --etcd-cafile "$WORK/ca.crt" \
+    --etcd-certfile "$WORK/client.crt" --etcd-keyfile "$WORK/client.key" \
+    --iface lo --public-ip 192.0.2.22 --subnet-file "$WORK/misnamed.env" \
+    --healthz-addr "127.0.0.1:$port3" >>"$WORK/misnamed.log" 2>&1 &
+track_pid $!
+wait_for "misnamed node reports the certificate" bash -c \
+    "curl -s http://127.0.0.1:$port3/readyz | grep -q '^etcd: unreachable: https://localhost:.*SSL peer certificate'"
+[[ ! -e $WORK/misnamed.env ]] || fail "subnet.env written through a certificate of another name"
 echo "agent_shuttled_tls: ok"
