@@ -50,6 +50,6 @@ port3=$(free_port)
     --healthz-addr "127.0.0.1:$port3" >>"$WORK/misnamed.log" 2>&1 &
 track_pid $!
 wait_for "misnamed node reports the certificate" bash -c \
-    "curl -s http://127.0.0.1:$port3/readyz | grep -q '^etcd: unreachable: https://localhost:.*SSL peer certificate'"
+    "curl -s http://127.0.0.1:$port3/readyz | grep -q '^last error: etcd: etcd unreachable: https://localhost:.*SSL peer certificate'"
 [[ ! -e $WORK/misnamed.env ]] || fail "subnet.env written through a certificate of another name"
 echo "agent_shuttled_tls: ok"
