@@ -32,7 +32,6 @@ pass "a pin root another user made first is refused"
 # --- shuttled and a pod under umask 000 -----------------------------------------------------
 kit_node_spawn n1 "$(kit_run_dir)/shuttled-n1.log" sh -c 'umask 000 && exec "$0" "$@"' \
   "$bin/shuttled" --etcd-endpoints "$(kit_etcd_endpoint)" --iface eth0 --ip-masq
-SHUTTLED_PID[n1]=$KIT_LAST_PID
 start_shuttled n2
 wait_ready n1
 wait_ready n2
@@ -40,7 +39,6 @@ kit_pod_add p1
 out=$(umask 000 && kit_cni n1 ADD ctr-p1 p1 eth0 "$POD_CONF") || fail "ADD p1: $out"
 ip1=$(jq -r '.ips[0].address' <<<"$out" | cut -d/ -f1)
 ip2=$(add_pod n2 p2)
-ip3=$(add_pod n2 p3)
 wait_until 10 "p1 -> p2 across nodes" pod_ping p1 "$ip2" 1
 
 # --- (c) file modes --------------------------------------------------------------------------
@@ -142,10 +140,8 @@ kit_pod_spawn p2 "$listen_log" "$py" "$frames_py" listen --ip "$ip2" --seconds 6
 listener=$KIT_LAST_PID
 wait_until 10 "p2's listener up" grep -q listening "$listen_log"
 before=$(stat_count n1 drop tunnel-from-pod)
-for pod in p1; do
-  kit_pod_exec "$pod" "$py" "$frames_py" send --to "$(kit_node_ip n2)" --inner-dst-mac "$vtep2" \
-    --inner-src "$sub1.77" --inner-dst "$ip2" --payload "from-pod" --count 3
-done
+kit_pod_exec p1 "$py" "$frames_py" send --to "$(kit_node_ip n2)" --inner-dst-mac "$vtep2" \
+  --inner-src "$sub1.77" --inner-dst "$ip2" --payload "from-pod" --count 3
 wait_until 10 "n1 counts tunnel-from-pod" eval '(( $(stat_count n1 drop tunnel-from-pod) >= before + 3 ))'
 # The control: node n1 itself sends the same (its own address, an inner source of its subnet).
 kit_node_exec n1 "$py" "$frames_py" send --to "$(kit_node_ip n2)" --inner-dst-mac "$vtep2" \
