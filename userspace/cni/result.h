@@ -59,14 +59,14 @@ nlohmann::json result_json(const Result& result, const std::string& version);
 
 // Parses a result of any supported version (a prevResult or a delegated IPAM answer).
 // Throws Error(kDecodeFailure) naming the bad field, prefixed by `what`.
-Result parse_result(const nlohmann::json& json, const std::string& what = "result");
+Result parse_result(const nlohmann::json& value, const std::string& what = "result");
 
 // Route and DNS objects; errors carry `code` (kDecodeFailure for results, kInvalidConfig for
 // a network config) and name the field by `where`.
-Route parse_route(const nlohmann::json& json, const std::string& where);
-Route parse_route_with_code(const nlohmann::json& json, const std::string& where, int code);
-Dns parse_dns(const nlohmann::json& json, const std::string& where);
-Dns parse_dns_with_code(const nlohmann::json& json, const std::string& where, int code);
+Route parse_route(const nlohmann::json& item, const std::string& where);
+Route parse_route_with_code(const nlohmann::json& item, const std::string& where, int code);
+Dns parse_dns(const nlohmann::json& value, const std::string& where);
+Dns parse_dns_with_code(const nlohmann::json& value, const std::string& where, int code);
 nlohmann::json dns_json(const Dns& dns);
 
 }  // namespace shuttle::cni

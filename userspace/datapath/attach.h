@@ -28,9 +28,9 @@ void link_update(int link_fd, int new_prog_fd);
 bool means_no_tcx(int err);
 
 // The cls_bpf filter shuttle owns: handle 1, priority 1 on a clsact hook.
-void tc_attach(int prog_fd, int ifindex, Hook hook);  // creates clsact if missing; replaces
-void tc_detach(int ifindex, Hook hook);               // missing filter or device is fine
-std::optional<uint32_t> tc_prog_id(int ifindex, Hook hook);
+void tc_attach(int prog_fd, int ifindex, Hook which);  // creates clsact if missing; replaces
+void tc_detach(int ifindex, Hook which);               // missing filter or device is fine
+std::optional<uint32_t> tc_prog_id(int ifindex, Hook which);
 
 uint32_t prog_id(int prog_fd);
 

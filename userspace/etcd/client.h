@@ -94,7 +94,7 @@ class Client {
     struct Handle;
     nlohmann::json call_once(const std::string& endpoint, const std::string& path,
                              const std::string& body);
-    void configure(void* curl, const std::string& url) const;
+    void configure(void* handle, const std::string& url) const;
     void rotate_from(size_t failed_index);
 
     ClientOptions options_;

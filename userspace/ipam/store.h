@@ -57,7 +57,7 @@ class Store {
 
   private:
     static constexpr const char* kIndexFile = "shuttle-index";
-    static constexpr long kIndexCompactBytes = 64 * 1024;
+    static constexpr long kIndexCompactBytes = 64L * 1024;
     std::string index_path() const;
     void rebuild_index();
     void index_add(const IpAddress& ip, const std::string& container_id, const std::string& ifname);

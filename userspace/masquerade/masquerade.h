@@ -84,7 +84,7 @@ struct Status {
 };
 Status inspect(int family = AF_INET);
 // Parses `nft -j list table ip[6] shuttle` output (exposed for tests).
-Status parse_listing(const std::string& json);
+Status parse_listing(const std::string& text);
 // One line: "table ip shuttle: 6 rules (cluster 10.244.0.0/16, node subnet 10.244.1.0/24)"
 // or "table ip shuttle: not installed".
 std::string describe(int family = AF_INET);
