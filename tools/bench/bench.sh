@@ -5,11 +5,12 @@
 # shuttle (when asked for); cross node: underlay, flannel (flannel-style), shuttle-x (shuttled
 # --static-nodes on two nodes); measured in interleaved rounds in one run. Writes results.csv and results.md, prints the table.
 #
-#   sudo tools/bench/bench.sh [--rounds 5] [--duration 5] [--setups limit,bridge[,shuttle]]
+#   sudo tools/bench/bench.sh [--rounds 5] [--duration 5] [--setups limit,bridge[,shuttle][,limit-v6,...]]
 #                             [--metrics tcp_stream,tcp_rr,udp_rate,tcp_conn] [--cpu N]
 #                             [--kube-services 2000] [--warmup 1|0] [--out DIR]
 #
 # --warmup 0 skips the unrecorded first run of each metric per setup (the demo's short run).
+# <setup>-v6 measures <setup> over IPv6; with any of them every setup is built dual-stack.
 #
 # Not part of ctest: run it by hand on a quiet machine.
 set -euo pipefail
@@ -72,9 +73,12 @@ KIT_QUIET=1
 kit_init
 echo "bench: run $(kit_run_id), ${BENCH_ROUNDS} rounds x ${BENCH_DURATION} s, setups ${setups[*]}, CPU $BENCH_CPU, out $BENCH_OUT" >&2
 
+# <setup>-v6 rows: every setup is built dual-stack (setups.sh).
+[[ ,$BENCH_SETUPS, != *-v6,* ]] || BENCH_DUAL_STACK=1
 for setup in "${setups[@]}"; do
   echo "bench: setting up $setup" >&2
-  "setup_$setup"
+  [[ -n ${BENCH_BUILT[$setup]:-} ]] || "setup_$setup"
+  BENCH_BUILT[$setup]=1
   for metric in "${metrics[@]}"; do
     if declare -F "server_$metric" >/dev/null; then "server_$metric" "$setup"; fi
   done

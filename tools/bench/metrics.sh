@@ -8,6 +8,11 @@ BENCH_IPERF_PORT=5201
 BENCH_SOCKPERF_PORT=11111
 BENCH_UDP_PORT=9000
 BENCH_CONN_PORT=9001
+BENCH_PP_PORT=9002
+
+# IPv6 rows (<setup>-v6): the server's address has a colon. sockperf 3.7 cannot address IPv6,
+# so their round trip is loadgen's TCP ping-pong (the same 64-byte exchange).
+bench_is_v6() { [[ ${BENCH_SERVER_IP[$1]} == *:* ]]; }
 
 bench_server_spawn() { # setup log-name command...
   local setup=$1 name=$2
@@ -22,10 +27,12 @@ bench_client() { # setup command...
   kit_pod_exec "${BENCH_CLIENT[$setup]}" taskset -c "$BENCH_CPU" "$@"
 }
 
-# Wait until the server listens (servers start asynchronously). proto: t or u.
+# Wait until the server listens on the setup's address (servers start asynchronously; an
+# IPv4 and an IPv6 row share a server pod and port). proto: t or u.
 bench_wait_listen() {
-  local setup=$1 proto=$2 port=$3 deadline=$((SECONDS + 10))
-  until [[ -n $(kit_pod_exec "${BENCH_SERVER[$setup]}" ss -Hln"$proto" "sport = :$port") ]]; do
+  local setup=$1 proto=$2 port=$3 deadline=$((SECONDS + 10)) ip=${BENCH_SERVER_IP[$1]}
+  [[ $ip != *:* ]] || ip="[$ip]"
+  until kit_pod_exec "${BENCH_SERVER[$setup]}" ss -Hln"$proto" "sport = :$port" | grep -F "$ip:$port" >/dev/null; do
     ((SECONDS < deadline)) || kit_die "$setup: nothing listens on ${BENCH_SERVER_IP[$setup]}:$port"
     sleep 0.1
   done
@@ -45,6 +52,11 @@ metric_tcp_stream() {
 }
 
 server_tcp_rr() {
+  if bench_is_v6 "$1"; then
+    bench_server_spawn "$1" pp "$BENCH_LOADGEN" tcp-pp-server "${BENCH_SERVER_IP[$1]}" "$BENCH_PP_PORT"
+    bench_wait_listen "$1" t "$BENCH_PP_PORT"
+    return
+  fi
   bench_server_spawn "$1" sockperf sockperf sr --tcp -i "${BENCH_SERVER_IP[$1]}" -p "$BENCH_SOCKPERF_PORT"
   bench_wait_listen "$1" t "$BENCH_SOCKPERF_PORT"
 }
@@ -52,6 +64,11 @@ server_tcp_rr() {
 # TCP request/response round trip (sockperf ping-pong, 64-byte messages): avg and p99.
 metric_tcp_rr() {
   local setup=$1 out avg p99
+  if bench_is_v6 "$setup"; then
+    bench_client "$setup" "$BENCH_LOADGEN" tcp-pp-client "${BENCH_SERVER_IP[$setup]}" "$BENCH_PP_PORT" \
+      "$BENCH_DURATION" 64
+    return
+  fi
   out=$(bench_client "$setup" sockperf pp --tcp --full-rtt -i "${BENCH_SERVER_IP[$setup]}" \
     -p "$BENCH_SOCKPERF_PORT" -m 64 -t "$BENCH_DURATION" 2>&1) ||
     { echo "tcp_rr: sockperf failed for $setup: $out" >&2; return 1; }

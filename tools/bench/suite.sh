@@ -6,7 +6,9 @@
 #   datapath  same node: limit, bridge, shuttle; cross node: underlay, flannel-style,
 #             shuttle-x (shuttled --static-nodes on two nodes, direct overlay) and
 #             shuttle-x-dev (the same with --overlay device): TCP Gbit/s, TCP round trip,
-#             64-byte UDP packets/s, TCP connections/s (bench.sh, interleaved rounds)
+#             64-byte UDP packets/s, TCP connections/s (bench.sh, interleaved rounds);
+#             IPv6 rows beside them (<setup>-v6: the same setups built dual-stack, measured
+#             over IPv6; --quick: the same-node ones only)
 #   cni       ADD/DEL latency, pods/s sequential and parallel, ADD latency with 250 pods on
 #             the node: shuttle (TCX), shuttle (tc), bridge + host-local (cni-rounds.sh)
 #   bpf       from_pod's ns/packet per path at 10 and 10,000 endpoints (BPF_PROG_TEST_RUN,
@@ -172,6 +174,16 @@ else
   [[ -z $have_shuttle ]] || setups+=,shuttle
   setups+=,underlay,flannel
   [[ -z $have_shuttled ]] || setups+=,shuttle-x,shuttle-x-dev
+  # IPv6 rows of the same setups (bench.sh builds every setup dual-stack for them); --quick
+  # measures the same-node ones only (each row adds ~5 s a round). No shuttle-x-v6 yet:
+  # shuttled --static-nodes (the shuttle-x setups) has no IPv6 fields.
+  setups+=,limit-v6,bridge-v6
+  [[ -z $have_shuttle ]] || setups+=,shuttle-v6
+  if [[ -z $quick ]]; then
+    setups+=,underlay-v6,flannel-v6
+  else
+    skip "datapath: the cross-node IPv6 rows (underlay-v6, flannel-v6): left out of --quick"
+  fi
   [[ -n $have_shuttle ]] || unavailable "shuttle same node: no $SHUTTLE_BIN_DIR/shuttle (build first)"
   [[ -n $have_shuttled ]] || unavailable "shuttle cross node: no $SHUTTLE_BIN_DIR/shuttle and shuttled (build first)"
   (
@@ -312,6 +324,8 @@ tmp=$out/.tmp
 mkdir -p "$tmp"
 scenario_csv datapath '^(limit|bridge|shuttle)$' >"$tmp/same.csv"
 scenario_csv datapath '^(underlay|flannel|shuttle-x|shuttle-x-dev)$' >"$tmp/cross.csv"
+scenario_csv datapath '^(limit|bridge|shuttle)-v6$' >"$tmp/same6.csv"
+scenario_csv datapath '^(underlay|flannel|shuttle-x|shuttle-x-dev)-v6$' >"$tmp/cross6.csv"
 scenario_csv cni >"$tmp/cni.csv"
 scenario_csv bpf >"$tmp/bpf.csv"
 scenario_csv bpf_overlay >"$tmp/bpf_overlay.csv"
@@ -384,6 +398,12 @@ done
     echo
     pivot datapath '^(tcp_gbps|rr_avg_us|udp_pps|tcp_cps)$' limit bridge shuttle underlay flannel shuttle-x shuttle-x-dev
   fi
+  if has_rows "$tmp/same6.csv" || has_rows "$tmp/cross6.csv"; then
+    echo
+    echo "The same over IPv6 (<setup>-v6: the same dual-stack pods, nodes and devices; round trip by loadgen's TCP ping-pong, as sockperf 3.7 has no IPv6)."
+    echo
+    pivot datapath '^(tcp_gbps|rr_avg_us|udp_pps|tcp_cps)$' limit-v6 bridge-v6 shuttle-v6 underlay-v6 flannel-v6 shuttle-x-v6 shuttle-x-dev-v6
+  fi
   if has_rows "$tmp/cni.csv"; then
     echo
     echo "CNI: ADD / DEL p50 per call, pods per second sequential and in parallel."
@@ -408,6 +428,25 @@ done
     echo "shuttle-x-dev = the same with --overlay device (every packet through the VXLAN device shuttle.1)."
     echo
     table "underlay flannel" "$tmp/cross.csv"
+  fi
+  if has_rows "$tmp/same6.csv"; then
+    echo
+    echo "## Same node over IPv6: pod to pod"
+    echo
+    echo "The same-node setups built dual-stack, measured over IPv6 (limit-v6: fd00:99::1 -> ::2 on the"
+    echo "veth pair; bridge-v6 and shuttle-v6: the pods' IPv6 addresses from host-local's second range set)."
+    echo "Round trip: loadgen's TCP ping-pong (64-byte messages, one in flight, TCP_NODELAY), not sockperf."
+    echo
+    table "limit-v6 bridge-v6" "$tmp/same6.csv"
+  fi
+  if has_rows "$tmp/cross6.csv"; then
+    echo
+    echo "## Cross node over IPv6: pod to pod over the dual-stack underlay"
+    echo
+    echo "underlay-v6 = the underlay hosts' fd77:: addresses; flannel-v6 = flannel-v6.1 as flanneld's dual-stack"
+    echo "vxlan backend makes it (local = the node's PublicIPv6, outer IPv6, MTU 1430)."
+    echo
+    table "underlay-v6 flannel-v6" "$tmp/cross6.csv"
   fi
   if has_rows "$tmp/cni.csv"; then
     echo

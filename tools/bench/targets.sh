@@ -73,5 +73,9 @@ row "BPF ns/packet, not VXLAN on the underlay (UDP to the node) (ns)" \
   "$(value bpf_direct bpf_ns_from_underlay_not_vxlan_udp_to_the_node_5000routes shuttle)" "≤" 8 "needs the shuttle_bpf_tests build"
 row "BPF ns/packet, IPv6 local redirect, 10,000 endpoints (ns)" \
   "$(value bpf_ipv6 bpf_ns_ipv6_local_redirect_10000ep shuttle)" "≤" 40 "needs the shuttle_bpf_tests build"
+# issue 12: the IPv6 rows meet the IPv4 targets (same node against the veth pair and bridge,
+# cross node against flannel-style), ratios within the IPv6 rows of one run
+row "same node IPv6 round trip, shuttle-v6 × limit-v6" "$(ratio datapath rr_avg_us shuttle-v6 limit-v6)" "≤" 1.03 "needs the shuttle-v6 setup"
+row "same node IPv6 64-byte UDP rate, shuttle-v6 × bridge-v6" "$(ratio datapath udp_pps shuttle-v6 bridge-v6)" "≥" 1.35 "needs the shuttle-v6 setup"
 row "routes map in line after 1,000 new leases (s)" "$(value routes routes_in_line_s shuttled)" "≤" 2 \
   "needs shuttled and etcd (the routes scenario)"
