@@ -310,8 +310,9 @@ TEST_CASE("etcd prefix sync: re-lists when its resume revision was compacted") {
     writer.put("/s/b", "2");
     std::mutex mutex;
     std::set<std::string> keys;
-    // A long first backoff: etcd is back, changed and compacted before the watch resumes.
-    etcd::PrefixSync sync(client, {"/s/", 5min, 3s, 3s}, [&](const etcd::PrefixSync::Snapshot& s) {
+    // A long first backoff: etcd is back, changed and compacted before the watch resumes
+    // (8 s: 3 s were not enough for etcd's restart on a loaded machine under ASan).
+    etcd::PrefixSync sync(client, {"/s/", 5min, 8s, 8s}, [&](const etcd::PrefixSync::Snapshot& s) {
         std::lock_guard lock(mutex);
         keys.clear();
         for (auto& [key, kv] : s) {
@@ -330,7 +331,7 @@ TEST_CASE("etcd prefix sync: re-lists when its resume revision was compacted") {
     writer.remove("/s/a");
     auto revision = writer.put("/s/c", "3");
     writer.compact(revision);
-    CHECK(eventually([&] { return current() == std::set<std::string>{"/s/b", "/s/c"}; }, 8s));
+    CHECK(eventually([&] { return current() == std::set<std::string>{"/s/b", "/s/c"}; }, 20s));
     CHECK(sync.compactions() == 1);
     stop = true;
     runner.join();

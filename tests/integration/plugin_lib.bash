@@ -75,6 +75,12 @@ cni() {
     RC=$?
     set -e
     ERR=$(cat "$WORK/stderr")
+    # A sanitized plugin (tools/test-asan.sh) exits 23 on a finding; UBSan writes its report
+    # to stderr (gcc's separate libubsan ignores log_path), so look there too.
+    [ "$RC" != 23 ] || fail "$cmd $cid: the plugin exited 23 (a sanitizer report, see build-asan/sanitizer-reports/)"
+    if grep -q -e 'runtime error: ' -e 'ERROR: [A-Za-z]*Sanitizer' <<<"$ERR"; then
+        fail "$cmd $cid: sanitizer report from the plugin: $ERR"
+    fi
 }
 
 # cni_ok ... : like cni but fails the test unless RC is 0.
