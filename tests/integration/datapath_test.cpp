@@ -370,6 +370,20 @@ TEST_CASE("a pinned map with another layout is refused, not adopted", "[datapath
                         Catch::Contains("layout"));
 }
 
+TEST_CASE("a pin root of another user, or that others may write, is refused", "[datapath]") {
+    PrivateBpffs bpffs;
+    const std::string root = bpffs.root();
+    must("mkdir -m 0777 " + root);  // as a local user could leave it on a 1777 bpffs
+    REQUIRE_THROWS_WITH(
+        dp::Node::ensure({root, dp::AttachMode::Tc}),
+        Catch::Contains(root + " has mode 0777") && Catch::Contains("chmod 0700 " + root));
+    must("chmod 1777 " + root);  // sticky: nobody removes a pin that is not theirs
+    CHECK_NOTHROW(dp::Node::ensure({root, dp::AttachMode::Tc}));
+    must("chown 65534 " + root);
+    REQUIRE_THROWS_WITH(dp::Node::ensure({root, dp::AttachMode::Tc}),
+                        Catch::Contains(root + " belongs to uid 65534"));
+}
+
 TEST_CASE("a root outside bpffs is refused with a clear message", "[datapath]") {
     char tmpl[] = "/tmp/shuttle-notbpf-XXXXXX";
     REQUIRE(mkdtemp(tmpl));
