@@ -119,6 +119,9 @@ TEST_CASE("wrong types, bad values and missing fields are code 7 naming the fiel
             R"({"cniVersion":"1.0.0","name":"n","type":"shuttle","ipam":{"type":"x"},"runtimeConfig":{"ips":["nope"]}})",
             "invalid network config: runtimeConfig.ips"},
         Case{
+            R"({"cniVersion":"1.0.0","name":"n","type":"shuttle","ipam":{"type":"x"},"runtimeConfig":{"ips":["fd00::5/64/1"]}})",
+            "invalid network config: runtimeConfig.ips"},
+        Case{
             R"({"cniVersion":"1.0.0","name":"n","type":"shuttle","ipam":{"type":"x"},"runtimeConfig":{"mac":"zz"}})",
             "invalid network config: runtimeConfig.mac"},
         Case{

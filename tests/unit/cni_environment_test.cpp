@@ -96,6 +96,12 @@ TEST_CASE("CNI_ARGS: known keys typed, unknown refused unless IgnoreUnknown") {
                         "invalid CNI_ARGS: \"novalue\" is not KEY=VALUE");
     REQUIRE_THROWS_WITH(parse_cni_args("IP=1.2.3"),
                         "invalid CNI_ARGS: IP=1.2.3: not an IP address");
+    // an address/length as host-local takes it; a malformed length is no address
+    REQUIRE(parse_cni_args("IP=fd00:99::5/64").ips.at(0).str() == "fd00:99::5");
+    for (const char* bad : {"IP=fd00:99::5/64/1", "IP=fd00:99::5/abc", "IP=fd00:99::5/129",
+                            "IP=10.1.0.7/33", "IP=10.1.0.7/"}) {
+        REQUIRE_THROWS_AS(parse_cni_args(bad), Error);
+    }
     REQUIRE(parse_cni_args("").all.empty());
 }
 

@@ -46,8 +46,7 @@ bool parse_bool(const std::string& key, std::string_view value) {
 std::vector<IpAddress> parse_ips(std::string_view value) {
     std::vector<IpAddress> ips;
     for (auto item : split(value, ',')) {
-        auto slash = item.find('/');
-        auto ip = IpAddress::parse(item.substr(0, slash));
+        auto ip = parse_address_or_prefix(item);
         if (!ip) {
             throw Error(kInvalidEnvironment, "invalid CNI_ARGS",
                         "IP=" + std::string(value) + ": not an IP address");

@@ -58,7 +58,7 @@ std::vector<IpAddress> ip_list(const json& value, const std::string& field) {
         if (!item.is_string())
             invalid(field, "must be a list of IP addresses");
         auto text = item.get<std::string>();
-        auto ip = IpAddress::parse(text.substr(0, text.find('/')));
+        auto ip = parse_address_or_prefix(text);
         if (!ip)
             invalid(field, "\"" + text + "\" is not an IP address");
         ips.push_back(*ip);

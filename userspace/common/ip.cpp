@@ -91,6 +91,17 @@ std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
     return prefix;
 }
 
+std::optional<IpAddress> parse_address_or_prefix(std::string_view text) {
+    if (text.find('/') == std::string_view::npos) {
+        return IpAddress::parse(text);
+    }
+    auto prefix = IpPrefix::parse(text);
+    if (!prefix) {
+        return std::nullopt;
+    }
+    return prefix->address;
+}
+
 std::string IpPrefix::str() const {
     return address.str() + "/" + std::to_string(length);
 }

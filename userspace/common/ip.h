@@ -53,6 +53,10 @@ struct IpPrefix {
     auto operator<=>(const IpPrefix&) const = default;
 };
 
+// A requested address as host-local takes one: "fd00::5" or "fd00::5/64" (the length must be
+// valid for the family, then it is dropped); anything else, e.g. "fd00::5/64/1", is none.
+std::optional<IpAddress> parse_address_or_prefix(std::string_view text);
+
 // A 6-byte Ethernet address.
 struct MacAddress {
     std::array<uint8_t, 6> bytes{};
