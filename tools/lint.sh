@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build-lint}
 only=${2:-.}
-bash tools/cmake-configure.sh "$dir" -DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON -DSHUTTLE_TESTS=OFF \
+bash tools/cmake-configure.sh "$dir" -DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON -DSHUTTLE_UNITY_BUILD=OFF -DSHUTTLE_TESTS=OFF \
   -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >"$dir.configure.log" 2>&1 ||
   { cat "$dir.configure.log" >&2; exit 1; }
 cmake --build "$dir" --target bpf_shuttle >/dev/null

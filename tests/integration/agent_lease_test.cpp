@@ -9,6 +9,7 @@
 #include "agent/lease_value.h"
 #include "etcd_test_server.h"
 #include "flannel/subnet_env.h"
+#include "address_literals.h"
 
 using namespace shuttle;
 using namespace shuttle::agent;
@@ -22,14 +23,6 @@ namespace {
 const std::string kPrefix = "/coreos.com/network";
 const std::string kSubnets = kPrefix + "/subnets/";
 const char* kConfig = R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}})";
-
-IpPrefix prefix(const char* text) {
-    return *IpPrefix::parse(text);
-}
-
-IpAddress ip(const char* text) {
-    return *IpAddress::parse(text);
-}
 
 // One agent on its own thread, stopped and joined on destruction.
 class RunningAgent {

@@ -32,6 +32,7 @@
 #include "datapath/map_access.h"
 #include "other_build.h"
 #include "shuttle.skel.h"
+#include "address_literals.h"
 
 namespace dp = shuttle::datapath;
 using shuttle::IpAddress;
@@ -88,10 +89,6 @@ class NodeNetns {
   private:
     shuttle::UniqueFd original_;
 };
-
-MacAddress mac(const std::string& text) {
-    return *MacAddress::parse(text);
-}
 
 // A pod: a named netns whose eth0 is the peer of a host veth in the node, addressed the
 // way the CNI plugin does it (pod /24 with a default route via the gateway; host side has

@@ -19,15 +19,12 @@
 #include "netlink/netlink.h"
 #include "netns/guard.h"
 #include "netns/sysctl.h"
+#include "address_literals.h"
 
 using namespace shuttle;
 using nlohmann::json;
 
 namespace {
-
-IpPrefix prefix(const char* text) {
-    return *IpPrefix::parse(text);
-}
 
 masquerade::Config node1() {
     return {.cluster_network = prefix("10.244.0.0/16"), .node_subnet = prefix("10.244.1.0/24")};

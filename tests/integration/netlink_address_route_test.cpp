@@ -8,18 +8,12 @@
 #include "netlink/link.h"
 #include "netlink/route.h"
 #include "netns/guard.h"
+#include "address_literals.h"
 
 using namespace shuttle;
 using namespace shuttle::netlink;
 
 namespace {
-
-IpPrefix prefix(const char* text) {
-    return *IpPrefix::parse(text);
-}
-IpAddress ip(const char* text) {
-    return *IpAddress::parse(text);
-}
 
 std::optional<Address> find_address(Socket& nl, int index, const IpPrefix& wanted) {
     for (const auto& a : list_addresses(nl, wanted.address.family, index)) {

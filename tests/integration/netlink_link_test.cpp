@@ -8,15 +8,12 @@
 #include "netlink/error.h"
 #include "netlink/link.h"
 #include "netns/guard.h"
+#include "address_literals.h"
 
 using namespace shuttle;
 using namespace shuttle::netlink;
 
 namespace {
-
-MacAddress mac(const char* text) {
-    return *MacAddress::parse(text);
-}
 
 bool has_link(Socket& nl, const std::string& name) {
     for (const auto& link : list_links(nl)) {

@@ -9,18 +9,12 @@
 #include "netlink/link.h"
 #include "netlink/neighbour.h"
 #include "netns/guard.h"
+#include "address_literals.h"
 
 using namespace shuttle;
 using namespace shuttle::netlink;
 
 namespace {
-
-IpAddress ip(const char* text) {
-    return *IpAddress::parse(text);
-}
-MacAddress mac(const char* text) {
-    return *MacAddress::parse(text);
-}
 
 std::optional<Neighbour> find_neighbour(Socket& nl, int index, const IpAddress& address) {
     for (const auto& n : list_neighbours(nl, address.family, index)) {

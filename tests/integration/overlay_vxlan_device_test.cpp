@@ -17,6 +17,7 @@
 #include "netns/guard.h"
 #include "overlay/vxlan_device.h"
 #include "overlay/vxlan_ipv6.h"
+#include "address_literals.h"
 
 using namespace shuttle;
 using namespace shuttle::overlay;
@@ -24,23 +25,13 @@ using Action = VxlanDevice::Action;
 
 namespace {
 
-IpPrefix prefix(const char* text) {
-    return *IpPrefix::parse(text);
-}
-IpAddress ip(const char* text) {
-    return *IpAddress::parse(text);
-}
-MacAddress mac(const char* text) {
-    return *MacAddress::parse(text);
-}
-
 // A node namespace with an up underlay veth "u0" holding 192.168.50.1/24, MTU 1500.
-struct Node {
+struct OverlayNode {
     netns::Scratch ns;
     netlink::Socket nl;
     int underlay = 0;
 
-    Node() {
+    OverlayNode() {
         netlink::create_veth(nl, {.local = {"u0", 1500}, .peer = {"u1", 1500}});
         netlink::add_address(nl, "u0", prefix("192.168.50.1/24"));
         netlink::set_link_up(nl, "u1");
@@ -114,7 +105,7 @@ class ChangeMonitor {
 }  // namespace
 
 TEST_CASE("overlay device: created with every property, read back through netlink") {
-    Node node;
+    OverlayNode node;
     VxlanDevice device = ensure_vxlan_device(node.nl, node.spec());
     REQUIRE(device.action == Action::created);
     REQUIRE(device.name == "shuttle.1");
@@ -144,7 +135,7 @@ TEST_CASE("overlay device: created with every property, read back through netlin
 }
 
 TEST_CASE("overlay device: a second ensure changes nothing") {
-    Node node;
+    OverlayNode node;
     ChangeMonitor monitor;
     VxlanDevice first = ensure_vxlan_device(node.nl, node.spec());
     REQUIRE(monitor.pending() > 0);  // the monitor sees ensure's changes
@@ -158,7 +149,7 @@ TEST_CASE("overlay device: a second ensure changes nothing") {
 }
 
 TEST_CASE("overlay device: a changed MTU, MAC or ARP flag is corrected in place") {
-    Node node;
+    OverlayNode node;
     VxlanDevice first = ensure_vxlan_device(node.nl, node.spec());
     netlink::set_link_mtu(node.nl, "shuttle.1", 1300);
     netlink::set_link_mac(node.nl, "shuttle.1", mac("02:de:ad:be:ef:01"));
@@ -185,7 +176,7 @@ TEST_CASE("overlay device: a changed MTU, MAC or ARP flag is corrected in place"
 }
 
 TEST_CASE("overlay device: a wrong port or a non-external device is recreated") {
-    Node node;
+    OverlayNode node;
     SECTION("port 4789") {
         netlink::create_vxlan(node.nl, {.link = {"shuttle.1"}, .external = true, .port = 4789});
     }
@@ -203,7 +194,7 @@ TEST_CASE("overlay device: a wrong port or a non-external device is recreated") 
 }
 
 TEST_CASE("overlay device: a new lease or cluster network replaces the old address and route") {
-    Node node;
+    OverlayNode node;
     VxlanDevice first = ensure_vxlan_device(node.nl, node.spec());
     VxlanDeviceSpec moved = node.spec();
     moved.node_subnet = prefix("10.245.7.0/24");
@@ -218,7 +209,7 @@ TEST_CASE("overlay device: a new lease or cluster network replaces the old addre
 }
 
 TEST_CASE("overlay device: an up flannel.1 on 8472 blocks creation until removed") {
-    Node node;
+    OverlayNode node;
     make_flannel_device(node.nl);
 
     try {
@@ -243,7 +234,7 @@ TEST_CASE("overlay device: an up flannel.1 on 8472 blocks creation until removed
 }
 
 TEST_CASE("overlay device: the kernel's 'Address already in use' becomes a clear error") {
-    Node node;
+    OverlayNode node;
     // A plain UDP socket on 8472: no device to blame, so only the kernel's refusal says it.
     UniqueFd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     REQUIRE(udp);
@@ -262,7 +253,7 @@ TEST_CASE("overlay device: the kernel's 'Address already in use' becomes a clear
 }
 
 TEST_CASE("overlay device: delete for uninstall takes its route along, twice is fine") {
-    Node node;
+    OverlayNode node;
     VxlanDevice device = ensure_vxlan_device(node.nl, node.spec());
     REQUIRE(find_vxlan_device(node.nl, 1));
     REQUIRE(find_vxlan_device(node.nl, 1)->address == prefix("10.244.1.0/32"));
@@ -273,7 +264,7 @@ TEST_CASE("overlay device: delete for uninstall takes its route along, twice is 
 }
 
 TEST_CASE("overlay device: bad specs are refused before anything is touched") {
-    Node node;
+    OverlayNode node;
     VxlanDeviceSpec spec = node.spec();
     spec.node_subnet = prefix("10.99.1.0/24");
     REQUIRE_THROWS_WITH(ensure_vxlan_device(node.nl, spec),
@@ -375,7 +366,7 @@ std::vector<IpAddress> permanent_ipv6_neighbours(netlink::Socket& nl, int index)
 }  // namespace
 
 TEST_CASE("IPv6 on shuttle.1: the /128, one encap ip6 route + permanent neighbour per peer") {
-    Node node;
+    OverlayNode node;
     netlink::add_address(node.nl, "u0", prefix("fd77::1/64"), {.nodad = true});
     auto device = ensure_vxlan_device(node.nl, node.spec());
     ensure_ipv6_device(node.nl, device.name, prefix("fd00:10:244:1::/64"));
@@ -425,7 +416,7 @@ TEST_CASE("IPv6 on shuttle.1: the /128, one encap ip6 route + permanent neighbou
 }
 
 TEST_CASE("an IPv6-only device: local = the PublicIPv6, no IPv4; flannel-v6.1 blocks the port") {
-    Node node;
+    OverlayNode node;
     netlink::add_address(node.nl, "u0", prefix("fd77::1/64"), {.nodad = true});
     // flannel's dual-stack backend's IPv6 device, up on 8472: shuttle.1 cannot bind [::]:8472.
     netlink::create_vxlan(node.nl, {.link = {"flannel-v6.1", 1430},

@@ -3,17 +3,12 @@
 #include "agent/lease_value.h"
 #include "agent/network_config.h"
 #include "agent/peer_watcher.h"
+#include "address_literals.h"
 
 using namespace shuttle;
 using namespace shuttle::agent;
 
-namespace {
-
-IpPrefix prefix(const char* text) {
-    return *IpPrefix::parse(text);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("agent config: flannel's defaults") {
     auto config = parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}})");

@@ -36,7 +36,7 @@ TEST_CASE("etcd int64 fields come as strings, numbers or not at all") {
     REQUIRE(int64_field(json, "TTL") == 15);
     REQUIRE(int64_field(json, "big") == INT64_MAX);
     REQUIRE(int64_field(json, "missing") == 0);
-    REQUIRE_THROWS_AS(int64_field(json, "bad"), Error);
+    REQUIRE_THROWS_AS(int64_field(json, "bad"), shuttle::etcd::Error);
 }
 
 TEST_CASE("etcd range response with and without kvs") {
@@ -87,7 +87,8 @@ TEST_CASE("etcd lease replies: grant, keepalive of a gone lease") {
         nlohmann::json::parse(R"({"header":{},"ID":"2228897158546724639","TTL":"15"})"));
     REQUIRE(grant.id == 2228897158546724639LL);
     REQUIRE(grant.ttl == 15);
-    REQUIRE_THROWS_AS(parse_lease_grant(nlohmann::json::parse(R"({"header":{}})")), Error);
+    REQUIRE_THROWS_AS(parse_lease_grant(nlohmann::json::parse(R"({"header":{}})")),
+                      shuttle::etcd::Error);
     REQUIRE(parse_keepalive_ttl(
                 nlohmann::json::parse(R"({"result":{"header":{},"ID":"5","TTL":"9"}})")) == 9);
     // An expired or unknown lease: HTTP 200, no TTL.
@@ -95,7 +96,7 @@ TEST_CASE("etcd lease replies: grant, keepalive of a gone lease") {
             0);
     REQUIRE_THROWS_AS(parse_keepalive_ttl(nlohmann::json::parse(
                           R"({"error":{"grpc_code":14,"message":"etcdserver: no leader"}})")),
-                      Error);
+                      shuttle::etcd::Error);
 }
 
 TEST_CASE("etcd watch lines: created, put and delete events, compaction, stream error") {
@@ -124,8 +125,8 @@ TEST_CASE("etcd watch lines: created, put and delete events, compaction, stream 
         R"({"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader","http_status":"Service Unavailable"}})");
     REQUIRE(error.error == "etcdserver: no leader");
 
-    REQUIRE_THROWS_AS(parse_watch_line("before"), Error);
-    REQUIRE_THROWS_AS(parse_watch_line("[1]"), Error);
+    REQUIRE_THROWS_AS(parse_watch_line("before"), shuttle::etcd::Error);
+    REQUIRE_THROWS_AS(parse_watch_line("[1]"), shuttle::etcd::Error);
 }
 
 TEST_CASE("etcd watch stream is split into lines across arbitrary chunks") {

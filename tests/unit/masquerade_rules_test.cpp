@@ -4,17 +4,14 @@
 #include <stdexcept>
 
 #include "masquerade/masquerade.h"
+#include "address_literals.h"
 
 using namespace shuttle;
 using namespace shuttle::masquerade;
 
 namespace {
 
-IpPrefix prefix(const char* text) {
-    return *IpPrefix::parse(text);
-}
-
-Config node1() {
+masquerade::Config node1() {
     return {.cluster_network = prefix("10.244.0.0/16"), .node_subnet = prefix("10.244.1.0/24")};
 }
 
@@ -48,20 +45,21 @@ TEST_CASE("masquerade ensure script declares, deletes and redefines the table in
 }
 
 TEST_CASE("masquerade config: host bits are dropped, bad configs are refused") {
-    Config with_host_bits{.cluster_network = prefix("10.244.0.0/16"),
-                          .node_subnet = prefix("10.244.1.1/24")};
+    masquerade::Config with_host_bits{.cluster_network = prefix("10.244.0.0/16"),
+                                      .node_subnet = prefix("10.244.1.1/24")};
     REQUIRE(table_text(with_host_bits).find("ip saddr 10.244.1.0/24 ip daddr") !=
             std::string::npos);
-    Config outside{.cluster_network = prefix("10.244.0.0/16"),
-                   .node_subnet = prefix("10.245.1.0/24")};
+    masquerade::Config outside{.cluster_network = prefix("10.244.0.0/16"),
+                               .node_subnet = prefix("10.245.1.0/24")};
     REQUIRE_THROWS_AS(table_text(outside), std::invalid_argument);
-    Config mixed{.cluster_network = prefix("fd00::/48"), .node_subnet = prefix("10.244.1.0/24")};
+    masquerade::Config mixed{.cluster_network = prefix("fd00::/48"),
+                             .node_subnet = prefix("10.244.1.0/24")};
     REQUIRE_THROWS_AS(table_text(mixed), std::invalid_argument);
 }
 
 TEST_CASE("masquerade IPv6: the same rules in table ip6 shuttle, multicast ff00::/8") {
-    Config v6{.cluster_network = prefix("fd00:10:244::/56"),
-              .node_subnet = prefix("fd00:10:244:1::/64")};
+    masquerade::Config v6{.cluster_network = prefix("fd00:10:244::/56"),
+                          .node_subnet = prefix("fd00:10:244:1::/64")};
     REQUIRE(table_ref(AF_INET6) == "ip6 shuttle");
     REQUIRE(
         table_text(v6) ==
@@ -89,12 +87,12 @@ TEST_CASE("masquerade IPv6: the same rules in table ip6 shuttle, multicast ff00:
 }
 
 TEST_CASE("masquerade plugin config: the node subnet is the cluster without a network") {
-    Config alone = plugin_config(prefix("10.22.0.5/24"));
+    masquerade::Config alone = plugin_config(prefix("10.22.0.5/24"));
     REQUIRE(alone.cluster_network.str() == "10.22.0.0/24");
     REQUIRE(alone.node_subnet.str() == "10.22.0.0/24");
     REQUIRE(table_text(alone).find("ip saddr 10.22.0.0/24 ip daddr != 224.0.0.0/4 masquerade") !=
             std::string::npos);
-    Config flannel = plugin_config(prefix("10.244.1.1/24"), prefix("10.244.0.0/16"));
+    masquerade::Config flannel = plugin_config(prefix("10.244.1.1/24"), prefix("10.244.0.0/16"));
     REQUIRE(flannel.cluster_network.str() == "10.244.0.0/16");
     REQUIRE(flannel.node_subnet.str() == "10.244.1.0/24");
 }

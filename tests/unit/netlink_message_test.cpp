@@ -241,7 +241,7 @@ TEST_CASE("netlink error ack with an error no kernel sends is malformed, not neg
 }
 
 TEST_CASE("netlink::Error names operation, object and errno text and keeps errno") {
-    Error plain(ENETUNREACH, "add route 10.244.1.0/24 via 10.244.0.1 dev eth0");
+    netlink::Error plain(ENETUNREACH, "add route 10.244.1.0/24 via 10.244.0.1 dev eth0");
     REQUIRE(std::string(plain.what()) ==
             "add route 10.244.1.0/24 via 10.244.0.1 dev eth0: Network is unreachable");
     REQUIRE(plain.errno_value() == ENETUNREACH);
@@ -250,7 +250,7 @@ TEST_CASE("netlink::Error names operation, object and errno text and keeps errno
     REQUIRE_FALSE(is_errno(plain, EEXIST));
     REQUIRE_FALSE(is_errno(std::runtime_error("x"), EEXIST));
 
-    Error with_kernel_text(EEXIST, "create veth a peer b", "Device exists");
+    netlink::Error with_kernel_text(EEXIST, "create veth a peer b", "Device exists");
     REQUIRE(std::string(with_kernel_text.what()) ==
             "create veth a peer b: File exists (Device exists)");
 }

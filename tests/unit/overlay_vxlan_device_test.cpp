@@ -5,19 +5,12 @@
 #include <catch2/catch.hpp>
 
 #include "overlay/vxlan_device.h"
+#include "address_literals.h"
 
 using namespace shuttle;
 using namespace shuttle::overlay;
 
 namespace {
-
-IpAddress ip(const char* text) {
-    return *IpAddress::parse(text);
-}
-
-MacAddress mac(const char* text) {
-    return *MacAddress::parse(text);
-}
 
 DesiredDevice desired() {
     return {.name = "shuttle.1",
