@@ -272,7 +272,7 @@ TEST_CASE("IPv6 header of another version is malformed", "[bpf]") {
     CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_MALFORMED) == 1);
 }
 
-TEST_CASE("to_pod remembers IPv6 pairs the stack delivers; their replies take the stack path",
+TEST_CASE("to_pod remembers IPv6 pairs the stack delivers, their replies take the stack path",
           "[bpf]") {
     DualStackNode node;
     int to_pod = bpf_program__fd(node.skel()->progs.to_pod);

@@ -287,7 +287,7 @@ uint32_t trace_clock_now() {
 
 }  // namespace
 
-TEST_CASE("with the trace flag a forwarded packet is reported; without it none is", "[bpf]") {
+TEST_CASE("with the trace flag a forwarded packet is reported, without it none is", "[bpf]") {
     FromPod prog;
     SECTION("flag off (the default): redirects, no event") {
         auto seen = events_of(prog, [&] { REQUIRE(prog.run(kPingAToB).retval == kTcActRedirect); });
@@ -342,7 +342,7 @@ const Bytes kStackDeliversBToA =
     hex("020000000102 020000000a02 0800"
         "4500002012344000400110bd0af401030af40102 080018b70077000170696e67");
 
-TEST_CASE("to_pod remembers pairs the stack delivers; their replies take the stack path", "[bpf]") {
+TEST_CASE("to_pod remembers pairs the stack delivers, their replies take the stack path", "[bpf]") {
     FromPod prog;
     int to_pod = bpf_program__fd(prog.skel()->progs.to_pod);
     RunResult delivered = prog.run_prog(to_pod, kStackDeliversBToA);

@@ -419,7 +419,7 @@ TEST_CASE("agent dual-stack: both families leased in flannel's key and value, su
 }
 
 TEST_CASE(
-    "agent dual-stack: a restart keeps both subnets; a lost key is taken again from subnet.env") {
+    "agent dual-stack: a restart keeps both subnets, a lost key is taken again from subnet.env") {
     EtcdTestServer server;
     TempDir dir("agent6");
     etcd::Client client(server.client_options());

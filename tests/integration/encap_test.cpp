@@ -431,7 +431,7 @@ TEST_CASE("direct overlay: a pod that forwards a stream from another node onward
     CHECK(tcp_transfer(a1.netns, a2.netns, a2.ip, "20M", router.ip, "5201", "6002"));
 }
 
-TEST_CASE("switching the overlay mode keeps a running TCP stream; device mode works as before",
+TEST_CASE("switching the overlay mode keeps a running TCP stream, device mode works as before",
           "[encap][direct]") {
     TwoNodes cluster(dp::AttachMode::Auto, TwoNodes::Peer::Shuttle, dp::OverlayMode::direct);
     SimPod a1 = cluster.add_pod(cluster.a(), "a1");
@@ -626,7 +626,7 @@ TEST_CASE("a Service DNATed on the client's node reaches a backend on the other 
     CHECK(a.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE) - before >= 2);
 }
 
-TEST_CASE("an upgrade replaces the overlay programs in place; uninstall removes everything",
+TEST_CASE("an upgrade replaces the overlay programs in place, uninstall removes everything",
           "[encap]") {
     auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
     INFO("attach " << dp::to_string(mode));

@@ -415,7 +415,7 @@ TEST_CASE("IPv6 on shuttle.1: the /128, one encap ip6 route + permanent neighbou
     REQUIRE_FALSE(ipv6_overlay_status(node.nl));
 }
 
-TEST_CASE("an IPv6-only device: local = the PublicIPv6, no IPv4; flannel-v6.1 blocks the port") {
+TEST_CASE("an IPv6-only device: local = the PublicIPv6, no IPv4, flannel-v6.1 blocks the port") {
     OverlayNode node;
     netlink::add_address(node.nl, "u0", prefix("fd77::1/64"), {.nodad = true});
     // flannel's dual-stack backend's IPv6 device, up on 8472: shuttle.1 cannot bind [::]:8472.

@@ -203,7 +203,7 @@ TEST_CASE("agent subnet keys with an IPv6 part, IPv6 subnet fit and free IPv6 su
     REQUIRE(free_ipv6_subnets(v4_only, {}).empty());
 }
 
-TEST_CASE("agent peers carry the IPv6 half of dual-stack leases; IPv6-only peers by PublicIPv6") {
+TEST_CASE("agent peers carry the IPv6 half of dual-stack leases, IPv6-only peers by PublicIPv6") {
     const std::string dir = "/coreos.com/network/subnets/";
     auto kv = [&](const std::string& name, const std::string& value) {
         return std::pair{dir + name, etcd::KeyValue{dir + name, value, 1, 1, 1, 0}};

@@ -40,7 +40,7 @@ TEST_CASE("delegates are found along CNI_PATH") {
     }
 }
 
-TEST_CASE("a delegate gets the config on stdin and CNI_COMMAND replaced; overrides apply") {
+TEST_CASE("a delegate gets the config on stdin and CNI_COMMAND replaced, overrides apply") {
     testing::TempDir dir("delegate");
     auto plugin = script(dir.path, "echoer",
                          "printf '{\"cmd\":\"%s\",\"id\":\"%s\",\"in\":%s}' \"$CNI_COMMAND\" "
@@ -58,7 +58,7 @@ TEST_CASE("a delegate gets the config on stdin and CNI_COMMAND replaced; overrid
     ::unsetenv("CNI_CONTAINERID");
 }
 
-TEST_CASE("a delegate's error object passes through; other failures are code 108") {
+TEST_CASE("a delegate's error object passes through, other failures are code 108") {
     testing::TempDir dir("delegate");
     auto failing = script(dir.path, "failing",
                           "cat >/dev/null; echo '{\"code\":7,\"msg\":\"bad\",\"details\":\"x\"}'; "

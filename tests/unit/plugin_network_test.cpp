@@ -113,7 +113,7 @@ TEST_CASE("the plugin masquerades only when ipMasq and not FLANNEL_IPMASQ") {
             .masquerade);
 }
 
-TEST_CASE("an explicit mtu wins over FLANNEL_MTU; a missing subnet file is code 11 for ADD") {
+TEST_CASE("an explicit mtu wins over FLANNEL_MTU, a missing subnet file is code 11 for ADD") {
     testing::TempDir tmp("plugin");
     auto env = tmp.path / "subnet.env";
     write(env,
@@ -140,7 +140,7 @@ TEST_CASE("an explicit mtu wins over FLANNEL_MTU; a missing subnet file is code 
     }
 }
 
-TEST_CASE("other ipam types are delegated; records go next to the IPAM store or to dataDir") {
+TEST_CASE("other ipam types are delegated, records go next to the IPAM store or to dataDir") {
     auto conf = cni::parse_netconf(
         R"({"cniVersion":"1.0.0","name":"n1","type":"shuttle","ipam":{"type":"static"}})");
     auto net = load_network(conf, SubnetFileNeed::Required);
