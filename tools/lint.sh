@@ -14,6 +14,8 @@ bash tools/cmake-configure.sh "$dir" -DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON -DSHU
 cmake --build "$dir" --target bpf_shuttle >/dev/null
 mapfile -t units < <(jq -r '.[].file' "$dir/compile_commands.json" |
   grep -E "^$PWD/(userspace|cni|tools)/" | grep -E -- "$only" | sort)
+# No units (e.g. a unity build's combined sources in compile_commands.json) is a failure, not a pass.
+((${#units[@]})) || { echo "lint: no unit of userspace/, cni/, tools/ matches in $dir/compile_commands.json" >&2; exit 1; }
 echo "lint: clang-tidy on ${#units[@]} units" >&2
 out=$dir/clang-tidy.log
 # run-clang-tidy's exit status does not count warnings: the log does.
