@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sanitizer run (for CI after the main test command; not in .ci/run yet, see
+# The sanitizer run (.ci/run, after the main test command; see
 # docs/ARCHITECTURE.md "Sanitizer and fuzz builds"): a second tree build-asan/ with
 # -DSHUTTLE_SANITIZE=address,undefined at -O1, only the targets these tests need, then the
 # unit tests and the plugin/IPAM/etcd/agent integration tests (docs/ARCHITECTURE.md "Sanitizer
