@@ -302,7 +302,11 @@ TEST_CASE("etcd client over TLS with client certificates") {
     REQUIRE_THROWS_AS(untrusting.get("/tls"), etcd::TransportError);
 }
 
-TEST_CASE("etcd prefix sync: re-lists when its resume revision was compacted") {
+// [serial]: which way the stream ends when etcd is stopped decides the path under test: a
+// clean end resumes by revision and meets the compaction; on a loaded machine the stream can
+// end as a connection error instead, and the sync then re-lists without seeing a compaction
+// (correct, but not this test's path: seen once under ASan at load 8).
+TEST_CASE("etcd prefix sync: re-lists when its resume revision was compacted", "[serial]") {
     EtcdTestServer server;
     etcd::Client writer(server.client_options());
     etcd::Client client(server.client_options());
