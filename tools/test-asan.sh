@@ -42,8 +42,11 @@ jobs=${SHUTTLE_TEST_JOBS:-$(($(nproc) * 2))}
 status=0
 ctest --test-dir "$tree" --output-on-failure -j"$jobs" -L unit "$@" || status=1
 ctest --test-dir "$tree" --output-on-failure -j"$jobs" -R "$shell_tests" "$@" || status=1
+# Left out here: the prefix sync's compaction case. Under ASan the stopped etcd's stream
+# ends as a connection error (two runs of 2026-12-07 in a row), so the sync re-lists by
+# its unreachable path instead of meeting the compaction; the main suite runs it.
 ctest --test-dir "$tree" --output-on-failure -j"$jobs" -R '^integration:' \
-  -E '^integration: [a-z0-9_]+$' "$@" || status=1
+  -E '^integration: [a-z0-9_]+$|resume revision was compacted' "$@" || status=1
 
 shopt -s nullglob
 found=("$reports"/*)
