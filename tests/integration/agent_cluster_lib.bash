@@ -142,6 +142,78 @@ flannel_add_peer() {
   kit_node_exec "$node" ip route add "${key/-//}" via "${key%-*}" dev flannel.1 onlink
 }
 
+# The IPv6 half of a flannel-style node (flanneld's dual-stack vxlan backend): the network
+# config with EnableIPv6 (FLANNEL6_CONFIG, for agent_cluster_up) and its IPv6Network.
+FLANNEL6_NETWORK=fd00:10:244::/56
+FLANNEL6_CONFIG='{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan"}}'
+
+# flannel_node_setup_dual_stack <node> <third octet> <VtepMAC> <IPv6 group> <VtepMACv6>: the
+# node as flanneld's dual-stack vxlan backend leaves it, on a dual-stack underlay (call
+# kit_underlay_dual_stack first): flannel_node_setup's IPv4 half, plus flannel-v6.1 (VNI 1,
+# port 8472, local = PublicIPv6, nolearning, its own random MAC = BackendV6Data.VtepMAC,
+# accept_ra 0, the kernel's MTU: flanneld sets none for it) holding
+# fd00:10:244:<group>::/128, subnet.env's IPv6 lines, the lease under the dual-stack key
+# with PublicIPv6 and BackendV6Data, and a bridge config whose host-local has one range per
+# family (what flannel's CNI plugin delegates).
+flannel_node_setup_dual_stack() {
+  local node=$1 octet=$2 mac=$3 group=$4 mac6=$5 ip ip6 grant sub6
+  ip=$(kit_node_ip "$node")
+  ip6=$(kit_node_ip6 "$node")
+  sub6=fd00:10:244:$group::
+  flannel_node_setup "$node" "$octet" "$mac"
+  kit_etcdctl del "/coreos.com/network/subnets/10.244.$octet.0-24" >/dev/null
+  kit_node_exec "$node" ip link add flannel-v6.1 type vxlan id 1 local "$ip6" dev eth0 dstport 8472 nolearning
+  kit_node_exec "$node" ip link set flannel-v6.1 address "$mac6"
+  kit_node_exec "$node" sh -c 'echo 0 >/proc/sys/net/ipv6/conf/flannel-v6.1/accept_ra'
+  kit_node_exec "$node" ip -6 addr add "$sub6/128" dev flannel-v6.1
+  kit_node_exec "$node" ip link set flannel-v6.1 up
+  kit_node_exec "$node" sh -c "printf 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.$octet.1/24\nFLANNEL_IPV6_NETWORK=$FLANNEL6_NETWORK\nFLANNEL_IPV6_SUBNET=${sub6}1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n' >/run/flannel/subnet.env"
+  grant=$(kit_etcdctl lease grant 600 | awk '{print $2}')
+  kit_etcdctl put --lease="$grant" "/coreos.com/network/subnets/10.244.$octet.0-24&$sub6-64" \
+    "{\"PublicIP\":\"$ip\",\"PublicIPv6\":\"$ip6\",\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"$mac\"},\"BackendV6Data\":{\"VNI\":1,\"VtepMAC\":\"$mac6\"}}" >/dev/null
+  cat >"$FLANNEL_BRIDGE_CONF" <<JSON
+{"cniVersion": "0.3.1", "name": "cbr0", "type": "bridge", "bridge": "cni0", "mtu": 1450,
+ "hairpinMode": true, "ipMasq": false, "isGateway": true, "isDefaultGateway": true,
+ "ipam": {"type": "host-local",
+          "ranges": [[{"subnet": "10.244.$octet.0/24"}], [{"subnet": "$sub6/64"}]],
+          "routes": [{"dst": "10.244.0.0/16"}, {"dst": "$FLANNEL6_NETWORK"}]}}
+JSON
+}
+
+# flannel_add_peer6 <node> <peer IPv6 subnet fd00:10:244:x::> <peer VtepMACv6> <peer PublicIPv6>:
+# flanneld's EventAdded for a peer's IPv6 half on flannel-v6.1: neighbour, FDB, onlink route.
+flannel_add_peer6() {
+  local node=$1 sub6=$2 mac6=$3 ip6=$4
+  kit_node_exec "$node" ip -6 neigh add "$sub6" lladdr "$mac6" dev flannel-v6.1 nud permanent
+  kit_node_exec "$node" bridge fdb add "$mac6" dev flannel-v6.1 dst "$ip6" self permanent
+  kit_node_exec "$node" ip -6 route add "$sub6/64" via "$sub6" dev flannel-v6.1 onlink
+}
+
+# The node's IPv6 subnet as its subnet.env names it, without the length: fd00:10:244:5::
+node_subnet6() { kit_node_exec "$1" sed -n 's/^FLANNEL_IPV6_SUBNET=\(.*\)::1\/64$/\1::/p' /run/flannel/subnet.env; }
+
+# The pod's global IPv6 address on eth0.
+pod6() { kit_pod_exec "$1" ip -6 -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1; }
+pod_ping6() { kit_pod_exec "$1" ping -6 -c "${3:-2}" -i 0.2 -W 2 "$2"; }
+
+# pod_tcp <from pod> <to pod> <address> [bytes]: 1 MB (iperf3) from one pod to a listener in
+# the other, on a port of its own; prints the rate to stderr.
+POD_TCP_PORT=5300
+pod_tcp() {
+  local from=$1 to=$2 address=$3 bytes=${4:-1M} port log server
+  POD_TCP_PORT=$((POD_TCP_PORT + 1))
+  port=$POD_TCP_PORT
+  log=$(kit_run_dir)/iperf-$from-$port.log
+  kit_pod_spawn "$to" "$(kit_run_dir)/iperf-$to-$port.log" iperf3 -s -1 -B "$address" -p "$port"
+  server=$KIT_LAST_PID
+  wait_until 10 "iperf3 listening in $to on $address" \
+    sh -c "nsenter --net=$(kit_pod_path "$to") ss -ltn | grep -q ':$port '"
+  kit_pod_exec "$from" iperf3 -c "$address" -p "$port" -n "$bytes" >"$log" 2>&1 ||
+    { cat "$log" >&2; kit_stop "$server"; return 1; }
+  echo "  TCP $from -> $to ($address): $(awk '/sender/ {print $7, $8}' "$log")" >&2
+  kit_stop "$server"
+}
+
 # The routes map itself (no etcd needed): sorted subnets.
 map_subnets() { kit_node_exec "$1" "$bin/shuttlectl" --json routes | jq -r '.[].subnet' | sort; }
 map_is() {
