@@ -12,7 +12,15 @@
 // attachment record so that a later CNI DEL through shuttle removes it; flannel's delegate
 // file /var/lib/cni/flannel/<container id> goes (DEL no longer reaches flannel's plugin). cni0 is
 // deleted when no port is left on it.
+//
+// On a dual-stack network (node_subnet6 set) the pod's IPv6 reservation (same container id
+// and ifname, inside node_subnet6) comes along: the host veth also gets the IPv6 gateway as
+// /128 (no DAD, no RAs), a <pod>/128 route, the endpoint and record its IPv6 address and
+// gateway; the node's IPv6 config (node_config6) is written first, as the plugin's first
+// dual-stack ADD would, so the programs answer the pod's neighbour solicitations for the
+// rest of its on-link /64 (the bridge plugin gave it one).
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +37,8 @@ struct AdoptOptions {
     std::string state_dir = "/var/lib/cni/shuttle/cbr0";        // the plugin's records
     std::string flannel_delegate_dir = "/var/lib/cni/flannel";  // removed per adopted pod
     IpPrefix node_subnet;                                       // the lease
+    std::optional<IpPrefix> node_subnet6;  // the lease's IPv6 half (dual-stack networks)
+    IpPrefix cluster_network6;             // the config's IPv6Network, with node_subnet6
 };
 
 // Returns one line per adopted pod (and one when cni0 was deleted); nothing when there is

@@ -257,6 +257,10 @@ void NodeDatapath::apply_locked(const IpPrefix& subnet, const MacAddress& vtep_m
     if (options_.adopt_flannel_pods) {
         AdoptOptions adopt;
         adopt.node_subnet = subnet.network();
+        if (ipv6) {
+            adopt.node_subnet6 = ipv6->network();
+            adopt.cluster_network6 = config.ipv6_network.network();
+        }
         for (const auto& line : adopt_flannel_pods(netlink_, node_, adopt)) {
             log_info("migration from flannel: " + line);
         }
