@@ -6,6 +6,8 @@
 set -euo pipefail
 source_dir=${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 work=$(mktemp -d /tmp/shuttle-kit-teardown-test.XXXXXX)
+# Who owns $work: tools/test-sweep.sh removes it (and its killed runs) once this shell is gone.
+echo "owner $$ $(cut -d' ' -f22 /proc/$$/stat)" >"$work/owner"
 # The children keep their runs under a private root, so that no concurrently starting
 # kit run sweeps the SIGKILLed child's run before this test's own sweep.sh does.
 export SHUTTLE_KIT_ROOT=$work/kit-root
@@ -16,6 +18,9 @@ declare -a children=()
 cleanup() {
   local pid
   for pid in "${children[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  # Reaped before the sweep: a child still dying looks alive to it, and its run would then
+  # be deleted with $work below but its namespaces kept.
+  for pid in "${children[@]}"; do wait "$pid" 2>/dev/null || true; done
   bash "$source_dir/tools/cluster/sweep.sh" >/dev/null || true
   rm -rf "$work"
 }

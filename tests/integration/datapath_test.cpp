@@ -46,7 +46,7 @@ namespace {
 
 std::string unique(const std::string& what) {
     static int counter = 0;
-    return "shdp" + std::to_string(getpid() % 100000) + what + std::to_string(counter++);
+    return "shdp" + std::to_string(getpid()) + what + std::to_string(counter++);
 }
 
 // A bpffs of our own, in a mount namespace of our own (entered once per process), so no pin
@@ -172,6 +172,15 @@ bool pings(const Pod& from, const Pod& to, int count = 3) {
     return sh(from.exec("ping -c " + std::to_string(count) + " -i 0.2 -W 1 " + to.ip())) == 0;
 }
 
+// How many of `count` pings from `from` to `to` were answered. ping succeeds on one reply of
+// several, and drops a reply later than its -W: 5 s here, for a busy machine.
+int ping_replies(const Pod& from, const Pod& to, int count) {
+    std::string received =
+        output_of(from.exec("ping -c " + std::to_string(count) + " -i 0.2 -W 5 " + to.ip()) +
+                  " 2>/dev/null | sed -n 's/.* \\([0-9]*\\) received.*/\\1/p'");
+    return received.empty() ? 0 : std::stoi(received);
+}
+
 // A TCP transfer of `bytes` from `client` to a one-shot iperf3 server in `server`, listening
 // on `port`, reached at `address:port` (default: the server pod itself).
 bool tcp_transfer(const Pod& client, const Pod& server, const std::string& bytes,
@@ -242,8 +251,10 @@ class BackgroundStream {
 
 }  // namespace
 
-// [serial]: once, in a parallel run at load 13, fewer redirects were counted than pings sent
-// (passes alone); the cause is not known yet, so it runs alone until it is.
+// [serial]: in parallel runs pings between the two pods get lost (load 13: fewer redirects
+// than pings sent; ctest -j3 at load 13: 2 of 5 pings answered within 5 s in TCX mode, so
+// lost, not late), while alone it passes (3 of 3 at load 12). The cause is not known yet, so
+// it runs alone until it is; the count is of the replies, as ping succeeds on one of several.
 TEST_CASE("pods on one node talk through the eBPF path, in both attach modes",
           "[datapath][serial]") {
     auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
@@ -268,7 +279,7 @@ TEST_CASE("pods on one node talk through the eBPF path, in both attach modes",
     }
 
     const int pings_sent = 5;
-    REQUIRE(pings(a, b, pings_sent));
+    REQUIRE(ping_replies(a, b, pings_sent) == pings_sent);
     // Each echo and each reply went pod -> BPF -> pod.
     CHECK(counted(node, SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_LOCAL) >= 2 * pings_sent);
     CHECK(counted(node, SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_ARP_REPLY) >= 1);

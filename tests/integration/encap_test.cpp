@@ -44,7 +44,7 @@ namespace {
 
 std::string run_id() {
     static int counter = 0;
-    return "shen" + std::to_string(getpid() % 100000) + "x" + std::to_string(counter++);
+    return "shen" + std::to_string(getpid()) + "x" + std::to_string(counter++);
 }
 
 const IpPrefix kCluster = *IpPrefix::parse("10.244.0.0/16");

@@ -9,10 +9,14 @@ CNI_BIN_DIR=/usr/lib/cni
 [ -x "$SHUTTLE" ] || { echo "missing $SHUTTLE" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
 
-# Unique per run: short, as netns names end up in interface-free paths only.
-RUN=sp$$$RANDOM
+# Unique per run: short, as netns names end up in interface-free paths only. The name starts
+# with this shell's PID and $WORK/owner records it with its start time: after a SIGKILL (a
+# ctest timeout, no trap runs) tools/test-sweep.sh removes the run once that process is gone.
+RUN=sp$$-$RANDOM
 NODE=${RUN}n
 WORK=$(mktemp -d /tmp/shuttle-plugin-test.XXXXXX)
+echo "$RUN" >"$WORK/run"
+echo "owner $$ $(cut -d' ' -f22 /proc/$$/stat)" >"$WORK/owner"
 CNI_PATH_DIR=$WORK/bin
 mkdir -p "$CNI_PATH_DIR"
 ln -s "$SHUTTLE" "$CNI_PATH_DIR/shuttle"
