@@ -9,31 +9,14 @@
 # after uninstall the node's IPv6 pods keep talking (host routing).
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
 
-agent_cluster_up 3 '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan"}}'
+agent_cluster_up 3 "$FLANNEL6_CONFIG"
 kit_underlay_dual_stack
 for n in n1 n2 n3; do start_shuttled "$n"; done
 for n in n1 n2 n3; do wait_ready "$n"; done
 
-v6_subnet() { kit_node_exec "$1" sed -n 's/^FLANNEL_IPV6_SUBNET=\(.*\)::1\/64$/\1::/p' /run/flannel/subnet.env; }
-pod6() { kit_pod_exec "$1" ip -6 -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1; }
-pod_ping6() { kit_pod_exec "$1" ping -6 -c 2 -i 0.2 -W 2 "$2"; }
-port=5201
-# tcp <from pod> <to pod> <address>: 2 MB from one pod to a listener in the other (iperf3).
-tcp() {
-  port=$((port + 1))
-  kit_pod_spawn "$2" "$(kit_run_dir)/iperf-$2-$port.log" iperf3 -s -1 -B "$3" -p "$port"
-  local server=$KIT_LAST_PID
-  wait_until 10 "iperf3 listening in $2 on $3" \
-    sh -c "nsenter --net=$(kit_pod_path "$2") ss -ltn | grep -q ':$port '"
-  kit_pod_exec "$1" iperf3 -c "$3" -p "$port" -n 2M >"$(kit_run_dir)/iperf-$1-$port.log" 2>&1 ||
-    { cat "$(kit_run_dir)/iperf-$1-$port.log" >&2; return 1; }
-  echo "  TCP $1 -> $2 ($3): $(awk '/sender/ {print $7, $8}' "$(kit_run_dir)/iperf-$1-$port.log")" >&2
-  kit_stop "$server"
-}
-
 # --- shuttle.1 carries IPv6: its /128, one route + neighbour per peer, /readyz, status -------
 declare -A SUB6
-for n in n1 n2 n3; do SUB6[$n]=$(v6_subnet "$n"); [[ -n ${SUB6[$n]} ]] || fail "$n has no IPv6 subnet"; done
+for n in n1 n2 n3; do SUB6[$n]=$(node_subnet6 "$n"); [[ -n ${SUB6[$n]} ]] || fail "$n has no IPv6 subnet"; done
 mac_n2=$(kit_node_exec n2 cat /sys/class/net/shuttle.1/address)
 assert_contains "$(kit_node_exec n1 ip -6 -o addr show dev shuttle.1)" "${SUB6[n1]}/128" "n1's shuttle.1 holds its IPv6 subnet's address"
 wait_until 15 "n1 has IPv6 routes to n2 and n3" \
@@ -73,8 +56,8 @@ done
 pass "ping over both families: same node (a<->b) and across nodes (a<->c, c<->d, a<->d), both ways"
 for pair in "a b $b $b6" "b a $a $a6" "a c $c $c6" "c a $a $a6" "c d $d $d6" "d c $c $c6"; do
   read -r from to ip4 ip6 <<<"$pair"
-  tcp "$from" "$to" "$ip4" || fail "TCP IPv4 $from -> $to"
-  tcp "$from" "$to" "$ip6" || fail "TCP IPv6 $from -> $to"
+  pod_tcp "$from" "$to" "$ip4" 2M || fail "TCP IPv4 $from -> $to"
+  pod_tcp "$from" "$to" "$ip6" 2M || fail "TCP IPv6 $from -> $to"
 done
 pass "TCP (2 MB, iperf3) over both families: same node and across nodes, both ways"
 assert_ok "n1 -> pod c (n2) over IPv6" kit_node_exec n1 ping -6 -c 2 -i 0.2 -W 2 "$c6"
@@ -114,6 +97,6 @@ assert_fails "shuttle.1 gone" kit_node_exec n1 ip link show shuttle.1
 assert_eq "" "$(kit_node_exec n1 ip -6 route show "${SUB6[n2]}/64")" "no IPv6 route to n2 left"
 assert_ok "IPv6 a -> b after uninstall" pod_ping6 a "$b6"
 assert_ok "IPv6 b -> a after uninstall" pod_ping6 b "$a6"
-tcp a b "$b6" || fail "TCP IPv6 a -> b after uninstall"
+pod_tcp a b "$b6" 2M || fail "TCP IPv6 a -> b after uninstall"
 assert_ok "n1 -> pod a over IPv6 after uninstall" kit_node_exec n1 ping -6 -c 1 -W 2 "$a6"
 pass "after uninstall IPv6 pods keep plain host routing within the node"

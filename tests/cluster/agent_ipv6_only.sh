@@ -22,9 +22,8 @@ kit_node_exec n2 ip link del flannel-v6.1
 wait_ready n2
 pass "port check: flannel-v6.1 on 8472 named in /readyz; shuttle.1 comes up once it is gone"
 
-v6_subnet() { kit_node_exec "$1" sed -n 's/^FLANNEL_IPV6_SUBNET=\(.*\)::1\/64$/\1::/p' /run/flannel/subnet.env; }
-s1=$(v6_subnet n1)
-s2=$(v6_subnet n2)
+s1=$(node_subnet6 n1)
+s2=$(node_subnet6 n2)
 [[ -n $s1 && -n $s2 && $s1 != "$s2" ]] || fail "IPv6 subnets: '$s1' '$s2'"
 keys=$(kit_etcdctl get --prefix --keys-only /coreos.com/network/subnets/ | sed '/^$/d' | sort)
 assert_contains "$keys" "/coreos.com/network/subnets/0.0.0.0-0&$s1-64" "n1's IPv6-only lease key"
@@ -49,25 +48,13 @@ for p in a b c; do
   assert_eq 0 "$(kit_pod_exec "$p" ip -4 -o addr show dev eth0 | wc -l)" "pod $p has no IPv4"
 done
 [[ $a == "$s1"* && $c == "$s2"* ]] || fail "pods' IPv6 addresses outside their subnets: $a $c"
-ping6() { kit_pod_exec "$1" ping -6 -c 2 -i 0.2 -W 2 "$2"; }
 for pair in "a $b" "b $a" "a $c" "c $a" "b $c" "c $b"; do
   read -r from to <<<"$pair"
-  assert_ok "IPv6 ping $from -> $to" ping6 "$from" "$to"
+  assert_ok "IPv6 ping $from -> $to" pod_ping6 "$from" "$to"
 done
 assert_ok "n1 -> pod c (n2)" kit_node_exec n1 ping -6 -c 1 -W 2 "$c"
-port=5300
-tcp() {
-  port=$((port + 1))
-  kit_pod_spawn "$2" "$(kit_run_dir)/iperf-$2-$port.log" iperf3 -s -1 -B "$3" -p "$port"
-  local server=$KIT_LAST_PID
-  wait_until 10 "iperf3 listening in $2" sh -c "nsenter --net=$(kit_pod_path "$2") ss -ltn | grep -q ':$port '"
-  kit_pod_exec "$1" iperf3 -c "$3" -p "$port" -n 2M >"$(kit_run_dir)/iperf-$1-$port.log" 2>&1 ||
-    { cat "$(kit_run_dir)/iperf-$1-$port.log" >&2; return 1; }
-  echo "  TCP $1 -> $2 ($3): $(awk '/sender/ {print $7, $8}' "$(kit_run_dir)/iperf-$1-$port.log")" >&2
-  kit_stop "$server"
-}
-tcp a b "$b" || fail "TCP a -> b (same node)"
-tcp b a "$a" || fail "TCP b -> a (same node)"
-tcp a c "$c" || fail "TCP a -> c (across nodes)"
-tcp c a "$a" || fail "TCP c -> a (across nodes)"
+pod_tcp a b "$b" 2M || fail "TCP a -> b (same node)"
+pod_tcp b a "$a" 2M || fail "TCP b -> a (same node)"
+pod_tcp a c "$c" 2M || fail "TCP a -> c (across nodes)"
+pod_tcp c a "$a" 2M || fail "TCP c -> a (across nodes)"
 pass "IPv6-only pods: ping and TCP both ways, same node and across nodes"
