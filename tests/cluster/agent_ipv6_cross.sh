@@ -4,7 +4,8 @@
 # ping and TCP both ways within a node and across nodes for each family; the node reaches a
 # remote pod over IPv6; shuttle.1 holds its IPv6 /128, one route + permanent neighbour per
 # peer's IPv6 lease with an `encap ip6` to the peer's PublicIPv6, /readyz says so; the outer
-# IPv6 UDP checksum is set (and right) on the wire; a deleted /128 is put back; a lost
+# IPv6 UDP checksum is set (and right) on the wire; a deleted /128 is put back, and a peer's
+# route + neighbour deleted by hand too (maintain(), not a peer change); a lost
 # lease takes its IPv6 route away;
 # after uninstall the node's IPv6 pods keep talking (host routing).
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
@@ -54,6 +55,19 @@ for pair in "a b $b $b6" "b a $a $a6" "a c $c $c6" "c a $a $a6" "c d $d $d6" "d 
   assert_ok "ping IPv6 $from -> $to" pod_ping6 "$from" "$ip6"
 done
 pass "ping over both families: same node (a<->b) and across nodes (a<->c, c<->d, a<->d), both ways"
+
+# --- a peer's IPv6 route and neighbour deleted by hand: the 5 s repair puts them back -------
+kit_node_exec n1 ip -6 route del "${SUB6[n2]}/64" dev shuttle.1
+kit_node_exec n1 ip -6 neigh del "${SUB6[n2]}" dev shuttle.1
+wait_until 7 "n1's IPv6 route to n2 put back by the repair" \
+  sh -c "nsenter --net=/run/netns/$(kit_node_netns n1) ip -6 route show ${SUB6[n2]}/64 | grep -q 'encap ip6 id 1 src fd77::11 dst fd77::12'"
+wait_until 7 "n1's neighbour for n2 put back" \
+  sh -c "nsenter --net=/run/netns/$(kit_node_netns n1) ip -6 neigh show dev shuttle.1 ${SUB6[n2]} | grep -q 'lladdr $mac_n2 PERMANENT'"
+assert_contains "$(shuttled_log n1)" "IPv6 overlay drift: IPv6 route to ${SUB6[n2]}/64 missing on shuttle.1; repairing" \
+  "shuttled's periodic repair (not a peer change) put it back"
+assert_ok "ping IPv6 a -> c after the repair" pod_ping6 a "$c6"
+assert_ok "ping IPv6 c -> a after the repair" pod_ping6 c "$a6"
+pass "a peer's IPv6 route and neighbour deleted by hand are repaired within one 5 s round, traffic flows"
 for pair in "a b $b $b6" "b a $a $a6" "a c $c $c6" "c a $a $a6" "c d $d $d6" "d c $c $c6"; do
   read -r from to ip4 ip6 <<<"$pair"
   pod_tcp "$from" "$to" "$ip4" 2M || fail "TCP IPv4 $from -> $to"

@@ -74,3 +74,66 @@ TEST_CASE("agent static nodes: subnet.env, on_lease, peers, reload on change") {
     CHECK(applied.size() == 1);  // the same subnet and MAC are applied once
     CHECK(seen == std::vector<std::string>{"10.244.1.0/24 in 10.244.0.0/16"});
 }
+
+TEST_CASE("agent static nodes: IPv6 halves make a dual-stack lease, peers and subnet.env") {
+    TempDir dir("static6");
+    auto file = dir.path() + "/nodes.json";
+    auto write = [&](const std::string& text) { std::ofstream(file) << text; };
+    auto nodes = [](const std::string& own_public_ipv6) {
+        return R"({"Network":"10.244.0.0/16","IPv6Network":"fd00:10:244::/56","Nodes":[
+            {"subnet":"10.244.1.0/24","PublicIP":"192.0.2.1","VtepMAC":"02:00:00:00:00:01",
+             "IPv6Subnet":"fd00:10:244:1::/64","PublicIPv6":")" +
+               own_public_ipv6 + R"("},
+            {"subnet":"10.244.2.0/24","PublicIP":"192.0.2.2","VtepMAC":"02:00:00:00:00:02",
+             "IPv6Subnet":"fd00:10:244:2::/64","PublicIPv6":"fd77::12","VNI":1}]})";
+    };
+    write(nodes("fd77::99"));  // not this node's PublicIPv6: refused
+
+    std::mutex mutex;
+    PeerMap peers;
+    std::vector<std::string> seen;  // checked on the test thread: Catch is not thread-safe
+    AgentOptions options;
+    options.public_ip = *IpAddress::parse("192.0.2.1");
+    options.public_ipv6 = *IpAddress::parse("fd77::11");
+    options.subnet_file = dir.path() + "/subnet.env";
+    options.on_lease = [&](const Lease& lease, const NetworkConfig& config) {
+        std::lock_guard lock(mutex);
+        seen.push_back(lease.subnet.str() + " " +
+                       (lease.ipv6_subnet ? lease.ipv6_subnet->str() : "-") + " " +
+                       (lease.vtep_mac_v6 ? lease.vtep_mac_v6->str() : "-") + " ipv6 " +
+                       (config.enable_ipv6 ? config.ipv6_network.str() : "off"));
+    };
+    StaticAgent agent(
+        options, file,
+        [&](const PeerMap& p) {
+            std::lock_guard lock(mutex);
+            peers = p;
+        },
+        100ms);
+    std::atomic<bool> stop{false};
+    std::thread runner([&] { agent.run(stop); });
+    CHECK(eventually([&] {
+        return agent.readiness().second.find(
+                   "this node's entry has PublicIPv6 fd77::99, but the node's is fd77::11") !=
+               std::string::npos;
+    }));
+    CHECK_FALSE(agent.readiness().first);
+
+    write(nodes("fd77::11"));
+    CHECK(eventually([&] { return agent.readiness().first; }));
+    stop = true;
+    agent.wake();
+    runner.join();
+    auto env = flannel::read_subnet_env(options.subnet_file);
+    REQUIRE(env);
+    CHECK(env->ipv6_network->str() == "fd00:10:244::/56");
+    CHECK(env->ipv6_subnet->str() == "fd00:10:244:1::1/64");
+    std::lock_guard lock(mutex);
+    CHECK(seen == std::vector<std::string>{
+                      "10.244.1.0/24 fd00:10:244:1::/64 02:00:00:00:00:01 ipv6 fd00:10:244::/56"});
+    REQUIRE(peers.size() == 1);
+    const auto& peer = peers.begin()->second;
+    CHECK(peer.ipv6_subnet->str() == "fd00:10:244:2::/64");
+    CHECK(peer.public_ipv6->str() == "fd77::12");
+    CHECK(peer.vtep_mac_v6->str() == "02:00:00:00:00:02");
+}

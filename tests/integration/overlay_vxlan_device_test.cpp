@@ -415,6 +415,49 @@ TEST_CASE("IPv6 on shuttle.1: the /128, one encap ip6 route + permanent neighbou
     REQUIRE_FALSE(ipv6_overlay_status(node.nl));
 }
 
+TEST_CASE("IPv6 on shuttle.1: a peer's route or neighbour deleted or changed is drift") {
+    OverlayNode node;
+    netlink::add_address(node.nl, "u0", prefix("fd77::1/64"), {.nodad = true});
+    auto device = ensure_vxlan_device(node.nl, node.spec());
+    ensure_ipv6_device(node.nl, device.name, prefix("fd00:10:244:1::/64"));
+    std::vector<Ipv6Peer> peers{
+        {prefix("fd00:10:244:2::/64"), ip("fd77::2"), mac("02:00:00:00:00:02"), 1},
+        {prefix("fd00:10:244:3::/64"), ip("fd77::3"), mac("02:00:00:00:00:03"), 1}};
+    auto drift = [&] { return ipv6_peers_drift(node.nl, device.name, ip("fd77::1"), peers); };
+    REQUIRE(drift() == "IPv6 route to fd00:10:244:2::/64 missing on shuttle.1");
+    set_ipv6_peers(node.nl, device.name, ip("fd77::1"), peers);
+    REQUIRE(drift() == "");  // the listed routes carry their tunnel metadata back
+
+    auto listed = netlink::list_routes(node.nl, AF_INET6);
+    auto route = std::find_if(listed.begin(), listed.end(), [](const netlink::Route& r) {
+        return r.destination == prefix("fd00:10:244:3::/64");
+    });
+    REQUIRE(route != listed.end());
+    REQUIRE(route->encap == netlink::Ip6TunnelEncap{1, ip("fd77::3"), ip("fd77::1"), true});
+    netlink::delete_route(node.nl, *route);
+    REQUIRE(drift() == "IPv6 route to fd00:10:244:3::/64 missing on shuttle.1");
+    set_ipv6_peers(node.nl, device.name, ip("fd77::1"), peers);
+    REQUIRE(drift() == "");
+
+    auto moved = *route;
+    moved.encap->dst = ip("fd77::9");  // another outer destination
+    netlink::replace_route(node.nl, moved);
+    REQUIRE(drift() ==
+            "IPv6 route to fd00:10:244:3::/64 on shuttle.1 changed (gateway or tunnel metadata)");
+    set_ipv6_peers(node.nl, device.name, ip("fd77::1"), peers);
+
+    netlink::delete_neighbour(
+        node.nl, {.dev = netlink::LinkRef(device.index), .address = ip("fd00:10:244:2::")});
+    REQUIRE(drift() ==
+            "IPv6 neighbour fd00:10:244:2:: lladdr 02:00:00:00:00:02 missing or changed on "
+            "shuttle.1");
+    set_ipv6_peers(node.nl, device.name, ip("fd77::1"), peers);
+    REQUIRE(drift() == "");
+
+    peers.pop_back();  // a route that no peer names any more
+    REQUIRE(drift() == "IPv6 route to fd00:10:244:3::/64 on shuttle.1 names no peer");
+}
+
 TEST_CASE("an IPv6-only device: local = the PublicIPv6, no IPv4, flannel-v6.1 blocks the port") {
     OverlayNode node;
     netlink::add_address(node.nl, "u0", prefix("fd77::1/64"), {.nodad = true});

@@ -56,3 +56,92 @@ TEST_CASE("agent static nodes: errors name the entry and field") {
             R"({"Network":"10.9.0.0/16","Nodes":[{"subnet":"10.244.1.0/24","PublicIP":"192.0.2.1","VtepMAC":"02:00:00:00:00:01"}]})"),
         StartsWith("static nodes[0].subnet: 10.244.1.0/24 is not in Network"));
 }
+
+TEST_CASE("agent static nodes: the IPv6 half, IPv6 network given or covering") {
+    auto cluster = parse_static_nodes(R"([
+        {"subnet":"10.244.1.0/24","PublicIP":"192.0.2.1","VtepMAC":"02:00:00:00:00:01",
+         "IPv6Subnet":"fd00:10:244:1::/64","PublicIPv6":"fd77::11"},
+        {"subnet":"10.244.2.0/24","PublicIP":"192.0.2.2","VtepMAC":"02:00:00:00:00:02",
+         "IPv6Subnet":"fd00:10:244:2::/64","PublicIPv6":"fd77::12"}])");
+    REQUIRE(cluster.ipv6_network);
+    REQUIRE(cluster.ipv6_network->str() == "fd00:10:244::/62");
+    REQUIRE(cluster.nodes[1].ipv6_subnet->str() == "fd00:10:244:2::/64");
+    REQUIRE(cluster.nodes[1].public_ipv6->str() == "fd77::12");
+    // shuttle.<VNI> carries both families: the IPv6 VtepMAC is the node's VtepMAC
+    REQUIRE(cluster.nodes[1].vtep_mac_v6 == cluster.nodes[1].vtep_mac);
+
+    auto with_network = parse_static_nodes(R"({"Network":"10.244.0.0/16",
+        "IPv6Network":"fd00:10:244::/56","Nodes":[
+        {"subnet":"10.244.9.0/24","PublicIP":"192.0.2.9","VtepMAC":"02:00:00:00:00:09",
+         "IPv6Subnet":"fd00:10:244:9::/64","PublicIPv6":"fd77::19"}]})");
+    REQUIRE(with_network.ipv6_network->str() == "fd00:10:244::/56");
+
+    auto ipv4_only = parse_static_nodes(
+        R"([{"subnet":"10.244.1.0/24","PublicIP":"192.0.2.1","VtepMAC":"02:00:00:00:00:01"}])");
+    REQUIRE_FALSE(ipv4_only.ipv6_network);
+    REQUIRE_FALSE(ipv4_only.nodes[0].ipv6_subnet);
+    REQUIRE_FALSE(ipv4_only.nodes[0].vtep_mac_v6);
+}
+
+TEST_CASE("agent static nodes: bad IPv6 halves and shared public addresses are refused") {
+    auto error_of = [](const std::string& text) {
+        try {
+            parse_static_nodes(text);
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    auto node = [](int i, const std::string& v6) {
+        auto n = std::to_string(i);
+        return R"({"subnet":"10.244.)" + n + R"(.0/24","PublicIP":"192.0.2.)" + n +
+               R"(","VtepMAC":"02:00:00:00:00:0)" + n + "\"" + v6 + "}";
+    };
+    auto list = [](const std::string& a, const std::string& b) { return "[" + a + "," + b + "]"; };
+    const std::string good1 = R"(,"IPv6Subnet":"fd00:10:244:1::/64","PublicIPv6":"fd77::11")";
+    using Catch::Matchers::StartsWith;
+    REQUIRE(
+        error_of(list(node(1, good1),
+                      node(2, R"(,"IPv6Subnet":"fd00:10:244:2::/64","PublicIPv6":"fd77::12")"))) ==
+        "no error");
+    REQUIRE_THAT(error_of(list(node(1, good1), node(2, R"(,"IPv6Subnet":"fd00:10:244:2::/64")"))),
+                 StartsWith("static nodes[1].PublicIPv6: missing"));
+    REQUIRE_THAT(error_of(list(node(1, good1), node(2, R"(,"PublicIPv6":"fd77::12")"))),
+                 StartsWith("static nodes[1].IPv6Subnet: missing"));
+    REQUIRE_THAT(error_of(list(node(1, good1), node(2, ""))),
+                 StartsWith("static nodes[1].IPv6Subnet: missing (every node has one, or none)"));
+    REQUIRE_THAT(error_of(list(node(1, ""), node(2, good1))),
+                 StartsWith("static nodes[0].IPv6Subnet: missing (every node has one, or none)"));
+    REQUIRE_THAT(
+        error_of(list(node(1, good1),
+                      node(2, R"(,"IPv6Subnet":"fd00:10:244:2::5/64","PublicIPv6":"fd77::12")"))),
+        StartsWith("static nodes[1].IPv6Subnet: \"fd00:10:244:2::5/64\" is not an IPv6 subnet"));
+    REQUIRE_THAT(error_of(list(node(1, good1),
+                               node(2, R"(,"IPv6Subnet":"10.9.0.0/16","PublicIPv6":"fd77::12")"))),
+                 StartsWith("static nodes[1].IPv6Subnet:"));
+    REQUIRE_THAT(
+        error_of(list(node(1, good1),
+                      node(2, R"(,"IPv6Subnet":"fd00:10:244:2::/64","PublicIPv6":"192.0.2.2")"))),
+        StartsWith("static nodes[1].PublicIPv6: \"192.0.2.2\" is not IPv6"));
+    REQUIRE_THAT(error_of(list(node(1, good1),
+                               node(2, R"(,"IPv6Subnet":"fd00:10:244:2::/64","PublicIPv6":7)"))),
+                 StartsWith("static nodes[1].PublicIPv6: missing or not a string"));
+    REQUIRE_THAT(
+        error_of(list(node(1, good1),
+                      node(2, R"(,"IPv6Subnet":"fd00:10:244:1::/80","PublicIPv6":"fd77::12")"))),
+        StartsWith("static nodes[1].IPv6Subnet: fd00:10:244:1::/80 overlaps nodes[0]"));
+    REQUIRE_THAT(
+        error_of(list(node(1, good1),
+                      node(2, R"(,"IPv6Subnet":"fd00:10:244:2::/64","PublicIPv6":"fd77::11")"))),
+        StartsWith("static nodes[1].PublicIPv6: fd77::11 is nodes[0]'s too"));
+    REQUIRE_THAT(error_of(R"({"IPv6Network":"fd00:9::/56","Nodes":[)" + node(1, good1) + "]}"),
+                 StartsWith("static nodes[0].IPv6Subnet: fd00:10:244:1::/64 is not in IPv6Network "
+                            "fd00:9::/56"));
+    REQUIRE_THAT(error_of(R"({"IPv6Network":"10.0.0.0/8","Nodes":[)" + node(1, good1) + "]}"),
+                 StartsWith("static nodes: IPv6Network is not an IPv6 CIDR"));
+    REQUIRE_THAT(error_of(R"({"IPv6Network":"fd00:9::/56","Nodes":[)" + node(1, "") + "]}"),
+                 StartsWith("static nodes: IPv6Network given, but no node has an IPv6Subnet"));
+    REQUIRE_THAT(error_of(list(node(1, ""), R"({"subnet":"10.244.2.0/24","PublicIP":"192.0.2.1",
+                                               "VtepMAC":"02:00:00:00:00:02"})")),
+                 StartsWith("static nodes[1].PublicIP: 192.0.2.1 is nodes[0]'s too"));
+}

@@ -1,6 +1,8 @@
 #include <arpa/inet.h>
 #include <linux/if.h>
+#include <endian.h>
 #include <linux/if_link.h>
+#include <linux/lwtunnel.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
@@ -324,6 +326,36 @@ TEST_CASE("netlink parse_route reads tables above 255 from RTA_TABLE") {
     REQUIRE(route.priority == 5u);
     REQUIRE(route.onlink);
     REQUIRE(route.str() == "10.244.1.0/24 via 10.244.1.0 dev ifindex 4 table 1000 metric 5 onlink");
+}
+
+TEST_CASE("netlink parse_route reads an IPv6 route's tunnel metadata (encap ip6)") {
+    MessageBuilder m(RTM_NEWROUTE, 0);
+    rtmsg rt{};
+    rt.rtm_family = AF_INET6;
+    rt.rtm_dst_len = 64;
+    rt.rtm_table = RT_TABLE_MAIN;
+    m.add_header(rt);
+    m.add_address(RTA_DST, *IpAddress::parse("fd00:10:244:2::"));
+    m.add_u16(RTA_ENCAP_TYPE, LWTUNNEL_ENCAP_IP6);
+    {
+        auto encap = m.nest(RTA_ENCAP);
+        uint64_t id = htobe64(7);
+        m.add(LWTUNNEL_IP6_ID, Bytes(reinterpret_cast<const uint8_t*>(&id), sizeof id));
+        m.add_address(LWTUNNEL_IP6_DST, *IpAddress::parse("fd77::12"));
+        m.add_address(LWTUNNEL_IP6_SRC, *IpAddress::parse("fd77::11"));
+        m.add_u16(LWTUNNEL_IP6_FLAGS, htobe16(0x01));
+    }
+    Route route = parse_route(only_message(m));
+    REQUIRE(route.encap);
+    REQUIRE(route.encap->id == 7u);
+    REQUIRE(route.encap->dst.str() == "fd77::12");
+    REQUIRE(route.encap->src.str() == "fd77::11");
+    REQUIRE(route.encap->csum);
+
+    MessageBuilder plain(RTM_NEWROUTE, 0);
+    plain.add_header(rt);
+    plain.add_address(RTA_DST, *IpAddress::parse("fd00:10:244:2::"));
+    REQUIRE_FALSE(parse_route(only_message(plain)).encap);
 }
 
 TEST_CASE("netlink parse_fdb reads a VXLAN remote entry") {

@@ -422,6 +422,26 @@ void NodeDatapath::write_ipv6_routes_locked() {
     ipv6_routes_ = count;
 }
 
+// The peers' IPv6 routes and neighbours on the device, checked against the peer set (they are
+// kernel state anyone can delete; the peer watch only writes them again on a change).
+void NodeDatapath::repair_ipv6_peers_locked() {
+    if (!applied_ || !applied_->ipv6_subnet || !options_.public_ipv6 || !peers_ ||
+        routes_pending_) {
+        return;
+    }
+    try {
+        auto drift = overlay::ipv6_peers_drift(netlink_, applied_->ifname, *options_.public_ipv6,
+                                               ipv6_peers(*peers_, applied_->config.vni));
+        if (drift.empty()) {
+            return;
+        }
+        log_info("IPv6 overlay drift: " + drift + "; repairing");
+        write_ipv6_routes_locked();
+    } catch (const std::exception& e) {
+        log_error(std::string("IPv6 overlay repair failed: ") + e.what() + " (retried in 5 s)");
+    }
+}
+
 std::string NodeDatapath::drift_locked() {
     if (!applied_) {
         return "";
@@ -505,6 +525,7 @@ void NodeDatapath::maintain() {
     }
     if (drift.empty() || !wanted_) {
         write_routes_locked();
+        repair_ipv6_peers_locked();
         return;
     }
     log_info("datapath drift: " + drift + "; repairing");

@@ -9,7 +9,8 @@
 //              and the direct flag in node_config; device: neither), masquerade (--ip-masq),
 //              then the CNI conflist
 //   on_peers:  the routes map = exactly the other nodes' leases
-//   maintain:  every few seconds, put back what went missing (device deleted, table flushed)
+//   maintain:  every few seconds, put back what went missing (device deleted, table flushed,
+//              a peer's IPv6 route or neighbour deleted)
 //
 // Nothing is torn down on exit: pinned maps and attached programs keep forwarding while
 // shuttled is stopped, restarting or crashed.
@@ -77,7 +78,8 @@ class NodeDatapath {
     // on_peers: the routes map holds exactly the IPv4-keyed peers; with IPv6 applied, the
     // device's IPv6 routes and neighbours exactly the peers' IPv6 halves.
     void set_peers(const PeerMap& peers);
-    // Periodic: re-applies the lease when the device or the masquerade table drifted.
+    // Periodic: re-applies the lease when the device or the masquerade table drifted, writes
+    // routes that failed before, and puts back peers' IPv6 routes and neighbours that went.
     void maintain();
     // For /readyz (extra_readiness): device and programs in place.
     std::pair<bool, std::string> readiness() const;
@@ -94,6 +96,7 @@ class NodeDatapath {
     void apply_locked(const IpPrefix& subnet, const MacAddress& vtep_mac,
                       const NetworkConfig& config, const std::optional<IpPrefix>& ipv6_subnet);
     void write_ipv6_routes_locked();
+    void repair_ipv6_peers_locked();
     void apply_ipv6_only_locked(const MacAddress& vtep_mac, const NetworkConfig& config,
                                 const IpPrefix& ipv6_subnet);
     void write_conflist_locked();

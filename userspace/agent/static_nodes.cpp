@@ -22,6 +22,33 @@ std::string field_text(const json& entry, const char* name, const std::string& w
     return it->get<std::string>();
 }
 
+// The optional IPv6 half: "IPv6Subnet" and "PublicIPv6", both or neither.
+void parse_ipv6_half(const json& entry, const std::string& where, Peer& node) {
+    bool has_subnet = entry.contains("IPv6Subnet");
+    bool has_ip = entry.contains("PublicIPv6");
+    if (!has_subnet && !has_ip) {
+        return;
+    }
+    if (has_subnet != has_ip) {
+        throw std::invalid_argument(where + (has_subnet ? ".PublicIPv6" : ".IPv6Subnet") +
+                                    ": missing (an IPv6 half needs IPv6Subnet and PublicIPv6)");
+    }
+    auto subnet_text = field_text(entry, "IPv6Subnet", where);
+    auto subnet = IpPrefix::parse(subnet_text);
+    if (!subnet || subnet->address.is_v4() || subnet->network() != *subnet) {
+        throw std::invalid_argument(where + ".IPv6Subnet: \"" + subnet_text +
+                                    "\" is not an IPv6 subnet like fd00:10:244:1::/64");
+    }
+    auto ip_text = field_text(entry, "PublicIPv6", where);
+    auto ip = IpAddress::parse(ip_text);
+    if (!ip || ip->is_v4()) {
+        throw std::invalid_argument(where + ".PublicIPv6: \"" + ip_text + "\" is not IPv6");
+    }
+    node.ipv6_subnet = *subnet;
+    node.public_ipv6 = *ip;
+    node.vtep_mac_v6 = node.vtep_mac;  // one device for both families
+}
+
 Peer parse_node(const json& entry, const std::string& where) {
     if (!entry.is_object()) {
         throw std::invalid_argument(where + ": not an object");
@@ -53,18 +80,116 @@ Peer parse_node(const json& entry, const std::string& where) {
         }
         node.vni = vni->get<int>();
     }
+    parse_ipv6_half(entry, where, node);
     return node;
+}
+
+std::optional<IpPrefix> network_field(const json& root, const char* name, int family) {
+    auto text = root.find(name);
+    if (text == root.end()) {
+        return std::nullopt;
+    }
+    auto network = text->is_string() ? IpPrefix::parse(text->get<std::string>()) : std::nullopt;
+    if (!network || network->address.family != family) {
+        throw std::invalid_argument(std::string("static nodes: ") + name + " is not an " +
+                                    (family == AF_INET ? "IPv4" : "IPv6") + " CIDR");
+    }
+    return network->network();
+}
+
+std::string entry_name(size_t i) {
+    return "static nodes[" + std::to_string(i) + "]";
+}
+
+// Every subnet of the family inside its network, none overlapping another.
+void check_subnets(const std::vector<IpPrefix>& subnets, const IpPrefix& network, const char* field,
+                   const char* network_name) {
+    for (size_t i = 0; i < subnets.size(); ++i) {
+        const auto& subnet = subnets[i];
+        auto where = entry_name(i) + "." + field;
+        if (!network.contains(subnet)) {
+            throw std::invalid_argument(where + ": " + subnet.str() + " is not in " + network_name +
+                                        " " + network.str());
+        }
+        for (size_t j = 0; j < i; ++j) {
+            if (subnets[j].contains(subnet) || subnet.contains(subnets[j])) {
+                throw std::invalid_argument(where + ": " + subnet.str() + " overlaps nodes[" +
+                                            std::to_string(j) + "]");
+            }
+        }
+    }
+}
+
+// Each node is found by its public address: no two may share one.
+void check_public_addresses(const std::vector<Peer>& nodes) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        for (size_t j = 0; j < i; ++j) {
+            if (nodes[i].public_ip == nodes[j].public_ip) {
+                throw std::invalid_argument(entry_name(i) +
+                                            ".PublicIP: " + nodes[i].public_ip.str() +
+                                            " is nodes[" + std::to_string(j) + "]'s too");
+            }
+            if (nodes[i].public_ipv6 && nodes[i].public_ipv6 == nodes[j].public_ipv6) {
+                throw std::invalid_argument(entry_name(i) +
+                                            ".PublicIPv6: " + nodes[i].public_ipv6->str() +
+                                            " is nodes[" + std::to_string(j) + "]'s too");
+            }
+        }
+    }
+}
+
+// A dual-stack network: every node has its IPv6 half, or none does.
+std::optional<IpPrefix> ipv6_network_of(const std::vector<Peer>& nodes,
+                                        std::optional<IpPrefix> given) {
+    std::vector<IpPrefix> subnets;
+    std::optional<size_t> without;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        if (nodes[i].ipv6_subnet) {
+            subnets.push_back(*nodes[i].ipv6_subnet);
+        } else if (!without) {
+            without = i;
+        }
+    }
+    if (subnets.empty()) {
+        if (given) {
+            throw std::invalid_argument(
+                "static nodes: IPv6Network given, but no node has an IPv6Subnet");
+        }
+        return std::nullopt;
+    }
+    if (without) {
+        throw std::invalid_argument(entry_name(*without) +
+                                    ".IPv6Subnet: missing (every node has one, or none)");
+    }
+    auto network = given ? *given : covering_prefix(subnets);
+    check_subnets(subnets, network, "IPv6Subnet", "IPv6Network");
+    return network;
+}
+
+// What the etcd agent reads from <prefix>/config, made from the file: dual-stack when the
+// nodes have IPv6 halves.
+NetworkConfig network_config(const StaticCluster& cluster, const Peer& own) {
+    NetworkConfig config;
+    config.network = cluster.network;
+    config.subnet_len = own.subnet.length;
+    config.vni = own.vni;
+    if (cluster.ipv6_network && own.ipv6_subnet) {
+        config.enable_ipv6 = true;
+        config.ipv6_network = *cluster.ipv6_network;
+        config.ipv6_subnet_len = own.ipv6_subnet->length;
+    }
+    return config;
 }
 
 }  // namespace
 
-IpPrefix covering_prefix(const std::vector<Peer>& nodes) {
-    if (nodes.empty()) {
+IpPrefix covering_prefix(const std::vector<IpPrefix>& subnets) {
+    if (subnets.empty()) {
         throw std::invalid_argument("static nodes: the list is empty");
     }
-    IpPrefix cover = nodes.front().subnet;
-    for (const auto& node : nodes) {
-        while (!cover.contains(node.subnet)) {
+    IpPrefix cover = subnets.front();
+    for (const auto& subnet : subnets) {
+        while (!cover.contains(subnet)) {
             --cover.length;
             cover = cover.network();
         }
@@ -72,47 +197,44 @@ IpPrefix covering_prefix(const std::vector<Peer>& nodes) {
     return cover;
 }
 
+IpPrefix covering_prefix(const std::vector<Peer>& nodes) {
+    std::vector<IpPrefix> subnets;
+    subnets.reserve(nodes.size());
+    for (const auto& node : nodes) {
+        subnets.push_back(node.subnet);
+    }
+    return covering_prefix(subnets);
+}
+
 StaticCluster parse_static_nodes(const std::string& json_text) {
     auto root = parse_json_or_discarded(json_text);
     const json* list = &root;
     StaticCluster cluster;
     std::optional<IpPrefix> network;
+    std::optional<IpPrefix> ipv6_network;
     if (root.is_object()) {
         auto nodes = root.find("Nodes");
         if (nodes == root.end()) {
             throw std::invalid_argument("static nodes: an object needs \"Nodes\"");
         }
         list = &*nodes;
-        if (auto text = root.find("Network"); text != root.end()) {
-            network = text->is_string() ? IpPrefix::parse(text->get<std::string>()) : std::nullopt;
-            if (!network || !network->address.is_v4()) {
-                throw std::invalid_argument("static nodes: Network is not an IPv4 CIDR");
-            }
-            network = network->network();
-        }
+        network = network_field(root, "Network", AF_INET);
+        ipv6_network = network_field(root, "IPv6Network", AF_INET6);
     }
     if (!list->is_array()) {
         throw std::invalid_argument("static nodes: not a JSON list of nodes");
     }
     for (size_t i = 0; i < list->size(); ++i) {
-        cluster.nodes.push_back(parse_node((*list)[i], "static nodes[" + std::to_string(i) + "]"));
+        cluster.nodes.push_back(parse_node((*list)[i], entry_name(i)));
     }
     cluster.network = network ? *network : covering_prefix(cluster.nodes);
-    for (size_t i = 0; i < cluster.nodes.size(); ++i) {
-        const auto& node = cluster.nodes[i];
-        auto where = "static nodes[" + std::to_string(i) + "]";
-        if (!cluster.network.contains(node.subnet)) {
-            throw std::invalid_argument(where + ".subnet: " + node.subnet.str() +
-                                        " is not in Network " + cluster.network.str());
-        }
-        for (size_t j = 0; j < i; ++j) {
-            const auto& other = cluster.nodes[j].subnet;
-            if (other.contains(node.subnet) || node.subnet.contains(other)) {
-                throw std::invalid_argument(where + ".subnet: " + node.subnet.str() +
-                                            " overlaps nodes[" + std::to_string(j) + "]");
-            }
-        }
+    std::vector<IpPrefix> subnets;
+    for (const auto& node : cluster.nodes) {
+        subnets.push_back(node.subnet);
     }
+    check_subnets(subnets, cluster.network, "subnet", "Network");
+    cluster.ipv6_network = ipv6_network_of(cluster.nodes, ipv6_network);
+    check_public_addresses(cluster.nodes);
     return cluster;
 }
 
@@ -145,6 +267,24 @@ std::pair<bool, std::string> StaticAgent::readiness() const {
     return {ready, text};
 }
 
+// The peers' routes send to this node's PublicIPv6 from the file; the device sends from
+// options_.public_ipv6: they must be the same address.
+void StaticAgent::check_own_ipv6(const Peer& own) const {
+    if (!own.public_ipv6) {
+        return;
+    }
+    if (!options_.public_ipv6) {
+        throw std::runtime_error("this node's entry has PublicIPv6 " + own.public_ipv6->str() +
+                                 ", but the node has none (--public-ipv6, or a global IPv6 "
+                                 "address on the underlay)");
+    }
+    if (*own.public_ipv6 != *options_.public_ipv6) {
+        throw std::runtime_error("this node's entry has PublicIPv6 " + own.public_ipv6->str() +
+                                 ", but the node's is " + options_.public_ipv6->str() +
+                                 " (--public-ipv6)");
+    }
+}
+
 void StaticAgent::reload() {
     std::ifstream in(path_);
     if (!in) {
@@ -168,30 +308,39 @@ void StaticAgent::reload() {
     if (!own) {
         throw std::runtime_error("no entry with this node's PublicIP " + options_.public_ip.str());
     }
+    check_own_ipv6(*own);
+    std::optional<SubnetEnvV6> v6;
+    if (own->ipv6_subnet) {
+        v6 = SubnetEnvV6{*cluster.ipv6_network, *own->ipv6_subnet};
+    }
     update_subnet_env(options_.subnet_file, cluster.network, own->subnet, options_.underlay_mtu,
-                      options_.ip_masq);
-    auto current = std::pair{own->subnet, own->vtep_mac};
+                      options_.ip_masq, v6);
+    auto current = std::tuple{own->subnet, own->vtep_mac, own->ipv6_subnet};
     if (options_.on_lease && applied_ != current) {
-        NetworkConfig config;
-        config.network = cluster.network;
-        config.subnet_len = own->subnet.length;
-        config.vni = own->vni;
         Lease lease;
         lease.subnet = own->subnet;
         lease.vtep_mac = own->vtep_mac;
+        lease.ipv6_subnet = own->ipv6_subnet;
+        if (own->ipv6_subnet) {
+            lease.vtep_mac_v6 = own->vtep_mac_v6;
+        }
         lease.renew_at = std::chrono::steady_clock::time_point::max();
-        options_.on_lease(lease, config);
+        options_.on_lease(lease, network_config(cluster, *own));
     }
     applied_ = current;
     if (on_peers_) {
         on_peers_(peers);
     }
     last_text_ = text.str();
-    log_info("static nodes: " + own->subnet.str() + " is ours, " + std::to_string(peers.size()) +
-             " peer(s), network " + cluster.network.str());
+    log_info("static nodes: " + own->subnet.str() +
+             (own->ipv6_subnet ? " and " + own->ipv6_subnet->str() : std::string()) + " ours, " +
+             std::to_string(peers.size()) + " peer(s), network " + cluster.network.str() +
+             (cluster.ipv6_network ? " and " + cluster.ipv6_network->str() : std::string()));
     std::lock_guard lock(mutex_);
     ready_ = true;
-    state_ = own->subnet.str() + ", " + std::to_string(peers.size()) + " peer(s)";
+    state_ = own->subnet.str() +
+             (own->ipv6_subnet ? " and " + own->ipv6_subnet->str() : std::string()) + ", " +
+             std::to_string(peers.size()) + " peer(s)";
 }
 
 void StaticAgent::run(const std::atomic<bool>& stop) {

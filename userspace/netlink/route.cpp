@@ -3,6 +3,8 @@
 #include <endian.h>
 #include <linux/lwtunnel.h>
 
+#include <cstring>
+
 namespace shuttle::netlink {
 
 namespace {
@@ -65,6 +67,29 @@ void change_route(Socket& socket, const Route& route, uint16_t flags, const char
     auto message = route_message(RTM_NEWROUTE, flags, route, dev_index(socket, route, what),
                                  route.scope.value_or(default_scope(route)));
     socket.request(message, what);
+}
+
+// RTA_ENCAP of an LWTUNNEL_ENCAP_IP6 route, as route_message writes it.
+Ip6TunnelEncap parse_ip6_encap(const Attribute& encap) {
+    Ip6TunnelEncap result;
+    result.csum = false;
+    result.src = IpAddress::any(AF_INET6);
+    Attributes nested = encap.nested();
+    if (auto a = nested.get(LWTUNNEL_IP6_ID); a && a->payload.size() == sizeof(uint64_t)) {
+        uint64_t id = 0;
+        std::memcpy(&id, a->payload.data(), sizeof id);
+        result.id = be64toh(id);
+    }
+    if (auto a = nested.get(LWTUNNEL_IP6_DST)) {
+        result.dst = a->address();
+    }
+    if (auto a = nested.get(LWTUNNEL_IP6_SRC)) {
+        result.src = a->address();
+    }
+    if (auto a = nested.get(LWTUNNEL_IP6_FLAGS)) {
+        result.csum = (be16toh(a->u16()) & 0x01) != 0;  // TUNNEL_CSUM
+    }
+    return result;
 }
 
 }  // namespace
@@ -136,6 +161,11 @@ Route parse_route(const Message& message) {
     }
     if (auto a = attributes.get(RTA_PREFSRC)) {
         route.source = a->address();
+    }
+    auto encap_type = attributes.get(RTA_ENCAP_TYPE);
+    auto encap = attributes.get(RTA_ENCAP);
+    if (encap_type && encap && encap_type->u16() == LWTUNNEL_ENCAP_IP6) {
+        route.encap = parse_ip6_encap(*encap);
     }
     return route;
 }

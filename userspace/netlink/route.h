@@ -14,13 +14,14 @@
 namespace shuttle::netlink {
 
 // Lightweight tunnel metadata of an IPv6 route (LWTUNNEL_ENCAP_IP6, `encap ip6 id ... dst ...`):
-// what a collect_md tunnel device (shuttle.<VNI>) sends a routed packet with. Written only:
-// listed routes do not carry it back.
+// what a collect_md tunnel device (shuttle.<VNI>) sends a routed packet with. Listed routes
+// carry it back (parse_route), so a route whose metadata was changed can be told apart.
 struct Ip6TunnelEncap {
     uint64_t id = 0;   // the VNI
     IpAddress dst{};   // the outer destination (IPv6)
     IpAddress src{};   // the outer source; :: = the kernel's route chooses
     bool csum = true;  // TUNNEL_CSUM: an outer UDP checksum (IPv6 receivers need one)
+    bool operator==(const Ip6TunnelEncap&) const = default;
 };
 
 // A route to add / replace / delete, and as RTM_GETROUTE reports it.
@@ -37,7 +38,8 @@ struct Route {
     std::optional<IpAddress> source{};   // RTA_PREFSRC
     uint8_t protocol = RTPROT_BOOT;
     uint8_t type = RTN_UNICAST;
-    std::optional<Ip6TunnelEncap> encap{};  // written with add / replace only
+    // LWTUNNEL_ENCAP_IP6 only: a listed route with another encap type has none here.
+    std::optional<Ip6TunnelEncap> encap{};
 
     // "10.244.1.0/24 via 10.244.0.1 dev eth0 table 100 metric 5 onlink"
     std::string str() const;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 #include <set>
 
 #include "netlink/address.h"
@@ -54,6 +55,29 @@ void ensure_ipv6_device(netlink::Socket& nl, const std::string& ifname,
     }
 }
 
+namespace {
+
+netlink::Neighbour peer_neighbour(int index, const Ipv6Peer& peer) {
+    netlink::Neighbour neighbour;
+    neighbour.dev = netlink::LinkRef(index);
+    neighbour.address = peer.subnet.network().address;
+    neighbour.mac = peer.vtep_mac;
+    neighbour.state = NUD_PERMANENT;
+    return neighbour;
+}
+
+netlink::Route peer_route(int index, const IpAddress& own_public_ipv6, const Ipv6Peer& peer) {
+    netlink::Route route;
+    route.destination = peer.subnet.network();
+    route.gateway = peer.subnet.network().address;
+    route.dev = netlink::LinkRef(index);
+    route.onlink = true;
+    route.encap = netlink::Ip6TunnelEncap{peer.vni, peer.public_ipv6, own_public_ipv6, true};
+    return route;
+}
+
+}  // namespace
+
 size_t set_ipv6_peers(netlink::Socket& nl, const std::string& ifname,
                       const IpAddress& own_public_ipv6, const std::vector<Ipv6Peer>& peers) {
     auto link = netlink::get_link(nl, netlink::LinkRef(ifname));
@@ -65,20 +89,8 @@ size_t set_ipv6_peers(netlink::Socket& nl, const std::string& ifname,
     }
     // Written first, then the stale ones deleted: a moved subnet always has a route.
     for (const auto& peer : peers) {
-        auto gateway = peer.subnet.network().address;
-        netlink::Neighbour neighbour;
-        neighbour.dev = netlink::LinkRef(link.index);
-        neighbour.address = gateway;
-        neighbour.mac = peer.vtep_mac;
-        neighbour.state = NUD_PERMANENT;
-        netlink::replace_neighbour(nl, neighbour);
-        netlink::Route route;
-        route.destination = peer.subnet.network();
-        route.gateway = gateway;
-        route.dev = netlink::LinkRef(link.index);
-        route.onlink = true;
-        route.encap = netlink::Ip6TunnelEncap{peer.vni, peer.public_ipv6, own_public_ipv6, true};
-        netlink::replace_route(nl, route);
+        netlink::replace_neighbour(nl, peer_neighbour(link.index, peer));
+        netlink::replace_route(nl, peer_route(link.index, own_public_ipv6, peer));
     }
     for (const auto& route : netlink::list_routes(nl, AF_INET6)) {
         if (ours(route, link.index) && !wanted_routes.contains(route.destination)) {
@@ -91,6 +103,44 @@ size_t set_ipv6_peers(netlink::Socket& nl, const std::string& ifname,
         }
     }
     return wanted_routes.size();
+}
+
+std::string ipv6_peers_drift(netlink::Socket& nl, const std::string& ifname,
+                             const IpAddress& own_public_ipv6, const std::vector<Ipv6Peer>& peers) {
+    auto link = netlink::get_link(nl, netlink::LinkRef(ifname));
+    std::map<IpPrefix, netlink::Route> routes;
+    for (auto& route : netlink::list_routes(nl, AF_INET6)) {
+        if (ours(route, link.index)) {
+            routes.emplace(route.destination, std::move(route));
+        }
+    }
+    std::map<IpAddress, netlink::Neighbour> neighbours;
+    for (auto& neighbour : netlink::list_neighbours(nl, AF_INET6, link.index)) {
+        neighbours.emplace(neighbour.address, std::move(neighbour));
+    }
+    for (const auto& peer : peers) {
+        auto wanted = peer_route(link.index, own_public_ipv6, peer);
+        auto route = routes.find(wanted.destination);
+        if (route == routes.end()) {
+            return "IPv6 route to " + wanted.destination.str() + " missing on " + ifname;
+        }
+        if (route->second.gateway != wanted.gateway || route->second.encap != wanted.encap) {
+            return "IPv6 route to " + wanted.destination.str() + " on " + ifname +
+                   " changed (gateway or tunnel metadata)";
+        }
+        routes.erase(route);
+        auto gateway = peer_neighbour(link.index, peer);
+        auto neighbour = neighbours.find(gateway.address);
+        if (neighbour == neighbours.end() || !(neighbour->second.state & NUD_PERMANENT) ||
+            neighbour->second.mac != gateway.mac) {
+            return "IPv6 neighbour " + gateway.address.str() + " lladdr " + gateway.mac->str() +
+                   " missing or changed on " + ifname;
+        }
+    }
+    if (!routes.empty()) {
+        return "IPv6 route to " + routes.begin()->first.str() + " on " + ifname + " names no peer";
+    }
+    return "";
 }
 
 std::vector<IpPrefix> ipv6_peer_routes(netlink::Socket& nl, const std::string& ifname) {

@@ -49,6 +49,12 @@ void ensure_ipv6_device(netlink::Socket& nl, const std::string& ifname,
 size_t set_ipv6_peers(netlink::Socket& nl, const std::string& ifname,
                       const IpAddress& own_public_ipv6, const std::vector<Ipv6Peer>& peers);
 
+// What differs between the device and these peers ("" when nothing): a peer's route missing
+// or changed (gateway, tunnel metadata), its neighbour missing, not permanent or with another
+// MAC, or a route no peer names. The periodic repair's check (set_ipv6_peers fixes it).
+std::string ipv6_peers_drift(netlink::Socket& nl, const std::string& ifname,
+                             const IpAddress& own_public_ipv6, const std::vector<Ipv6Peer>& peers);
+
 // The peer routes on the device now (IPv6, with a gateway), for status.
 std::vector<IpPrefix> ipv6_peer_routes(netlink::Socket& nl, const std::string& ifname);
 
