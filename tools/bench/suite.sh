@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Every benchmark scenario that exists today, in one run, into one results folder:
 #
-#   sudo tools/bench/suite.sh [--quick] [--rounds N] [--scenarios datapath,cni,bpf,routes] [--out DIR]
+#   sudo tools/bench/suite.sh [--quick] [--rounds N] [--scenarios datapath,cni,bpf,routes]
+#                             [--setups S1,S2,...] [--out DIR]
 #
 #   datapath  same node: limit, bridge, shuttle; cross node: underlay, flannel-style,
 #             shuttle-x (shuttled --static-nodes on two nodes, direct overlay) and
 #             shuttle-x-dev (the same with --overlay device): TCP Gbit/s, TCP round trip,
 #             64-byte UDP packets/s, TCP connections/s (bench.sh, interleaved rounds);
 #             IPv6 rows beside them (<setup>-v6: the same setups built dual-stack, measured
-#             over IPv6; --quick: the same-node ones only)
+#             over IPv6, shuttle-x-v6 included; --quick: the same-node ones only)
 #   cni       ADD/DEL latency, pods/s sequential and parallel, ADD latency with 250 pods on
 #             the node: shuttle (TCX), shuttle (tc), bridge + host-local (cni-rounds.sh)
 #   bpf       from_pod's ns/packet per path at 10 and 10,000 endpoints (BPF_PROG_TEST_RUN,
@@ -20,6 +21,8 @@
 #             written in txns of 125 (from the last commit), and until it is empty again after
 #             their deletion (routes-sync.sh)
 #   every scenario not built yet is listed in the report with the reason.
+#   --setups: the datapath scenario measures only these of its setups (e.g. the cross-node
+#   ones: underlay,flannel,shuttle-x,shuttle-x-dev,underlay-v6,flannel-v6,shuttle-x-v6).
 #
 # Writes DIR (default build/bench/<UTC time>): report.md, figures.csv (every per-round figure:
 # scenario,round,setup,metric,value,unit), cni_samples.csv (every CNI call), one folder per
@@ -33,11 +36,13 @@ export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$repo/build/bin}
 [[ $(id -u) == 0 ]] || { echo "suite: run as root (namespaces)" >&2; exit 1; }
 
 quick= rounds= scenarios=datapath,cni,bpf,routes out=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ) wait_for=
+only_setups=
 while (($#)); do
   case $1 in
   --quick) quick=1; shift ;;
   --rounds) rounds=$2; shift 2 ;;
   --scenarios) scenarios=$2; shift 2 ;;
+  --setups) only_setups=$2; shift 2 ;;
   --out) out=$2; shift 2 ;;
   --wait-for) wait_for=$2; shift 2 ;;
   *) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
@@ -175,14 +180,20 @@ else
   setups+=,underlay,flannel
   [[ -z $have_shuttled ]] || setups+=,shuttle-x,shuttle-x-dev
   # IPv6 rows of the same setups (bench.sh builds every setup dual-stack for them); --quick
-  # measures the same-node ones only (each row adds ~5 s a round). No shuttle-x-v6 yet:
-  # shuttled --static-nodes (the shuttle-x setups) has no IPv6 fields.
+  # measures the same-node ones only (each row adds ~5 s a round).
   setups+=,limit-v6,bridge-v6
   [[ -z $have_shuttle ]] || setups+=,shuttle-v6
   if [[ -z $quick ]]; then
     setups+=,underlay-v6,flannel-v6
+    [[ -z $have_shuttled ]] || setups+=,shuttle-x-v6
   else
-    skip "datapath: the cross-node IPv6 rows (underlay-v6, flannel-v6): left out of --quick"
+    skip "datapath: the cross-node IPv6 rows (underlay-v6, flannel-v6, shuttle-x-v6): left out of --quick"
+  fi
+  if [[ -n $only_setups ]]; then
+    kept=$(tr , '\n' <<<"$setups" | grep -Fxf <(tr , '\n' <<<"$only_setups") | paste -sd, -) ||
+      { echo "suite: --setups $only_setups: none of them is one of $setups" >&2; exit 2; }
+    skip "datapath: setups other than $kept (--setups)"
+    setups=$kept
   fi
   [[ -n $have_shuttle ]] || unavailable "shuttle same node: no $SHUTTLE_BIN_DIR/shuttle (build first)"
   [[ -n $have_shuttled ]] || unavailable "shuttle cross node: no $SHUTTLE_BIN_DIR/shuttle and shuttled (build first)"
@@ -444,7 +455,9 @@ done
     echo "## Cross node over IPv6: pod to pod over the dual-stack underlay"
     echo
     echo "underlay-v6 = the underlay hosts' fd77:: addresses; flannel-v6 = flannel-v6.1 as flanneld's dual-stack"
-    echo "vxlan backend makes it (local = the node's PublicIPv6, outer IPv6, MTU 1430)."
+    echo "vxlan backend makes it (local = the node's PublicIPv6, outer IPv6, MTU 1430); shuttle-x-v6 = the shuttle-x"
+    echo "nodes with IPv6 halves in the static-nodes file: IPv6 through shuttle.1 by the host's encap ip6 routes"
+    echo "(the device path in either overlay mode: no eBPF fast path for IPv6 across nodes yet)."
     echo
     table "underlay-v6 flannel-v6" "$tmp/cross6.csv"
   fi
