@@ -24,8 +24,6 @@ write_nodes() {  # the nodes to list
   echo "{\"Network\":\"10.244.0.0/16\",\"IPv6Network\":\"fd00:10:244::/56\",\"Nodes\":[${entries[*]}]}" >"$nodes_file.tmp"
   mv "$nodes_file.tmp" "$nodes_file"
 }
-pod6() { kit_pod_exec "$1" ip -6 -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1; }
-pod_ping6() { kit_pod_exec "$1" ping -6 -c 2 -i 0.2 -W 2 "$2"; }
 write_nodes n1 n2
 for n in n1 n2; do start_shuttled "$n" --static-nodes "$nodes_file"; done
 for n in n1 n2; do wait_ready "$n"; done
