@@ -53,10 +53,11 @@ both_ways() {
   assert_ok "$mode: flannel node -> shuttle pod" kit_node_exec n1 ping -c 2 -i 0.2 -W 2 "$ip_s"
   assert_ok "$mode: shuttle node -> flannel pod" kit_node_exec n2 ping -c 2 -i 0.2 -W 2 "$ip_f"
   kit_pod_spawn s2 "$(kit_run_dir)/iperf-s2.log" iperf3 -s -1 -B "$ip_s"
-  sleep 0.5
+  # (a fixed 0.5 s here was too short at load 19: "Connection refused")
+  wait_until 10 "iperf3 listening in s2" sh -c "nsenter --net=$(kit_pod_path s2) ss -ltn | grep -q ':5201 '"
   assert_ok "$mode: TCP flannel pod -> shuttle pod" kit_pod_exec f1 iperf3 -c "$ip_s" -t 2 -b 50M
   kit_pod_spawn f1 "$(kit_run_dir)/iperf-f1.log" iperf3 -s -1 -B "$ip_f"
-  sleep 0.5
+  wait_until 10 "iperf3 listening in f1" sh -c "nsenter --net=$(kit_pod_path f1) ss -ltn | grep -q ':5201 '"
   assert_ok "$mode: TCP shuttle pod -> flannel pod" kit_pod_exec s2 iperf3 -c "$ip_f" -t 2 -b 50M
   (($(stat_count n2 redirect "$send") > s)) || fail "$mode: redirect $send did not move on n2"
   (($(stat_count n2 redirect "$receive") > r)) || fail "$mode: redirect $receive did not move on n2"

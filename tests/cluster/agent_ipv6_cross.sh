@@ -83,8 +83,9 @@ kit_node_exec n1 ethtool -K eth0 tx off >/dev/null
 kit_underlay_exec "$py" "$frames_py" capture6 \
   --iface "k$(kit_run_id)-n1" --src fd77::11 --count 2 --seconds 10 >"$(kit_run_dir)/frames6" &
 capture=$!
-sleep 1
-pod_ping6 a "$c6" >/dev/null || true
+# One ping at a time until the capture has its two frames (or its 10 s end): it starts
+# listening at its own pace, and a fixed 1 s wait missed both frames at load 19.
+while kill -0 "$capture" 2>/dev/null; do pod_ping6 a "$c6" 1 >/dev/null || sleep 0.2; done
 wait "$capture" || fail "capture of IPv6 VXLAN frames failed"
 frames=$(cat "$(kit_run_dir)/frames6")
 assert_eq 2 "$(grep -c . <<<"$frames")" "two IPv6 VXLAN frames from n1 captured"
