@@ -169,8 +169,14 @@ struct shuttle_endpoint6 {
     __u8 pod_ip[16];  /* checked on every lookup */
     __u8 pod_mac[6];  /* the only source MAC the pod may use */
     __u8 host_mac[6]; /* the host veth: src MAC on rewrite, the answer to the pod's NS */
-    __u32 reserved;
+    /* SHUTTLE_ATTACH_* of an IPv6-only pod (formerly reserved, same layout); 0 for a pod with
+     * IPv4, whose endpoints slot holds its mode */
+    __u32 attach_mode;
 };
+
+/* endpoint_meta6: an IPv6-only pod's address (struct shuttle_ip6) -> its names (struct
+ * shuttle_endpoint_meta), as endpoint_meta for pods with IPv4. Userspace only: the index of
+ * the attached IPv6-only pods. A map new next to layout 1's, no layout bump. */
 
 /* node_config6: one entry (key 0), written by the plugin (set_pod_network6). layout_version
  * 0 = no IPv6 network on this node: from_pod passes IPv6 unchecked, as before this map. */

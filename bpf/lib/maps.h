@@ -95,6 +95,14 @@ struct {
 } endpoints6_hash SEC(".maps") __weak;
 
 struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, SHUTTLE_MAX_ENDPOINTS);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, struct shuttle_ip6);
+    __type(value, struct shuttle_endpoint_meta);
+} endpoint_meta6 SEC(".maps") __weak;
+
+struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
     __uint(max_entries, 1);
     __type(key, __u32);

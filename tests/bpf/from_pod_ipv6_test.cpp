@@ -21,6 +21,27 @@ struct DualStackNode : FromPod {
     DualStackNode() { add_ipv6_pods(*this); }
 };
 
+// An IPv6-only node (flannel's EnableIPv4 false): node_config never written, no IPv4
+// endpoints; pods A and B have IPv6 entries only (what the datapath module writes for them).
+struct Ipv6OnlyNode : FromPod {
+    Ipv6OnlyNode() {
+        clear_ipv4_endpoint(ip("10.244.1.2"));
+        clear_ipv4_endpoint(ip("10.244.1.3"));
+        set_config(shuttle_config{});
+        add_ipv6_pods(*this);
+    }
+    void clear_ipv4_endpoint(uint32_t addr) {
+        shuttle_endpoint empty{};
+        uint32_t slot = slot_of(addr);
+        REQUIRE(bpf_map_update_elem(bpf_map__fd(skel()->maps.endpoints), &slot, &empty, 0) == 0);
+    }
+};
+
+// Pod A asks who has 10.244.1.1: ARP from a pod that has no IPv4 address.
+const Bytes kArpFromIpv6OnlyPod =
+    hex("ffffffffffff 020000000102 0806"
+        "0001 0800 06 04 0001 020000000102 0af40102 000000000000 0af40101");
+
 // Pod A (fd00:10:244:1::2) solicits its gateway fd00:10:244:1::1 (multicast, with its
 // source link-layer address option), as Linux does for a packet from its global address.
 const Bytes kNsForGateway =
@@ -264,6 +285,45 @@ TEST_CASE("IPv6 without node_config6 passes unchecked, as before the IPv6 datapa
         CHECK(r.out == *frame);
     }
     CHECK(node.counted(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_NON_IP) == 3);
+}
+
+TEST_CASE("IPv6-only pods: NS answered, local redirect and sender checks without IPv4", "[bpf]") {
+    Ipv6OnlyNode node;
+    RunResult na = node.run(kNsForGateway);
+    CHECK(na.retval == kTcActRedirect);
+    CHECK(na.out == kNaFromGateway);
+    RunResult ping = node.run(kPing6AToB);
+    CHECK(ping.retval == kTcActRedirect);
+    CHECK(ping.out == kPing6AToBForwarded);
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_NA_REPLY) == 1);
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_LOCAL) == 1);
+    CHECK(node.run(with_byte(kPing6AToB, 14 + 8 + 15, 0x09)).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_SPOOFED_IP) == 1);
+    CHECK(node.run(with_byte(kPing6AToB, 11, 0x09)).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_SPOOFED_MAC) == 1);
+}
+
+TEST_CASE("IPv4 and ARP from an IPv6-only pod are dropped, never passed", "[bpf]") {
+    SECTION("on an IPv6-only node (no node_config): no-config") {
+        Ipv6OnlyNode node;
+        CHECK(node.run(kPingAToB).retval == kTcActShot);
+        CHECK(node.run(kArpFromIpv6OnlyPod).retval == kTcActShot);
+        CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_NO_CONFIG) == 2);
+    }
+    SECTION("on a dual-stack node (the pod has no IPv4 slot): spoofed-ip") {
+        Ipv6OnlyNode node;
+        shuttle_config cfg{};
+        cfg.layout_version = SHUTTLE_LAYOUT_VERSION;
+        cfg.node_subnet = ip("10.244.0.0");
+        cfg.node_subnet_len = 16;
+        cfg.gateway = ip("10.244.1.1");
+        cfg.cluster_network = ip("10.244.0.0");
+        cfg.cluster_len = 16;
+        node.set_config(cfg);
+        CHECK(node.run(kPingAToB).retval == kTcActShot);
+        CHECK(node.run(kArpFromIpv6OnlyPod).retval == kTcActShot);
+        CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_SPOOFED_IP) == 2);
+    }
 }
 
 TEST_CASE("IPv6 header of another version is malformed", "[bpf]") {

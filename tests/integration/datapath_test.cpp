@@ -432,7 +432,7 @@ TEST_CASE("ensure pins every map of the BPF object, each with BTF", "[datapath]"
         }
         ++count;
     }
-    CHECK(count == 14);  // 10 IPv4 and overlay maps, 4 IPv6 ones
+    CHECK(count == 15);  // 10 IPv4 and overlay maps, 5 IPv6 ones
 }
 
 namespace {
@@ -693,6 +693,110 @@ TEST_CASE("the newer build wins: an older build keeps using the newer build's pr
     opened_before.attach(c.endpoint());
     CHECK(replaced.check(c.endpoint()) == "");
     CHECK(pings(c, b, 2));
+}
+
+namespace {
+
+// A pod of an IPv6-only network, wired as the plugin does it: fd00:99:1::N/128 (no on-link
+// prefix), default route via the gateway fd00:99:1::1, which the host veth holds as /128.
+class Ipv6OnlyPod {
+  public:
+    explicit Ipv6OnlyPod(int last)
+        : netns_(unique("p6")),
+          host_ifname_(unique("w")),
+          ip_("fd00:99:1::" + std::to_string(last)),
+          pod_mac_("02:00:00:00:06:0" + std::to_string(last)),
+          host_mac_("02:00:00:00:0b:0" + std::to_string(last)) {
+        must("ip netns add " + netns_);
+        must("ip link add " + host_ifname_ + " address " + host_mac_ +
+             " type veth peer name eth0 address " + pod_mac_ + " netns " + netns_);
+        must("ip -n " + netns_ + " link set lo up");
+        must("ip -n " + netns_ + " addr add " + ip_ + "/128 dev eth0 nodad");
+        must("ip -n " + netns_ + " link set eth0 up");
+        must("ip -n " + netns_ + " -6 route add fd00:99:1::1 dev eth0");
+        must("ip -n " + netns_ + " -6 route add default via fd00:99:1::1 dev eth0");
+        must("ip link set " + host_ifname_ + " up");
+        must("ip addr add fd00:99:1::1/128 dev " + host_ifname_ + " nodad");
+        must("ip -6 route add " + ip_ + "/128 dev " + host_ifname_);
+    }
+    ~Ipv6OnlyPod() { sh("ip netns del " + netns_); }
+
+    dp::Endpoint endpoint() const {
+        dp::Endpoint ep;
+        ep.ip6 = *IpAddress::parse(ip_);
+        ep.pod_mac = mac(pod_mac_);
+        ep.host_mac = mac(host_mac_);
+        ep.host_ifname = host_ifname_;
+        ep.host_ifindex = static_cast<int>(if_nametoindex(host_ifname_.c_str()));
+        ep.container_id = "c-" + netns_;
+        ep.ifname = "eth0";
+        ep.pod_namespace = "default";
+        ep.pod_name = "pod-" + netns_;
+        return ep;
+    }
+    bool pings(const Ipv6OnlyPod& to, int count = 2) const {
+        return sh("ip netns exec " + netns_ + " ping -6 -c " + std::to_string(count) +
+                  " -i 0.2 -W 1 " + to.ip_) == 0;
+    }
+    const std::string& ip() const { return ip_; }
+    const std::string& host_ifname() const { return host_ifname_; }
+
+  private:
+    std::string netns_, host_ifname_, ip_, pod_mac_, host_mac_;
+};
+
+dp::NodeConfig6 ipv6_only_config() {
+    return {*IpPrefix::parse("fd00:99:1::/64"), *IpAddress::parse("fd00:99:1::1"),
+            *IpPrefix::parse("fd00:99::/48")};
+}
+
+}  // namespace
+
+// No IPv4 at all: endpoints6 and endpoint_meta6 key the pod; the newer build's programs
+// replace its tc filter as any pod's; detach takes the programs off.
+TEST_CASE("IPv6-only pods get the programs: attach, check, upgrade, detach",
+          "[datapath][upgrade][ipv6]") {
+    auto mode = GENERATE(dp::AttachMode::Tcx, dp::AttachMode::Tc);
+    INFO("attach mode " << dp::to_string(mode));
+    PrivateBpffs bpffs;
+    NodeNetns node_netns;
+    Ipv6OnlyPod a(2), b(3);
+    must("sysctl -qw net.ipv6.conf.all.forwarding=0");
+    REQUIRE_FALSE(a.pings(b, 1));  // the host path is closed
+
+    dp::Node node = dp::Node::ensure({bpffs.root(), mode});
+    CHECK_THROWS_AS(node.attach(a.endpoint()), std::invalid_argument);  // no node_config6 yet
+    CHECK(node.set_pod_network6(ipv6_only_config()));
+    node.attach(a.endpoint());
+    node.attach(b.endpoint());
+    CHECK(node.check(a.endpoint()) == "");
+    CHECK(node.check(b.endpoint()) == "");
+    auto attachments = node.attachments();
+    REQUIRE(attachments.size() == 2);
+    for (const auto& att : attachments) {
+        CHECK(att.attached);
+        CHECK(att.mode == mode);
+        CHECK_FALSE(att.pod_ip.is_v4());
+    }
+    CHECK(a.pings(b, 3));
+    CHECK(counted(node, SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_LOCAL) >= 6);
+    CHECK(counted(node, SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_NA_REPLY) >= 1);
+
+    shuttle::test::OtherBuild newer(kVariantObject, this_serial() + 1, SHUTTLE_LAYOUT_VERSION);
+    dp::Node upgraded = dp::Node::ensure({bpffs.root(), mode, &newer.build()});
+    REQUIRE(upgraded.programs_loaded());
+    CHECK(upgraded.check(a.endpoint()) == "");  // the newer programs on both veths
+    CHECK(upgraded.check(b.endpoint()) == "");
+    CHECK(b.pings(a, 2));
+
+    upgraded.detach(a.host_ifname(), a.endpoint().ip6);
+    CHECK(upgraded.check(a.endpoint()).find("no endpoint entry") == 0);
+    CHECK(upgraded.attachments().size() == 1);
+    CHECK_FALSE(b.pings(a, 1));             // nothing carries it now: it was the programs
+    upgraded.detach("", b.endpoint().ip6);  // the name endpoint_meta6 recorded
+    CHECK(upgraded.attachments().empty());
+    CHECK(dp::tc_prog_id(static_cast<int>(if_nametoindex(b.host_ifname().c_str())),
+                         dp::Hook::Ingress) == std::nullopt);
 }
 
 // [serial]: every 0.1 s of the stream must move data; under ctest -j4 a TCX swap once left 0.4 s.

@@ -180,8 +180,8 @@ void NodeDatapath::write_conflist_locked() {
 }
 
 // An IPv6-only network: shuttle.<VNI> with PublicIPv6 as its local address, IPv6 only (no
-// IPv4 address, route, node config or programs: the IPv4 datapath has nothing to do, and
-// the pods' IPv6 takes the stack's routes).
+// IPv4 address, route, node config or overlay programs: the pods' IPv6 to other nodes takes
+// the stack's routes). Fresh maps: node_config6 and the recorded (IPv6-only) pods again.
 void NodeDatapath::apply_ipv6_only_locked(const MacAddress& vtep_mac, const NetworkConfig& config,
                                           const IpPrefix& ipv6_subnet) {
     if (!options_.public_ipv6) {
@@ -203,6 +203,18 @@ void NodeDatapath::apply_ipv6_only_locked(const MacAddress& vtep_mac, const Netw
                  ", IPv6 only, local " + spec.public_ip.str() + "): updated or created");
     }
     overlay::ensure_ipv6_device(netlink_, device.name, ipv6_subnet);
+    if (node_.maps_created() && !pods_reattached_) {
+        // The plugin's IPv6 node config, as its next ADD would write it (host-local's gateway:
+        // the subnet's first address), so that the recorded IPv6-only pods can be attached.
+        datapath::NodeConfig6 config6;
+        config6.node_subnet = ipv6_subnet.network();
+        config6.gateway =
+            IpAddress::from_integer(AF_INET6, config6.node_subnet.address.to_integer() + 1);
+        config6.cluster_network = config.ipv6_network.network();
+        node_.set_pod_network6(config6);
+        reattach_recorded_pods();
+        pods_reattached_ = true;
+    }
     applied_ = Applied{IpPrefix{}, vtep_mac, config, device.index, device.name, ipv6_subnet};
     problem_.clear();
     write_conflist_locked();

@@ -55,12 +55,60 @@ bool Node::has_ipv6_maps() const {
                        [](const auto& m) { return m.first == "endpoints6_hash"; });
 }
 
+bool Node::has_ipv6_only_maps() const {
+    return std::any_of(maps_.begin(), maps_.end(),
+                       [](const auto& m) { return m.first == "endpoint_meta6"; });
+}
+
 namespace {
 
 shuttle_ip6 ip6_key(const IpAddress& ip) {
     shuttle_ip6 key{};
     copy_ipv6(key.addr, ip);
     return key;
+}
+
+shuttle_endpoint6 endpoint6_of(const Endpoint& endpoint) {
+    shuttle_endpoint6 ep{};
+    ep.ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
+    copy_ipv6(ep.pod_ip, endpoint.ip6);
+    copy_mac(ep.pod_mac, endpoint.pod_mac);
+    copy_mac(ep.host_mac, endpoint.host_mac);
+    return ep;
+}
+
+shuttle_endpoint_meta meta_of(const Endpoint& endpoint) {
+    shuttle_endpoint_meta meta{};
+    set_field_string(meta.container_id, endpoint.container_id);
+    set_field_string(meta.ifname, endpoint.ifname);
+    set_field_string(meta.host_ifname, endpoint.host_ifname);
+    set_field_string(meta.pod_namespace, endpoint.pod_namespace);
+    set_field_string(meta.pod_name, endpoint.pod_name);
+    return meta;
+}
+
+uint32_t attach_mode_value(AttachMode mode) {
+    return mode == AttachMode::Tcx ? SHUTTLE_ATTACH_TCX : SHUTTLE_ATTACH_TC;
+}
+
+AttachMode attach_mode_of_value(uint32_t value) {
+    return value == SHUTTLE_ATTACH_TCX  ? AttachMode::Tcx
+           : value == SHUTTLE_ATTACH_TC ? AttachMode::Tc
+                                        : AttachMode::Auto;
+}
+
+// "" when the entry is the endpoint's (host veth, MACs); else what drifted.
+template <class Entry>
+std::string entry_drift(const Entry& ep, const IpAddress& ip, const Endpoint& endpoint) {
+    if (ep.ifindex != static_cast<uint32_t>(endpoint.host_ifindex)) {
+        return "endpoint " + ip.str() + " points at ifindex " + std::to_string(ep.ifindex) +
+               ", not " + std::to_string(endpoint.host_ifindex);
+    }
+    if (mac_of(ep.pod_mac) != endpoint.pod_mac || mac_of(ep.host_mac) != endpoint.host_mac) {
+        return "endpoint " + ip.str() + " has MACs " + mac_of(ep.pod_mac).str() + "/" +
+               mac_of(ep.host_mac).str();
+    }
+    return "";
 }
 
 }  // namespace
@@ -72,11 +120,7 @@ void Node::attach_ipv6(const Endpoint& endpoint) {
         return;
     }
     shuttle_ip6 key = ip6_key(endpoint.ip6);
-    shuttle_endpoint6 ep{};
-    ep.ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
-    std::copy_n(key.addr, 16, ep.pod_ip);
-    copy_mac(ep.pod_mac, endpoint.pod_mac);
-    copy_mac(ep.host_mac, endpoint.host_mac);
+    shuttle_endpoint6 ep = endpoint6_of(endpoint);
     auto previous = table6().find(key);
     if (previous && previous->ifindex == ep.ifindex) {
         ep.flags = previous->flags;
@@ -84,10 +128,42 @@ void Node::attach_ipv6(const Endpoint& endpoint) {
     table6().put(key, ep);
 }
 
+// A pod without IPv4 (an IPv6-only network): its endpoints6 entry holds the attach mode and
+// endpoint_meta6 its names, as the endpoints slot and endpoint_meta do for a pod with IPv4.
+// The node's IPv6 network must be set: without it the programs would pass IPv6 unchecked.
+void Node::attach_ipv6_only(const Endpoint& endpoint) {
+    DirLock lock(options_.bpffs_root);
+    follow_replaced_programs();
+    if (!has_ipv6_only_maps() || !table6().configured()) {
+        throw std::invalid_argument(
+            "an IPv6-only endpoint needs the node's IPv6 pod network in "
+            "the datapath's config (set_pod_network6 first)");
+    }
+    shuttle_ip6 key = ip6_key(endpoint.ip6);
+    shuttle_endpoint6 ep = endpoint6_of(endpoint);
+    auto previous = table6().find(key);
+    if (previous && previous->ifindex == ep.ifindex) {
+        ep.attach_mode = previous->attach_mode;
+        ep.flags = previous->flags;
+    }
+    table6().put(key, ep);
+    update(map_fd("endpoint_meta6"), key, meta_of(endpoint));
+    fault_point("attach-after-endpoint");
+
+    AttachMode mode = attach_programs(endpoint.host_ifindex, endpoint.host_ifname, false,
+                                      endpoint.attach.value_or(options_.attach));
+    ep.attach_mode = attach_mode_value(mode);
+    table6().put(key, ep);
+}
+
 void Node::attach(const Endpoint& endpoint) {
     if (endpoint.host_ifindex <= 0 || endpoint.host_ifname.empty() ||
         endpoint.host_ifname.size() >= IF_NAMESIZE) {
         throw std::invalid_argument("endpoint needs the host veth's ifindex and name");
+    }
+    if (endpoint.ip.empty() && !endpoint.ip6.empty()) {
+        attach_ipv6_only(endpoint);
+        return;
     }
     uint32_t ip = ipv4_of(endpoint.ip);
     DirLock lock(options_.bpffs_root);  // an upgrade carries the maps while holding it
@@ -105,19 +181,12 @@ void Node::attach(const Endpoint& endpoint) {
         ep.flags = previous->flags;
     }
     table().put(ip, ep);
-
-    shuttle_endpoint_meta meta{};
-    set_field_string(meta.container_id, endpoint.container_id);
-    set_field_string(meta.ifname, endpoint.ifname);
-    set_field_string(meta.host_ifname, endpoint.host_ifname);
-    set_field_string(meta.pod_namespace, endpoint.pod_namespace);
-    set_field_string(meta.pod_name, endpoint.pod_name);
-    update(map_fd("endpoint_meta"), ip, meta);
+    update(map_fd("endpoint_meta"), ip, meta_of(endpoint));
     fault_point("attach-after-endpoint");
 
     AttachMode mode = attach_programs(endpoint.host_ifindex, endpoint.host_ifname, false,
                                       endpoint.attach.value_or(options_.attach));
-    ep.attach_mode = mode == AttachMode::Tcx ? SHUTTLE_ATTACH_TCX : SHUTTLE_ATTACH_TC;
+    ep.attach_mode = attach_mode_value(mode);
     table().put(ip, ep);
 }
 
@@ -172,14 +241,37 @@ void Node::detach_programs(int ifindex, const std::string& ifname, bool maybe_tc
     }
 }
 
+// An IPv6 address: its entry; and for an IPv6-only pod (endpoint_meta6 names it, or its entry
+// holds an attach mode) the programs and names too. A pod with IPv4 keeps its programs until
+// its IPv4 address's detach (or the veth's deletion).
+void Node::detach_ipv6(const std::string& host_ifname, const IpAddress& ip_address) {
+    DirLock lock(options_.bpffs_root);
+    follow_replaced_programs();
+    if (!has_ipv6_maps()) {
+        return;
+    }
+    shuttle_ip6 key = ip6_key(ip_address);
+    auto ep = table6().find(key);
+    if (has_ipv6_only_maps()) {
+        auto meta = lookup<shuttle_endpoint_meta>(map_fd("endpoint_meta6"), key);
+        if (meta || (ep && ep->attach_mode != SHUTTLE_ATTACH_NONE)) {
+            std::string ifname =
+                host_ifname.empty() && meta ? field_string(meta->host_ifname) : host_ifname;
+            int ifindex = ep ? static_cast<int>(ep->ifindex)
+                             : static_cast<int>(if_nametoindex(ifname.c_str()));
+            if (!ifname.empty()) {
+                detach_programs(ifindex, ifname, !ep || ep->attach_mode != SHUTTLE_ATTACH_TCX,
+                                false);
+            }
+            erase(map_fd("endpoint_meta6"), key);
+        }
+    }
+    table6().clear(key);
+}
+
 void Node::detach(const std::string& host_ifname, const IpAddress& ip_address) {
     if (!ip_address.is_v4()) {
-        // The IPv4 address's detach (or the veth's deletion) takes the programs along.
-        DirLock lock(options_.bpffs_root);
-        follow_replaced_programs();
-        if (has_ipv6_maps()) {
-            table6().clear(ip6_key(ip_address));
-        }
+        detach_ipv6(host_ifname, ip_address);
         return;
     }
     uint32_t ip = ipv4_of(ip_address);
@@ -252,31 +344,37 @@ std::string Node::check_ipv6(const Endpoint& endpoint) const {
     if (!ep) {
         return "no endpoint entry for " + endpoint.ip6.str();
     }
-    if (ep->ifindex != static_cast<uint32_t>(endpoint.host_ifindex)) {
-        return "endpoint " + endpoint.ip6.str() + " points at ifindex " +
-               std::to_string(ep->ifindex) + ", not " + std::to_string(endpoint.host_ifindex);
+    return entry_drift(*ep, endpoint.ip6, endpoint);
+}
+
+std::string Node::check_ipv6_only(const Endpoint& endpoint) const {
+    if (!has_ipv6_only_maps()) {
+        return "the pinned datapath has no IPv6-only endpoints (pins of an older build)";
     }
-    if (mac_of(ep->pod_mac) != endpoint.pod_mac || mac_of(ep->host_mac) != endpoint.host_mac) {
-        return "endpoint " + endpoint.ip6.str() + " has MACs " + mac_of(ep->pod_mac).str() + "/" +
-               mac_of(ep->host_mac).str();
+    if (!table6().configured()) {
+        return "no IPv6 pod network in the datapath's config";
     }
-    return "";
+    auto ep = table6().find(ip6_key(endpoint.ip6));
+    if (!ep) {
+        return "no endpoint entry for " + endpoint.ip6.str();
+    }
+    if (std::string drift = entry_drift(*ep, endpoint.ip6, endpoint); !drift.empty()) {
+        return drift;
+    }
+    return attach_check(endpoint.host_ifindex, endpoint.host_ifname, ep->attach_mode);
 }
 
 std::string Node::check(const Endpoint& endpoint) const {
+    if (endpoint.ip.empty() && !endpoint.ip6.empty()) {
+        return check_ipv6_only(endpoint);
+    }
     uint32_t ip = ipv4_of(endpoint.ip);
-    uint32_t ifindex = static_cast<uint32_t>(endpoint.host_ifindex);
     auto ep = table().find(ip);
     if (!ep) {
         return "no endpoint entry for " + endpoint.ip.str();
     }
-    if (ep->ifindex != ifindex) {
-        return "endpoint " + endpoint.ip.str() + " points at ifindex " +
-               std::to_string(ep->ifindex) + ", not " + std::to_string(ifindex);
-    }
-    if (mac_of(ep->pod_mac) != endpoint.pod_mac || mac_of(ep->host_mac) != endpoint.host_mac) {
-        return "endpoint " + endpoint.ip.str() + " has MACs " + mac_of(ep->pod_mac).str() + "/" +
-               mac_of(ep->host_mac).str();
+    if (std::string drift = entry_drift(*ep, endpoint.ip, endpoint); !drift.empty()) {
+        return drift;
     }
     if (std::string drift = check_ipv6(endpoint); !drift.empty()) {
         return drift;
@@ -284,28 +382,57 @@ std::string Node::check(const Endpoint& endpoint) const {
     return attach_check(endpoint.host_ifindex, endpoint.host_ifname, ep->attach_mode);
 }
 
+// An attachment as an endpoint entry (`entry`: its host ifindex and attach mode; either
+// family) and the host veth name recorded with it say it is.
+Attachment Node::attachment_of(const IpAddress& pod_ip, std::optional<EntryHook> entry,
+                               const std::string& meta_ifname) const {
+    Attachment a;
+    a.pod_ip = pod_ip;
+    if (!entry) {
+        a.ifname = meta_ifname;
+        a.detail = "no endpoint entry";
+        return a;
+    }
+    a.ifindex = static_cast<int>(entry->ifindex);
+    a.ifname = ifname_of(a.ifindex);
+    a.mode = attach_mode_of_value(entry->attach_mode);
+    a.detail =
+        a.ifname.empty() ? "device gone" : attach_check(a.ifindex, a.ifname, entry->attach_mode);
+    a.attached = a.detail.empty();
+    return a;
+}
+
+namespace {
+
+template <class Entry>
+std::optional<Node::EntryHook> hook_of(const std::optional<Entry>& ep) {
+    if (!ep) {
+        return std::nullopt;
+    }
+    return Node::EntryHook{ep->ifindex, ep->attach_mode};
+}
+
+std::string recorded_ifname(int meta_fd, const auto& key) {
+    auto meta = lookup<shuttle_endpoint_meta>(meta_fd, key);
+    return meta ? field_string(meta->host_ifname) : "";
+}
+
+}  // namespace
+
 std::vector<Attachment> Node::attachments() const {
     std::vector<Attachment> out;
-    for (uint32_t ip : keys<uint32_t>(map_fd("endpoint_meta"))) {
-        auto ep = table().find(ip);
-        auto meta = lookup<shuttle_endpoint_meta>(map_fd("endpoint_meta"), ip);
-        Attachment a;
-        a.pod_ip = ip_of(ip);
-        if (!ep) {
-            a.ifname = meta ? field_string(meta->host_ifname) : "";
-            a.detail = "no endpoint entry";
-            out.push_back(std::move(a));
-            continue;
-        }
-        a.ifindex = static_cast<int>(ep->ifindex);
-        a.ifname = ifname_of(a.ifindex);
-        a.mode = ep->attach_mode == SHUTTLE_ATTACH_TCX  ? AttachMode::Tcx
-                 : ep->attach_mode == SHUTTLE_ATTACH_TC ? AttachMode::Tc
-                                                        : AttachMode::Auto;
-        a.detail =
-            a.ifname.empty() ? "device gone" : attach_check(a.ifindex, a.ifname, ep->attach_mode);
-        a.attached = a.detail.empty();
-        out.push_back(std::move(a));
+    int meta_fd = map_fd("endpoint_meta");
+    for (uint32_t ip : keys<uint32_t>(meta_fd)) {
+        out.push_back(
+            attachment_of(ip_of(ip), hook_of(table().find(ip)), recorded_ifname(meta_fd, ip)));
+    }
+    if (!has_ipv6_only_maps()) {
+        return out;
+    }
+    int meta6_fd = map_fd("endpoint_meta6");
+    for (const shuttle_ip6& key : keys<shuttle_ip6>(meta6_fd)) {
+        out.push_back(attachment_of(ipv6_of(key.addr), hook_of(table6().find(key)),
+                                    recorded_ifname(meta6_fd, key)));
     }
     return out;
 }

@@ -73,7 +73,7 @@ struct PinnedBuild {
 };
 
 struct Endpoint {
-    IpAddress ip;   // IPv4
+    IpAddress ip;   // IPv4; empty for an IPv6-only pod (then ip6 is its key)
     IpAddress ip6;  // IPv6, empty when the pod has none
     MacAddress pod_mac;
     MacAddress host_mac;
@@ -157,10 +157,12 @@ class Node {
     // Writes the endpoint's map entries, then attaches the programs to its host veth. The
     // pod address must be in the node subnet of set_config(). Its IPv6 address, if any, gets
     // its endpoints6 entry once set_pod_network6() has run (before, IPv6 is not checked).
+    // An IPv6-only endpoint (ip empty) needs set_pod_network6() first (else throws
+    // std::invalid_argument); its endpoints6 entry and endpoint_meta6 play IPv4's parts.
     void attach(const Endpoint& endpoint);
-    // Removes the link/filter and the map entries of `ip` (IPv4 or IPv6; IPv6 clears its
-    // entry only). Missing pieces are not an error. An empty host_ifname means the one
-    // endpoint_meta recorded for the address.
+    // Removes the link/filter and the map entries of `ip` (IPv4 or IPv6; the IPv6 address of
+    // a pod with IPv4 clears its entry only). Missing pieces are not an error. An empty
+    // host_ifname means the one endpoint_meta (endpoint_meta6) recorded for the address.
     void detach(const std::string& host_ifname, const IpAddress& ip);
     // "" when the program is attached and the entries match the endpoint; else what drifted.
     std::string check(const Endpoint& endpoint) const;
@@ -241,6 +243,12 @@ class Node {
     Node(Node&&) = default;
     Node& operator=(Node&&) = default;
 
+    // An endpoint entry's host veth and SHUTTLE_ATTACH_* mode (either family).
+    struct EntryHook {
+        uint32_t ifindex = 0;
+        uint32_t attach_mode = 0;
+    };
+
   private:
     Node() = default;
     void open_pins(bool require_all);
@@ -251,8 +259,17 @@ class Node {
     EndpointTable6 table6() const;
     // False on the pins of a build before IPv6 (open_existing: no endpoints6 map).
     bool has_ipv6_maps() const;
+    // False on the pins of a build before IPv6-only pods (no endpoint_meta6 map).
+    bool has_ipv6_only_maps() const;
     void attach_ipv6(const Endpoint& endpoint);
     std::string check_ipv6(const Endpoint& endpoint) const;
+    // A pod without IPv4: endpoints6 and endpoint_meta6 play the parts of endpoints and
+    // endpoint_meta.
+    void attach_ipv6_only(const Endpoint& endpoint);
+    std::string check_ipv6_only(const Endpoint& endpoint) const;
+    void detach_ipv6(const std::string& host_ifname, const IpAddress& ip);
+    Attachment attachment_of(const IpAddress& pod_ip, std::optional<EntryHook> entry,
+                             const std::string& meta_ifname) const;
     // Makes route_slots and underlay_nodes equal to `routes` under the current node_config
     // (see shuttle_abi.h).
     void sync_route_slots() const;

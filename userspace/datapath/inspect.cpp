@@ -111,6 +111,44 @@ std::map<uint32_t, std::string> ipv6_by_ifindex(const Node& node) {
     return out;
 }
 
+json endpoint_row(const std::string& ip, const std::string& ip6, const shuttle_endpoint_meta& meta,
+                  uint32_t ifindex, const uint8_t* pod_mac, const uint8_t* host_mac,
+                  uint32_t flags) {
+    json row = {{"ip", ip.empty() ? json(nullptr) : json(ip)},
+                {"ip6", ip6.empty() ? json(nullptr) : json(ip6)},
+                {"ifindex", ifindex},
+                {"pod_mac", mac_text(pod_mac)},
+                {"host_mac", mac_text(host_mac)},
+                {"flags", flags},
+                {"host_ifname", field_string(meta.host_ifname)},
+                {"ifname", field_string(meta.ifname)},
+                {"container_id", field_string(meta.container_id)},
+                {"pod_namespace", field_string(meta.pod_namespace)},
+                {"pod_name", field_string(meta.pod_name)}};
+    row["pod"] = field_string(meta.pod_namespace) + "/" + field_string(meta.pod_name);
+    return row;
+}
+
+// The IPv6-only pods (endpoint_meta6): rows with "ip" null.
+void add_ipv6_only_endpoints(const Node& node, json& out) {
+    int meta_fd = -1;
+    try {
+        meta_fd = node.map_fd("endpoint_meta6");
+    } catch (const std::invalid_argument&) {
+        return;  // pins of a build before IPv6-only pods
+    }
+    EndpointTable6 table(node.map_fd("endpoints6"), node.map_fd("endpoints6_hash"),
+                         node.map_fd("node_config6"));
+    for (const shuttle_ip6& ip : keys<shuttle_ip6>(meta_fd)) {
+        auto ep = table.find(ip);
+        auto meta = lookup<shuttle_endpoint_meta>(meta_fd, ip);
+        if (ep && meta) {
+            out.push_back(endpoint_row("", ipv6_of(ip.addr).str(), *meta, ep->ifindex, ep->pod_mac,
+                                       ep->host_mac, ep->flags));
+        }
+    }
+}
+
 }  // namespace
 
 json endpoints_json(const Node& node) {
@@ -123,20 +161,10 @@ json endpoints_json(const Node& node) {
         if (!ep || !meta) {
             continue;
         }
-        json row = {{"ip", ip_text(ip)},
-                    {"ip6", ipv6.count(ep->ifindex) ? json(ipv6[ep->ifindex]) : json(nullptr)},
-                    {"ifindex", ep->ifindex},
-                    {"pod_mac", mac_text(ep->pod_mac)},
-                    {"host_mac", mac_text(ep->host_mac)},
-                    {"flags", ep->flags},
-                    {"host_ifname", field_string(meta->host_ifname)},
-                    {"ifname", field_string(meta->ifname)},
-                    {"container_id", field_string(meta->container_id)},
-                    {"pod_namespace", field_string(meta->pod_namespace)},
-                    {"pod_name", field_string(meta->pod_name)}};
-        row["pod"] = field_string(meta->pod_namespace) + "/" + field_string(meta->pod_name);
-        out.push_back(std::move(row));
+        out.push_back(endpoint_row(ip_text(ip), ipv6.count(ep->ifindex) ? ipv6[ep->ifindex] : "",
+                                   *meta, ep->ifindex, ep->pod_mac, ep->host_mac, ep->flags));
     }
+    add_ipv6_only_endpoints(node, out);
     return out;
 }
 

@@ -107,16 +107,36 @@ void update_pinned_links(const std::string& pin_dir, const HookSpec& spec, int n
     }
 }
 
+// The host veths of the pods attached by cls_bpf filter: the pods with IPv4 (endpoint_meta,
+// the endpoints slot's mode) and the IPv6-only ones (endpoint_meta6, their endpoints6 entry's).
+std::vector<int> pods_attached_by_tc(bpf_object* object) {
+    std::vector<int> out;
+    EndpointTable table(map_fd_of(object, "endpoints"), map_fd_of(object, "node_config"));
+    for (uint32_t ip : keys<uint32_t>(map_fd_of(object, "endpoint_meta"))) {
+        auto ep = table.find(ip);
+        if (ep && ep->attach_mode == SHUTTLE_ATTACH_TC) {
+            out.push_back(static_cast<int>(ep->ifindex));
+        }
+    }
+    EndpointTable6 table6(map_fd_of(object, "endpoints6"), map_fd_of(object, "endpoints6_hash"),
+                          map_fd_of(object, "node_config6"));
+    for (const shuttle_ip6& ip : keys<shuttle_ip6>(map_fd_of(object, "endpoint_meta6"))) {
+        auto ep = table6.find(ip);
+        if (ep && ep->attach_mode == SHUTTLE_ATTACH_TC) {
+            out.push_back(static_cast<int>(ep->ifindex));
+        }
+    }
+    return out;
+}
+
 // Points every existing attachment of a pod hook at `new_prog_fd`: BPF_LINK_UPDATE on each
 // pinned TCX link, a same-handle replace of each cls_bpf filter. Atomic per device.
-void replace_on_pods(const std::string& pin_dir, const HookSpec& spec, const EndpointTable& table,
-                     int meta_fd, int new_prog_fd) {
+void replace_on_pods(const std::string& pin_dir, const HookSpec& spec,
+                     const std::vector<int>& tc_pods, int new_prog_fd) {
     update_pinned_links(pin_dir, spec, new_prog_fd);
-    for (uint32_t ip : keys<uint32_t>(meta_fd)) {
-        auto ep = table.find(ip);
-        if (ep && ep->attach_mode == SHUTTLE_ATTACH_TC &&
-            !ifname_of(static_cast<int>(ep->ifindex)).empty()) {
-            tc_attach(new_prog_fd, static_cast<int>(ep->ifindex), spec.hook);
+    for (int ifindex : tc_pods) {
+        if (!ifname_of(ifindex).empty()) {
+            tc_attach(new_prog_fd, ifindex, spec.hook);
         }
     }
 }
@@ -228,11 +248,9 @@ LoadResult load_and_pin(const std::string& pin_dir, const Build& build,
         pin(program_fd_of(object.get(), spec.program), staged);
     }
     move_older_links(pin_dir, migration.older_dirs);
-    EndpointTable table(map_fd_of(object.get(), "endpoints"),
-                        map_fd_of(object.get(), "node_config"));
+    std::vector<int> tc_pods = pods_attached_by_tc(object.get());
     for (const HookSpec& spec : kPodHooks) {
-        replace_on_pods(pin_dir, spec, table, map_fd_of(object.get(), "endpoint_meta"),
-                        program_fd_of(object.get(), spec.program));
+        replace_on_pods(pin_dir, spec, tc_pods, program_fd_of(object.get(), spec.program));
     }
     for (const HookSpec& spec : kOverlayHooks) {
         replace_on_overlay(pin_dir, spec, map_fd_of(object.get(), "node_config"),

@@ -45,9 +45,13 @@ std::optional<IpPrefix> address_of(const AttachmentRecord& record, int family) {
 }
 
 // A pod's endpoint is keyed by its IPv4 address (endpoint_meta, the attach mode), its IPv6
-// address rides along: a pod without IPv4 (an IPv6-only network) runs on the host routing.
+// address rides along; a pod without IPv4 (an IPv6-only network) is keyed by its IPv6 one.
 std::optional<IpPrefix> ipv4_address(const AttachmentRecord& record) {
     return address_of(record, AF_INET);
+}
+
+bool has_address(const AttachmentRecord& record) {
+    return address_of(record, AF_INET) || address_of(record, AF_INET6);
 }
 
 // The IPv6 half of the node config: FLANNEL_IPV6_SUBNET (else the pod's prefix), the pod's
@@ -110,6 +114,19 @@ void log_bpffs_mount(const Network& net, const std::string& mount_point) {
     }
 }
 
+// The programs find pods by their offset in the node subnet and answer ARP for the gateway
+// and the cluster network: without subnet.env, the pod's own prefix is both.
+void set_pod_network(const Network& net, const AttachmentRecord& record, const IpPrefix& pod_ipv4,
+                     datapath::Node& node) {
+    IpPrefix subnet = net.node_subnet.value_or(pod_ipv4).network();
+    IpPrefix cluster =
+        net.subnet_env && net.subnet_env->has_ipv4() ? net.subnet_env->network.network() : subnet;
+    IpAddress gateway = record.gateway && record.gateway->is_v4()
+                            ? *record.gateway
+                            : IpAddress::v4(subnet.address.v4_host_order() + 1);
+    node.set_pod_network(subnet, gateway, cluster);
+}
+
 }  // namespace
 
 std::string attach_mode_of(const Network& net) {
@@ -121,7 +138,7 @@ int reattach_recorded(const std::string& state_dir, datapath::Node& node,
     int count = 0;
     for (const AttachmentRecord& record : AttachmentStore(state_dir).list()) {
         int index = static_cast<int>(::if_nametoindex(record.host_ifname.c_str()));
-        if (!ipv4_address(record) || index == 0) {
+        if (!has_address(record) || index == 0) {
             continue;
         }
         try {
@@ -138,21 +155,14 @@ int reattach_recorded(const std::string& state_dir, datapath::Node& node,
 
 void datapath_attach(const Network& net, const AttachmentRecord& record, int host_ifindex) {
     auto pod_ipv4 = ipv4_address(record);
-    if (!pod_ipv4 || net.conf.attach == cni::AttachMode::None)
+    if (!has_address(record) || net.conf.attach == cni::AttachMode::None)
         return;
     as_datapath_error("attach", [&] {
         auto node = datapath::Node::ensure(options_of(net));
         log_bpffs_mount(net, node.bpffs_mounted_at());
-        // The programs find pods by their offset in the node subnet and answer ARP for the
-        // gateway and the cluster network: without subnet.env, the pod's own prefix is both.
-        IpPrefix subnet = net.node_subnet.value_or(*pod_ipv4).network();
-        IpPrefix cluster = net.subnet_env && net.subnet_env->has_ipv4()
-                               ? net.subnet_env->network.network()
-                               : subnet;
-        IpAddress gateway = record.gateway && record.gateway->is_v4()
-                                ? *record.gateway
-                                : IpAddress::v4(subnet.address.v4_host_order() + 1);
-        node.set_pod_network(subnet, gateway, cluster);
+        // An IPv6-only pod leaves node_config (IPv4) alone: IPv4 it sends is dropped.
+        if (pod_ipv4)
+            set_pod_network(net, record, *pod_ipv4, node);
         auto config6 = node_config6_of(net, record);
         // A new IPv6 config: pods attached before have no IPv6 entry (or a stale one).
         bool config6_changed = config6 && node.set_pod_network6(*config6);
@@ -181,7 +191,7 @@ void datapath_detach(const Network& net, const AttachmentRecord& record) {
 }
 
 std::string datapath_check(const Network& net, const AttachmentRecord& record) {
-    if (!ipv4_address(record) || net.conf.attach == cni::AttachMode::None)
+    if (!has_address(record) || net.conf.attach == cni::AttachMode::None)
         return "";
     return as_datapath_error("check", [&]() -> std::string {
         std::optional<datapath::Node> node;

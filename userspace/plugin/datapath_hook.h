@@ -17,8 +17,9 @@ namespace shuttle::plugin {
 // The eBPF datapath (userspace/datapath/datapath.h) plugs in here: ADD calls datapath_attach
 // after the veth is wired (Node::ensure loads/pins the programs once per node under
 // bpffsRoot; set_pod_network with the node subnet (FLANNEL_SUBNET, else the pod address's
-// network), the gateway and the cluster network (FLANNEL_NETWORK, else the node subnet);
-// then the endpoint's map entries and the programs on its host veth), DEL and GC
+// network), the gateway and the cluster network (FLANNEL_NETWORK, else the node subnet), and
+// set_pod_network6 likewise for a pod with IPv6 (an IPv6-only pod: only that); then the
+// endpoint's map entries and the programs on its host veth), DEL and GC
 // call datapath_detach before the veth goes, CHECK appends datapath_check's answer to its
 // drifts. The host routing stays in place underneath as the fallback path.
 // Failures are cni::Error kDatapathFailure (107).
