@@ -78,10 +78,13 @@ start_child() {
   bash "$work/child.sh" "$source_dir" "$mode" "$report" &
   child=$!
   children+=("$child")
-  local deadline=$((SECONDS + 60))
+  # 60 s, times the suite's wait scale (as agent_cluster_lib's waits): at load 20 a child's
+  # two-node cluster took longer than 60 s.
+  local limit=$((60 * ${SHUTTLE_WAIT_SCALE:-3}))
+  local deadline=$((SECONDS + limit))
   until [[ -e $report/ready ]]; do
     kill -0 "$child" 2>/dev/null || break
-    ((SECONDS < deadline)) || fail "child ($mode) not ready after 60 s"
+    ((SECONDS < deadline)) || fail "child ($mode) not ready after $limit s"
     sleep 0.05
   done
 }
