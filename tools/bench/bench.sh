@@ -7,9 +7,13 @@
 #
 #   sudo tools/bench/bench.sh [--rounds 5] [--duration 5] [--setups limit,bridge[,shuttle][,limit-v6,...]]
 #                             [--metrics tcp_stream,tcp_rr,udp_rate,tcp_conn] [--cpu N]
-#                             [--kube-services 2000] [--warmup 1|0] [--out DIR]
+#                             [--kube-services 2000] [--warmup 1|0] [--rr-tool sockperf|loadgen]
+#                             [--out DIR]
 #
 # --warmup 0 skips the unrecorded first run of each metric per setup (the demo's short run).
+# --rr-tool: the round trip's tool for the IPv4 rows (IPv6 rows: loadgen always): sockperf
+# (default) or loadgen's TCP ping-pong, the same 64-byte exchange without sockperf 3.7's
+# fixed 2 s sleep before each run (the demo's short run).
 # <setup>-v6 measures <setup> over IPv6; with any of them every setup is built dual-stack.
 #
 # Not part of ctest: run it by hand on a quiet machine.
@@ -24,6 +28,7 @@ BENCH_METRICS=tcp_stream,tcp_rr,udp_rate,tcp_conn
 BENCH_CPU=$(($(nproc) - 1))
 BENCH_KUBE_SERVICES=2000
 BENCH_WARMUP=1
+BENCH_RR_TOOL=sockperf
 BENCH_OUT=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
 export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$repo/build/bin}
 
@@ -37,11 +42,13 @@ while (($#)); do
   --cpu) BENCH_CPU=$2; shift 2 ;;
   --kube-services) BENCH_KUBE_SERVICES=$2; shift 2 ;;
   --warmup) BENCH_WARMUP=$2; shift 2 ;;
+  --rr-tool) BENCH_RR_TOOL=$2; shift 2 ;;
   --out) BENCH_OUT=$2; shift 2 ;;
   -h | --help) usage; exit 0 ;;
   *) usage >&2; exit 2 ;;
   esac
 done
+[[ $BENCH_RR_TOOL == sockperf || $BENCH_RR_TOOL == loadgen ]] || { usage >&2; exit 2; }
 IFS=, read -ra setups <<<"$BENCH_SETUPS"
 IFS=, read -ra metrics <<<"$BENCH_METRICS"
 for tool in iperf3 sockperf taskset jq iptables-restore; do

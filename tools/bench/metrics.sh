@@ -13,6 +13,10 @@ BENCH_PP_PORT=9002
 # IPv6 rows (<setup>-v6): the server's address has a colon. sockperf 3.7 cannot address IPv6,
 # so their round trip is loadgen's TCP ping-pong (the same 64-byte exchange).
 bench_is_v6() { [[ ${BENCH_SERVER_IP[$1]} == *:* ]]; }
+# The round trip's tool for a row: loadgen's ping-pong for IPv6 rows, and for every row with
+# `bench.sh --rr-tool loadgen` (the quick run's: sockperf 3.7 sleeps a fixed 2 s before each
+# run, 2 s per row, and one tool for every row keeps the rows comparable).
+bench_rr_by_loadgen() { [[ ${BENCH_RR_TOOL:-sockperf} == loadgen ]] || bench_is_v6 "$1"; }
 
 bench_server_spawn() { # setup log-name command...
   local setup=$1 name=$2
@@ -52,7 +56,7 @@ metric_tcp_stream() {
 }
 
 server_tcp_rr() {
-  if bench_is_v6 "$1"; then
+  if bench_rr_by_loadgen "$1"; then
     bench_server_spawn "$1" pp "$BENCH_LOADGEN" tcp-pp-server "${BENCH_SERVER_IP[$1]}" "$BENCH_PP_PORT"
     bench_wait_listen "$1" t "$BENCH_PP_PORT"
     return
@@ -64,7 +68,7 @@ server_tcp_rr() {
 # TCP request/response round trip (sockperf ping-pong, 64-byte messages): avg and p99.
 metric_tcp_rr() {
   local setup=$1 out avg p99
-  if bench_is_v6 "$setup"; then
+  if bench_rr_by_loadgen "$setup"; then
     bench_client "$setup" "$BENCH_LOADGEN" tcp-pp-client "${BENCH_SERVER_IP[$setup]}" "$BENCH_PP_PORT" \
       "$BENCH_DURATION" 64
     return

@@ -50,11 +50,12 @@ while (($#)); do
 done
 if [[ -n $quick ]]; then
   # The demo's run: the same summary from 1 round of 1 s measurements, no warm-up runs;
-  # the scenarios build their setups at the same time (gate.sh).
-  rounds=${rounds:-1} duration=1 metrics=tcp_stream,tcp_rr,udp_rate warmup=0
+  # the scenarios build their setups at the same time (gate.sh). Round trip of every row by
+  # loadgen's ping-pong: sockperf 3.7 sleeps 2 s before each run (14 s over the IPv4 rows).
+  rounds=${rounds:-1} duration=1 metrics=tcp_stream,tcp_rr,udp_rate warmup=0 rr_tool=loadgen
   cni_args=(--pods 32 --parallel 32 --at 0 --setups shuttle,bridge)
 else
-  rounds=${rounds:-5} duration=5 metrics=tcp_stream,tcp_rr,udp_rate,tcp_conn warmup=1
+  rounds=${rounds:-5} duration=5 metrics=tcp_stream,tcp_rr,udp_rate,tcp_conn warmup=1 rr_tool=sockperf
   cni_args=(--pods 100 --parallel 32 --at 250 --setups shuttle,shuttle-tc,bridge)
 fi
 mkdir -p "$out/plots"
@@ -203,7 +204,7 @@ else
   # Progress: one line per setup being built and per round and setup measured.
   first_metric=$(bench_first_metric "$metrics")
   if ! bash "$bench_dir/bench.sh" --rounds "$rounds" --duration "$duration" --setups "$setups" \
-    --metrics "$metrics" --warmup "$warmup" --out "$out/datapath" 2>&1 | tee "$out/datapath.log" |
+    --metrics "$metrics" --warmup "$warmup" --rr-tool "$rr_tool" --out "$out/datapath" 2>&1 | tee "$out/datapath.log" |
     datapath_progress "$first_metric" >&2; then
     tail -n 20 "$out/datapath.log" >&2
     say "datapath scenario failed (log: $out/datapath.log)"
@@ -401,7 +402,11 @@ done
   echo "## Summary: median (min–max) over $rounds rounds"
   echo
   echo "How long each measurement ran: datapath ${duration} s per figure and round (iperf3 -t $duration;"
-  echo "sockperf -t $duration, of which it counts all but the first 0.4 s and the last ~0.05 s; loadgen $duration s),"
+  if [[ $rr_tool == sockperf ]]; then
+    echo "sockperf -t $duration, of which it counts all but the first 0.4 s and the last ~0.05 s; loadgen $duration s),"
+  else
+    echo "loadgen $duration s; round trip of every row by loadgen's TCP ping-pong, not sockperf),"
+  fi
   echo "CNI ${cni_args[*]} per plugin and round, routes 1,000 leases per round."
   if has_rows "$tmp/same.csv" || has_rows "$tmp/cross.csv"; then
     echo
@@ -410,8 +415,10 @@ done
     pivot datapath '^(tcp_gbps|rr_avg_us|udp_pps|tcp_cps)$' limit bridge shuttle underlay flannel shuttle-x shuttle-x-dev
   fi
   if has_rows "$tmp/same6.csv" || has_rows "$tmp/cross6.csv"; then
+    why_v6_rr=
+    [[ $rr_tool == loadgen ]] || why_v6_rr=", as sockperf 3.7 has no IPv6"
     echo
-    echo "The same over IPv6 (<setup>-v6: the same dual-stack pods, nodes and devices; round trip by loadgen's TCP ping-pong, as sockperf 3.7 has no IPv6)."
+    echo "The same over IPv6 (<setup>-v6: the same dual-stack pods, nodes and devices; round trip by loadgen's TCP ping-pong$why_v6_rr)."
     echo
     pivot datapath '^(tcp_gbps|rr_avg_us|udp_pps|tcp_cps)$' limit-v6 bridge-v6 shuttle-v6 underlay-v6 flannel-v6 shuttle-x-v6 shuttle-x-dev-v6
   fi

@@ -282,9 +282,10 @@ show_monitor() {
   log=$(kit_run_dir)/monitor.log
   spoofed=${POD_IP[n1-a]%.*}.250
   demo_cmd "shuttlectl monitor   (while n1-a pings n1-b from $spoofed, an address it does not own)"
-  kit_node_spawn n1 "$log" timeout 4 "$bin/shuttlectl" monitor
+  # It ends at the ping's two drops (--count 2), at the latest after 4 s.
+  kit_node_spawn n1 "$log" timeout 4 "$bin/shuttlectl" --count 2 monitor
   pid=$KIT_LAST_PID
-  sleep 1
+  sleep 0.5 # the monitor's ring buffer open (as tests/cluster/agent_forged_vxlan.sh waits)
   ip -n "$(kit_pod_netns n1-a)" addr add "$spoofed/32" dev eth0
   kit_pod_exec n1-a ping -c 2 -i 0.2 -W 1 -I "$spoofed" "${POD_IP[n1-b]}" >/dev/null 2>&1 || true
   ip -n "$(kit_pod_netns n1-a)" addr del "$spoofed/32" dev eth0
