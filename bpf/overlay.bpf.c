@@ -3,7 +3,8 @@
  *
  * from_overlay: tc ingress, decapsulated packets. Another VNI, an outer source that is no
  * node, an inner source outside that node's subnet: dropped. For a pod of this node: TTL-1,
- * MAC rewrite, bpf_redirect_peer; a NATed pair or anything else: the host stack.
+ * MAC rewrite, bpf_redirect_peer; a NATed pair or anything else: the host stack. IPv6: the
+ * same three checks by peers6 once shuttled wrote it (lib/overlay_ipv6.h), then the stack.
  *
  * to_overlay: tc egress, what the host stack routes to the device (host -> remote pod,
  * forwarded and NATed traffic): tunnel key and inner MACs from the routes map; no route:
@@ -20,6 +21,7 @@
 #include "lib/maps.h"
 #include "lib/nat.h"
 #include "lib/overlay.h"
+#include "lib/overlay_ipv6.h"
 #include "lib/parsing.h"
 #include "lib/stats.h"
 
@@ -35,7 +37,7 @@ static __always_inline int from_overlay_verdict(struct __sk_buff* skb,
     if (!eth)
         return drop(skb, SHUTTLE_DROP_MALFORMED);
     if (eth->h_proto != bpf_htons(ETH_P_IP))
-        return pass(skb, SHUTTLE_PASS_NON_IP);
+        return from_overlay_not_ipv4(skb, &pkt, eth);
     iph = parse_ipv4(&pkt);
     if (!iph)
         return drop(skb, SHUTTLE_DROP_MALFORMED);

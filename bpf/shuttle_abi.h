@@ -115,6 +115,19 @@ struct shuttle_route {
  * next to layout 1's (older pins lack it; the load creates it). */
 #define SHUTTLE_MAX_UNDERLAY_NODES SHUTTLE_MAX_ROUTES
 
+/* ---- peers6: the other nodes' IPv6 halves by PublicIPv6 (filled by shuttled) ------------
+ * Key: a node's PublicIPv6 (struct shuttle_ip6), the outer source of its IPv6 tunnel
+ * packets; value: its IPv6 pod subnet. from_overlay takes an IPv6 tunnel packet only from a
+ * key (else unknown-node) and only with an inner source in that node's subnet or the node's
+ * PublicIPv6 itself (else forged-inner-src). A map new next to layout 1's. */
+struct shuttle_peer6 {
+    __u8 subnet[16];  /* network order */
+    __u32 subnet_len; /* host order */
+    __u32 reserved;
+};
+
+#define SHUTTLE_MAX_PEERS6 SHUTTLE_MAX_ROUTES
+
 /* ---- node_config: one entry (key 0), written by userspace ------------------------------------ */
 struct shuttle_config {
     __u32 layout_version;  /* SHUTTLE_LAYOUT_VERSION of the writer */
@@ -145,6 +158,10 @@ struct shuttle_config {
 /* Direct overlay: from_pod pushes the VXLAN headers itself and redirects to underlay_ifindex;
  * else remote traffic goes through the VXLAN device (tunnel key). Owned by set_underlay(). */
 #define SHUTTLE_CONFIG_F_DIRECT_OVERLAY 2u
+/* shuttled has written the other nodes' IPv6 halves into peers6: from_overlay checks IPv6
+ * tunnel packets (sender, inner source, VNI); without it they pass unchecked, as before.
+ * Owned by set_peers6(). */
+#define SHUTTLE_CONFIG_F_IPV6_PEERS 4u
 #define SHUTTLE_VXLAN_DEFAULT_PORT 8472 /* flannel's (and Linux's IANA-less default) */
 #define SHUTTLE_TRACE_CLOCK_SHIFT 30    /* shuttle_config.trace_until's unit: 2^30 ns */
 

@@ -116,4 +116,12 @@ struct {
     __type(value, struct shuttle_nat_seen);
 } nat_pairs6 SEC(".maps") __weak;
 
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, SHUTTLE_MAX_PEERS6);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, struct shuttle_ip6);
+    __type(value, struct shuttle_peer6);
+} peers6 SEC(".maps") __weak;
+
 #endif

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "bpf_fixture.h"
+#include "ipv6_fixture.h"
 #include "overlay_fixture.h"
 
 using namespace bpf_fixture;
@@ -130,6 +131,85 @@ TEST_CASE("from_overlay passes what is not for a local pod up the stack, unchang
     CHECK(node.counted(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_NOT_LOCAL) == 2);
     CHECK(node.counted(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_NON_IP) == 1);
     CHECK(node.total_redirects() == 0);
+}
+
+namespace {
+
+// ICMPv6 echo fd00:10:244:2::5 (a pod on node 2) -> fd00:10:244:1::2 (pod A), hop limit 63,
+// as the device hands it to from_overlay after decapsulating.
+const Bytes kPing6RemoteToA =
+    hex("0e0000000100 0e0000000200 86dd"
+        "60000000000c3a3ffd000010024400020000000000000005fd000010024400010000000000000002"
+        "8000a1bc0077000170696e67");
+
+// A node whose shuttled wrote node 2's IPv6 half into peers6 (PublicIPv6 fd77::12, the
+// probe's outer source; subnet fd00:10:244:2::/64) and turned the check on.
+struct Ipv6PeersNode : OverlayNode {
+    Ipv6PeersNode() {
+        shuttle_ip6 node2 = ip6("fd77::12");
+        shuttle_peer6 peer{};
+        std::memcpy(peer.subnet, ip6("fd00:10:244:2::").addr, 16);
+        peer.subnet_len = 64;
+        REQUIRE(bpf_map_update_elem(bpf_map__fd(skel()->maps.peers6), &node2, &peer, 0) == 0);
+        shuttle_config cfg = overlay_config();
+        cfg.flags |= SHUTTLE_CONFIG_F_IPV6_PEERS;
+        set_config(cfg);
+    }
+    RunResult arrive6(const Bytes& frame) {
+        return run_named(skel()->progs.from_overlay_with_key6, frame);
+    }
+};
+
+Bytes with_inner_source6(Bytes frame, const char* address) {
+    shuttle_ip6 a = ip6(address);
+    std::memcpy(&frame.at(14 + 8), a.addr, 16);
+    return frame;
+}
+
+}  // namespace
+
+TEST_CASE("from_overlay checks IPv6 tunnel packets: the node, the inner source, the VNI", "[bpf]") {
+    Ipv6PeersNode node;
+    for (const Bytes& ok : {kPing6RemoteToA, with_inner_source6(kPing6RemoteToA, "fd77::12")}) {
+        RunResult r = node.arrive6(ok);  // node 2's pod, or node 2's own address
+        CHECK(r.retval == kTcActOk);
+        CHECK(r.out == ok);
+    }
+    CHECK(node.counted(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_NOT_LOCAL) == 2);
+
+    for (const char* forged : {"fd00:10:244:1::3", "fd00:10:244:3::5", "2001:db8::1"}) {
+        INFO("inner source " << forged);  // this node's pod, another node's, outside
+        CHECK(node.arrive6(with_inner_source6(kPing6RemoteToA, forged)).retval == kTcActShot);
+    }
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_FORGED_INNER_SRC) == 3);
+
+    node.skel()->data->probe_outer_src6[3] = htonl(0x99);  // fd77::99: no node
+    CHECK(node.arrive6(kPing6RemoteToA).retval == kTcActShot);
+    node.skel()->data->probe_outer_src6[3] = htonl(0x12);
+    node.skel()->bss->probe_outer_ipv4 = 1;  // node 2's IPv4 address carrying IPv6
+    CHECK(node.arrive6(kPing6RemoteToA).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_UNKNOWN_NODE) == 2);
+    node.skel()->bss->probe_outer_ipv4 = 0;
+
+    node.skel()->bss->probe_vni = 2;
+    CHECK(node.arrive6(kPing6RemoteToA).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_WRONG_VNI) == 1);
+    node.skel()->bss->probe_vni = 1;
+
+    CHECK(node.arrive6(with_byte(kPing6RemoteToA, 14, 0x40)).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_MALFORMED) == 1);
+    CHECK(node.arrive6(kPing6RemoteToA).retval == kTcActOk);  // the state did not stick
+    CHECK(node.total_redirects() == 0);
+}
+
+TEST_CASE("from_overlay passes IPv6 unchecked until shuttled wrote the IPv6 peers", "[bpf]") {
+    OverlayNode node;  // peers6 empty, no SHUTTLE_CONFIG_F_IPV6_PEERS: a shuttled before it
+    node.skel()->data->probe_outer_src6[3] = htonl(0x99);
+    Bytes forged = with_inner_source6(kPing6RemoteToA, "fd00:10:244:1::3");
+    RunResult r = node.run_named(node.skel()->progs.from_overlay_with_key6, forged);
+    CHECK(r.retval == kTcActOk);
+    CHECK(r.out == forged);
+    CHECK(node.counted(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_NON_IP) == 1);
 }
 
 TEST_CASE("from_overlay drops a packet of another VNI", "[bpf]") {

@@ -126,6 +126,28 @@ int from_overlay_with_vni(struct __sk_buff* skb) {
     return from_overlay_verdict(skb, tunnel);
 }
 
+/* IPv6 outer source (network order) of from_overlay_with_key6: fd77::12, node 2 of the tests. */
+__u32 probe_outer_src6[4] = {bpf_htonl(0xfd770000), 0, 0, bpf_htonl(0x12)};
+__u32 probe_outer_ipv4; /* non-zero: the IPv6 packet arrives in an IPv4 outer header */
+
+/* As from_overlay_with_vni for an IPv6 outer header (VNI probe_vni, source probe_outer_src6),
+ * then from_overlay as attached (which reads the key itself). */
+SEC("tc")
+int from_overlay_with_key6(struct __sk_buff* skb) {
+    struct bpf_tunnel_key key = {.tunnel_id = probe_vni};
+    __u64 flags = BPF_F_TUNINFO_IPV6;
+
+    if (probe_outer_ipv4) {
+        key.local_ipv4 = probe_outer_src;
+        flags = 0;
+    } else {
+        __builtin_memcpy(key.local_ipv6, probe_outer_src6, sizeof(key.local_ipv6));
+    }
+    if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), flags) != 0)
+        return TC_ACT_SHOT;
+    return from_overlay_verdict(skb, tunnel_info_of(skb));
+}
+
 /* Gives the packet tunnel metadata first, as from_pod does before its redirect. */
 SEC("tc")
 int to_overlay_after_from_pod(struct __sk_buff* skb) {

@@ -7,11 +7,15 @@
 #   - node n2, VNI 2                                    -> drop wrong-vni
 #   - node n2, inner source in n2's subnet (the control) -> delivered
 # The pod receives only the control; each counter moves and monitor names each reason.
+# The network is dual-stack: then the same three forgeries and the control over IPv6 (an IPv6
+# outer header to n1's PublicIPv6, an IPv6 packet for the pod's IPv6 address), which
+# from_overlay checks by the peers6 map shuttled writes.
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
 
-agent_cluster_up 2
+agent_cluster_up 2 "$FLANNEL6_CONFIG"
+kit_underlay_dual_stack
 start_shuttled n2
-kit_underlay_host forger "$KIT_UNDERLAY_NET.99"
+kit_underlay_host forger "$KIT_UNDERLAY_NET.99" "${KIT_UNDERLAY_NET6}:99"
 wait_ready n2
 n1_ip=$(kit_node_ip n1)
 sub2=$(node_subnet_key n2)
@@ -68,3 +72,37 @@ valid-$mode" "$(cat "$listen_log")" "$mode: the pod received the control datagra
   kit_stop "${SHUTTLED_PID[n1]}"
 done
 assert_contains "$(kit_node_exec n1 "$bin/shuttlectl" stats)" "forged-inner-src" "stats table names the reason"
+
+# --- IPv6 outer headers: the same checks in from_overlay, by peers6 -------------------------
+start_shuttled n1
+wait_ready n1
+n1_ip6=$(kit_node_ip6 n1)
+pod6=$(pod6 p1)
+sub2v6=$(node_subnet6 n2)
+[[ -n $pod6 && -n $sub2v6 ]] || fail "no IPv6 pod address ($pod6) or n2 IPv6 subnet ($sub2v6)"
+peers6() { kit_node_exec n1 bpftool -j map dump pinned /sys/fs/bpf/shuttle/v1/maps/peers6 | jq length; }
+wait_until 10 "n1's shuttled wrote n2 into peers6" eval '[ "$(peers6)" = 1 ]'
+send6() {
+  local kind=$1 where=$2 payload=$3
+  shift 3
+  local run=(kit_node_exec "$where")
+  [[ $kind == node ]] || run=(kit_pod_exec "$where")
+  "${run[@]}" "$py" "$frames_py" send --to "$n1_ip6" --inner-dst-mac "$vtep1" \
+    --inner-dst "$pod6" --payload "$payload" "$@" || fail "sending $payload failed"
+}
+for r in "${reasons[@]}"; do before[$r]=$(stat_count n1 drop "$r"); done
+listen_log=$(kit_run_dir)/listen-ipv6.log
+kit_pod_spawn p1 "$listen_log" "$py" "$frames_py" listen --ip "$pod6" --seconds 30 --until valid-ipv6
+listener=$KIT_LAST_PID
+wait_until 10 "IPv6 listener up" grep -q listening "$listen_log"
+send6 pod forger "forged6-unknown-node" --inner-src "${sub2v6}77"
+send6 node n2 "forged6-inner-src" --inner-src "${pod6%::*}::200"
+send6 node n2 "forged6-vni" --inner-src "${sub2v6}77" --vni 2
+send6 node n2 "valid-ipv6" --inner-src "${sub2v6}77"
+wait "$listener" || true
+assert_eq "listening
+valid-ipv6" "$(cat "$listen_log")" "IPv6: the pod received the control datagram and nothing forged"
+wait_until 10 "IPv6: every refusal counted" moved
+for r in "${reasons[@]}"; do echo "IPv6: drop $r ${before[$r]} -> $(stat_count n1 drop "$r")"; done
+pass "IPv6 outer headers: forged VXLAN refused with its reason (unknown-node, forged-inner-src, wrong-vni), the control delivered"
+kit_stop "${SHUTTLED_PID[n1]}"

@@ -4,11 +4,12 @@
   send     --to IP [--port 8472] --vni N --inner-dst-mac M --inner-src IP --inner-dst IP
            [--inner-dport P] [--payload TEXT]
            one VXLAN datagram from a plain UDP socket (the outer source is the sender's own
-           address) carrying Ethernet + IPv4 + UDP
+           address) carrying Ethernet + IPv4 + UDP; IPv6 addresses: an IPv6 outer header
+           (--to) and Ethernet + IPv6 + UDP (inner addresses, UDP checksum set)
   inner    --src IP --dst IP [--sport P] [--dport P] [--id N] [--payload TEXT]
            one IPv4/UDP packet with these exact header fields (raw socket, IP_HDRINCL):
            the same inner packet every time
-  listen   --ip IP --port P --seconds S [--until TEXT]
+  listen   --ip IP|IPV6 --port P --seconds S [--until TEXT]
            prints the payloads received, one a line; ends after S seconds or TEXT
   capture  --iface IF [--port 8472] [--src IP] [--count N] [--seconds S] [--lengths]
            VXLAN frames (from outer source IP) seen on IF (AF_PACKET), one hex line each,
@@ -51,17 +52,31 @@ def ipv4_udp(src, dst, sport, dport, payload, ident=0x1234, ttl=64):
     return header + udp
 
 
+def ipv6_udp(src, dst, sport, dport, payload, hop_limit=64):
+    saddr, daddr = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+    length = 8 + len(payload)
+    pseudo = saddr + daddr + struct.pack("!IxxxB", length, 17)
+    udp = struct.pack("!HHHH", sport, dport, length, 0) + payload
+    udp = udp[:6] + struct.pack("!H", checksum(pseudo + udp) or 0xFFFF) + udp[8:]
+    return struct.pack("!IHBB", 6 << 28, length, 17, hop_limit) + saddr + daddr + udp
+
+
 def mac_bytes(text):
     return bytes(int(part, 16) for part in text.split(":"))
 
 
 def cmd_send(args):
-    inner_ip = ipv4_udp(args.inner_src, args.inner_dst, 40000, args.inner_dport,
-                        args.payload.encode())
+    if ":" in args.inner_src:
+        inner_ip, ethertype = ipv6_udp(args.inner_src, args.inner_dst, 40000, args.inner_dport,
+                                       args.payload.encode()), 0x86DD
+    else:
+        inner_ip, ethertype = ipv4_udp(args.inner_src, args.inner_dst, 40000, args.inner_dport,
+                                       args.payload.encode()), ETH_P_IP
     inner = mac_bytes(args.inner_dst_mac) + mac_bytes(args.inner_src_mac) + \
-        struct.pack("!H", ETH_P_IP) + inner_ip
+        struct.pack("!H", ethertype) + inner_ip
     vxlan = struct.pack("!II", 0x08000000, args.vni << 8)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    family = socket.AF_INET6 if ":" in args.to else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
         for _ in range(args.count):
             s.sendto(vxlan + inner, (args.to, args.port))
 
@@ -75,7 +90,8 @@ def cmd_inner(args):
 
 
 def cmd_listen(args):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    family = socket.AF_INET6 if ":" in args.ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.bind((args.ip, args.port))
         print("listening", flush=True)
         deadline = time.monotonic() + args.seconds

@@ -419,7 +419,8 @@ void NodeDatapath::write_routes_locked() {
     }
 }
 
-// The device's IPv6 routes and neighbours: only once the lease put IPv6 on the device.
+// The device's IPv6 routes and neighbours, and (dual-stack) the peers6 map of from_overlay's
+// IPv6 tunnel check: only once the lease put IPv6 on the device.
 void NodeDatapath::write_ipv6_routes_locked() {
     if (!applied_ || !applied_->ipv6_subnet || !options_.public_ipv6) {
         return;
@@ -427,6 +428,14 @@ void NodeDatapath::write_ipv6_routes_locked() {
     auto peers = ipv6_peers(*peers_, applied_->config.vni);
     size_t count =
         overlay::set_ipv6_peers(netlink_, applied_->ifname, *options_.public_ipv6, peers);
+    if (applied_->config.enable_ipv4) {
+        // Dual-stack: from_overlay runs on the device and checks IPv6 tunnel packets by these.
+        std::vector<datapath::Peer6> checked;
+        for (const auto& peer : peers) {
+            checked.push_back({peer.public_ipv6, peer.subnet});
+        }
+        node_.set_peers6(checked);
+    }
     if (count != ipv6_routes_) {
         log_info("IPv6 overlay: " + std::to_string(count) + " peer route(s) on " +
                  applied_->ifname);

@@ -128,6 +128,15 @@ struct RemoteRoute {
     bool operator==(const RemoteRoute&) const = default;
 };
 
+// One other node's IPv6 half (dual-stack networks): what from_overlay checks IPv6 tunnel
+// packets against (map peers6).
+struct Peer6 {
+    IpAddress public_ip;  // its PublicIPv6: the outer source of its IPv6 tunnel packets
+    IpPrefix subnet;      // its IPv6 pod subnet: the inner sources it may send from
+
+    bool operator==(const Peer6&) const = default;
+};
+
 // One veth with the program, as the maps and the kernel see it (shuttlectl status).
 struct Attachment {
     int ifindex = 0;
@@ -208,6 +217,10 @@ class Node {
     // Makes the routes map hold exactly this set (adds, updates, deletes); under the node lock.
     void set_routes(const std::vector<RemoteRoute>& routes);
     std::vector<RemoteRoute> routes() const;
+    // Makes peers6 hold exactly these nodes, then turns from_overlay's IPv6 tunnel check on
+    // (SHUTTLE_CONFIG_F_IPV6_PEERS in node_config; it stays on). Under the node lock.
+    void set_peers6(const std::vector<Peer6>& peers);
+    std::vector<Peer6> peers6() const;
     // Detaches every program (pods, overlay and underlay) and removes every pin under the
     // bpffs root.
     // Missing pieces are not an error; a second call does nothing.

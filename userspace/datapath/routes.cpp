@@ -197,3 +197,70 @@ std::vector<RemoteRoute> Node::routes() const {
 }
 
 }  // namespace shuttle::datapath
+
+namespace shuttle::datapath {
+
+namespace {
+
+using Peer6Entries = std::map<std::vector<uint8_t>, shuttle_peer6>;
+
+shuttle_ip6 peer6_key(const std::vector<uint8_t>& address) {
+    shuttle_ip6 key{};
+    std::copy(address.begin(), address.end(), key.addr);
+    return key;
+}
+
+Peer6Entries peer6_entries(const std::vector<Peer6>& peers) {
+    Peer6Entries out;
+    for (const Peer6& p : peers) {
+        if (p.public_ip.family != AF_INET6 || p.subnet.address.family != AF_INET6) {
+            throw std::invalid_argument("IPv6 peer " + p.public_ip.str() + " " + p.subnet.str() +
+                                        ": an IPv6 address and subnet, please");
+        }
+        shuttle_peer6 value{};
+        copy_ipv6(value.subnet, p.subnet.network().address);
+        value.subnet_len = static_cast<uint32_t>(p.subnet.length);
+        shuttle_ip6 key{};
+        copy_ipv6(key.addr, p.public_ip);
+        out[std::vector<uint8_t>(key.addr, key.addr + 16)] = value;
+    }
+    return out;
+}
+
+}  // namespace
+
+void Node::set_peers6(const std::vector<Peer6>& peers) {
+    Peer6Entries wanted = peer6_entries(peers);
+    DirLock lock(options_.bpffs_root);
+    const int fd = map_fd("peers6");
+    for (const auto& [address, value] : wanted) {
+        update(fd, peer6_key(address), value);
+    }
+    for (const shuttle_ip6& key : keys<shuttle_ip6>(fd)) {
+        if (!wanted.count(std::vector<uint8_t>(key.addr, key.addr + 16))) {
+            erase(fd, key);
+        }
+    }
+    // Only now: from_overlay must not check against a half-written map.
+    auto cfg =
+        lookup<shuttle_config>(map_fd("node_config"), uint32_t{0}).value_or(shuttle_config{});
+    if (!(cfg.flags & SHUTTLE_CONFIG_F_IPV6_PEERS)) {
+        cfg.flags |= SHUTTLE_CONFIG_F_IPV6_PEERS;
+        update(map_fd("node_config"), uint32_t{0}, cfg);
+    }
+}
+
+std::vector<Peer6> Node::peers6() const {
+    std::vector<Peer6> out;
+    for (const auto& [key, value] :
+         read_all<shuttle_ip6, shuttle_peer6>(map_fd("peers6"), SHUTTLE_MAX_PEERS6, "peers6")) {
+        out.push_back({ipv6_of(key.addr),
+                       IpPrefix{ipv6_of(value.subnet), static_cast<int>(value.subnet_len)}});
+    }
+    std::sort(out.begin(), out.end(), [](const Peer6& a, const Peer6& b) {
+        return a.public_ip.to_integer() < b.public_ip.to_integer();
+    });
+    return out;
+}
+
+}  // namespace shuttle::datapath
