@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -9,6 +10,7 @@
 #include "etcd/codec.h"
 #include "etcd/prefix_sync.h"
 #include "etcd_test_server.h"
+#include "tcp_hold_proxy.h"
 
 using namespace shuttle;
 using namespace std::chrono_literals;
@@ -304,43 +306,101 @@ TEST_CASE("etcd client over TLS with client certificates") {
     REQUIRE_THROWS_AS(untrusting.get("/tls"), etcd::TransportError);
 }
 
-// [serial]: which way the stream ends when etcd is stopped decides the path under test: a
-// clean end resumes by revision and meets the compaction; on a loaded machine the stream can
-// end as a connection error instead, and the sync then re-lists without seeing a compaction
-// (correct, but not this test's path: seen once under ASan at load 8).
-TEST_CASE("etcd prefix sync: re-lists when its resume revision was compacted", "[serial]") {
+namespace {
+
+// A prefix sync on its own thread, its copy as key -> value for the test to compare.
+class SyncedCopy {
+  public:
+    SyncedCopy(etcd::Client& client, etcd::PrefixSyncOptions options)
+        : sync_(client, std::move(options),
+                [this](const etcd::PrefixSync::Snapshot& snapshot) {
+                    std::lock_guard lock(mutex_);
+                    values_.clear();
+                    for (const auto& [key, kv] : snapshot) {
+                        values_[key] = kv.value;
+                    }
+                }),
+          runner_([this] { sync_.run(stop_); }) {}
+    ~SyncedCopy() {
+        stop_ = true;
+        runner_.join();
+    }
+    std::map<std::string, std::string> values() {
+        std::lock_guard lock(mutex_);
+        return values_;
+    }
+    const etcd::PrefixSync& sync() const { return sync_; }
+
+  private:
+    std::mutex mutex_;
+    std::map<std::string, std::string> values_;
+    std::atomic<bool> stop_{false};
+    etcd::PrefixSync sync_;
+    std::thread runner_;
+};
+
+std::map<std::string, std::string> etcd_contents(etcd::Client& client, const std::string& prefix) {
+    std::map<std::string, std::string> out;
+    for (const auto& kv : client.list_prefix(prefix).kvs) {
+        out[kv.key] = kv.value;
+    }
+    return out;
+}
+
+int port_of(const std::string& endpoint) {
+    return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+}
+
+}  // namespace
+
+// What matters after a restart with a compaction, whichever way the stream ended (a clean
+// end resumes by revision and meets the compaction; a connection error, as under ASan or
+// load, re-lists by the unreachable path): no put or delete missed, the copy is etcd's.
+TEST_CASE("etcd prefix sync: after a restart and a compaction the copy equals etcd") {
     EtcdTestServer server;
     etcd::Client writer(server.client_options());
     etcd::Client client(server.client_options());
     writer.put("/s/a", "1");
     writer.put("/s/b", "2");
-    std::mutex mutex;
-    std::set<std::string> keys;
-    // A long first backoff: etcd is back, changed and compacted before the watch resumes
-    // (8 s: 3 s were not enough for etcd's restart on a loaded machine under ASan).
-    etcd::PrefixSync sync(client, {"/s/", 5min, 8s, 8s}, [&](const etcd::PrefixSync::Snapshot& s) {
-        std::lock_guard lock(mutex);
-        keys.clear();
-        for (auto& [key, kv] : s) {
-            keys.insert(key);
-        }
-    });
-    std::atomic<bool> stop{false};
-    std::thread runner([&] { sync.run(stop); });
-    auto current = [&] {
-        std::lock_guard lock(mutex);
-        return keys;
-    };
-    CHECK(eventually([&] { return current() == std::set<std::string>{"/s/a", "/s/b"}; }));
-    server.stop(SIGTERM);  // the stream ends cleanly: the sync will resume by revision
+    // A long first backoff: etcd is usually back, changed and compacted before the watch
+    // resumes, so that the resume meets the compaction.
+    SyncedCopy copy(client, {"/s/", 5min, 8s, 8s});
+    using Map = std::map<std::string, std::string>;
+    CHECK(eventually([&] { return copy.values() == Map{{"/s/a", "1"}, {"/s/b", "2"}}; }));
+    server.stop(SIGTERM);
     server.start();
+    writer.remove("/s/a");
+    writer.put("/s/b", "4");
+    auto revision = writer.put("/s/c", "3");
+    writer.compact(revision);
+    Map expected{{"/s/b", "4"}, {"/s/c", "3"}};
+    REQUIRE(etcd_contents(writer, "/s/") == expected);
+    CHECK(eventually([&] { return copy.values() == expected; }, 20s));
+}
+
+// The compaction path itself, made certain: etcd stays up, only the sync's connections
+// break (a proxy in front of etcd holds the new ones), and etcd compacts past the sync's
+// revision before its resumed watch reaches etcd, which then cancels it as compacted.
+TEST_CASE("etcd prefix sync: re-lists when its resume revision was compacted") {
+    EtcdTestServer server;
+    test::TcpHoldProxy proxy(port_of(server.endpoint()));
+    etcd::Client writer(server.client_options());
+    auto through_proxy = server.client_options();
+    through_proxy.endpoints = {proxy.endpoint()};
+    etcd::Client client(through_proxy);
+    writer.put("/s/a", "1");
+    SyncedCopy copy(client, {"/s/", 5min, 50ms, 200ms});
+    using Map = std::map<std::string, std::string>;
+    CHECK(eventually([&] { return copy.values() == Map{{"/s/a", "1"}}; }));
+    writer.put("/s/b", "2");  // seen through the watch: its stream is up before the cut
+    CHECK(eventually([&] { return copy.values() == Map{{"/s/a", "1"}, {"/s/b", "2"}}; }));
+    proxy.cut_and_hold();
     writer.remove("/s/a");
     auto revision = writer.put("/s/c", "3");
     writer.compact(revision);
-    CHECK(eventually([&] { return current() == std::set<std::string>{"/s/b", "/s/c"}; }, 20s));
-    CHECK(sync.compactions() == 1);
-    stop = true;
-    runner.join();
+    proxy.release();
+    CHECK(eventually([&] { return copy.values() == Map{{"/s/b", "2"}, {"/s/c", "3"}}; }));
+    CHECK(copy.sync().compactions() == 1);
 }
 
 // [serial]: three members with a 100 ms election timeout; a member starved of CPU that long

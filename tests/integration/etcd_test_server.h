@@ -32,15 +32,20 @@ namespace shuttle::test {
 // A random free port below the kernel's ephemeral range (32768-60999): a port from that
 // range, free now, can become some connection's local port (tests run in parallel) before
 // etcd binds it, or while a test has etcd stopped.
+inline sockaddr_in loopback_address(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    return addr;
+}
+
 inline int free_local_port() {
     std::random_device random;
     for (int attempt = 0; attempt < 1000; ++attempt) {
         int port = 20000 + static_cast<int>(random() % 12000);
         UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons(static_cast<uint16_t>(port));
+        sockaddr_in addr = loopback_address(port);
         if (fd && bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
             return port;
         }
