@@ -91,7 +91,7 @@ pod r1 ping -6 -c1 -W2 fd00:99:1::99 >/dev/null || fail "IPv6 ping between reque
 for k in 1 2 3; do cni_ok DEL "req6-$k" eth0 "/run/netns/$RUN-r$k" "$(dual 1.1.0)"; done
 pass "requested IPv6 addresses (runtimeConfig.ips, args.cni.ips, CNI_ARGS IP=)"
 
-# --- IPv6-only: host routing alone, the datapath stays out ---------------------------------------
+# --- IPv6-only: the datapath's programs on the host end too (keyed by the IPv6 address) ----------
 # (the same store as above: ::2-::6 are still held by dual-1..5)
 c=$(v6_only 1.0.0)
 cni_ok ADD six-1 eth0 "$(new_pod s1)" "$c"
@@ -100,12 +100,12 @@ json_eq "$(echo "$OUT" | jq -c '[.ips, .routes]')" \
     '[[{"address":"fd00:99:1::7/64","gateway":"fd00:99:1::1","interface":1}],[{"dst":"::/0","gw":"fd00:99:1::1"},{"dst":"fd00:99::/48"}]]'
 host=$(echo "$OUT" | jq -r '.interfaces[0].name')
 [ -z "$(ip -n "$NODE" -4 addr show dev "$host")" ] || fail "IPv4 address on an IPv6-only host end"
-tc -n "$NODE" filter show dev "$host" ingress | grep -q from_pod && fail "datapath attached to an IPv6-only pod"
+tc -n "$NODE" filter show dev "$host" ingress | grep -q from_pod || fail "no datapath on an IPv6-only pod's host end"
 cni_ok ADD six-2 eth0 "$(new_pod s2)" "$c"
 pod s1 ping -6 -c1 -W2 fd00:99:1::8 >/dev/null || fail "IPv6-only ping"
 cni_ok CHECK six-1 eth0 "/run/netns/$RUN-s1" "$(echo "$c" | jq -c --argjson r "$six1" '. + {prevResult: $r}')"
 for k in 1 2; do cni_ok DEL "six-$k" eth0 "/run/netns/$RUN-s$k" "$c"; done
-pass "IPv6-only network: host routing alone"
+pass "IPv6-only network: addresses, routes, the datapath attached"
 
 # --- an IPv4-only network keeps IPv6 off on its host ends -----------------------------------------
 cni_ok ADD four-1 eth0 "$(new_pod f1)" "$(conf 1.1.0)"
