@@ -4,7 +4,8 @@
  * from_overlay: tc ingress, decapsulated packets. Another VNI, an outer source that is no
  * node, an inner source outside that node's subnet: dropped. For a pod of this node: TTL-1,
  * MAC rewrite, bpf_redirect_peer; a NATed pair or anything else: the host stack. IPv6: the
- * same three checks by peers6 once shuttled wrote it (lib/overlay_ipv6.h), then the stack.
+ * same three checks by peers6 once shuttled wrote it (lib/overlay_ipv6.h); then, for a pod
+ * of this node, hop limit-1, MACs, bpf_redirect_peer; anything else the stack's.
  *
  * to_overlay: tc egress, what the host stack routes to the device (host -> remote pod,
  * forwarded and NATed traffic): tunnel key and inner MACs from the routes map; no route:
@@ -21,6 +22,7 @@
 #include "lib/maps.h"
 #include "lib/nat.h"
 #include "lib/overlay.h"
+#include "lib/overlay6.h"
 #include "lib/overlay_ipv6.h"
 #include "lib/parsing.h"
 #include "lib/stats.h"
@@ -108,6 +110,9 @@ static __always_inline int to_overlay_program(struct __sk_buff* skb) {
     /* bpf_redirect to a device's egress runs its tc egress hook: from_pod's packets come
      * through here with their tunnel key already set. */
     if (has_tunnel_key(skb))
+        return pass(skb, SHUTTLE_PASS_ENCAPSULATED);
+    /* IPv6 (from_pod's, or the stack's through its per-peer routes) carries an IPv6 key. */
+    if (skb->protocol == bpf_htons(ETH_P_IPV6) && tunnel_info6_of(skb).vni >= 0)
         return pass(skb, SHUTTLE_PASS_ENCAPSULATED);
     return to_overlay_verdict(skb);
 }

@@ -213,6 +213,30 @@ struct shuttle_nat_pair6 {
     __u8 peer[16];
 };
 
+/* ---- routes6: a remote node's IPv6 pod subnet -> that node (written by the cluster agent) --
+ * from_pod's IPv6 device path, as `routes` is IPv4's. Key: the subnet's first 64 bits, masked
+ * with node_config6.node_subnet_len, and that length: every lease has the length of this
+ * node's, so one hash lookup of the masked destination finds the node. Lengths over 64 (and
+ * 0) have no entries: their IPv6 takes the stack's per-peer routes on the device. The value
+ * holds what the kernel's `encap ip6 id <VNI> src <local> dst <remote> csum` route held:
+ * addresses in network order. A map new next to layout 1's (older pins lack it; the load
+ * creates it; empty, from_pod hands IPv6 to the stack as before). */
+#define SHUTTLE_ROUTE6_MAX_PREFIX 64
+
+struct shuttle_route6_key {
+    __u8 subnet[8];   /* the subnet's first 64 bits, masked with prefix_len */
+    __u32 prefix_len; /* host order, 1..64 */
+};
+
+struct shuttle_route6 {
+    __u8 underlay_ip6[16]; /* the node's PublicIPv6: the outer IPv6 destination */
+    __u8 local_ip6[16];    /* this node's PublicIPv6: the outer source */
+    __u8 vtep_mac[6];      /* the node's IPv6 VtepMAC: the inner Ethernet destination */
+    __u16 reserved0;
+    __u32 vni; /* host order */
+    __u32 reserved;
+};
+
 /* ---- loader: one entry (key 0), owned by the datapath module's ensure() ------------------ */
 struct shuttle_loader_state {
     __u64 build_hash; /* hash of the BPF object the pinned programs came from */

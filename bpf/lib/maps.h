@@ -124,4 +124,11 @@ struct {
     __type(value, struct shuttle_peer6);
 } peers6 SEC(".maps") __weak;
 
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, SHUTTLE_MAX_ROUTES);
+    __type(key, struct shuttle_route6_key);
+    __type(value, struct shuttle_route6);
+} routes6 SEC(".maps") __weak;
+
 #endif

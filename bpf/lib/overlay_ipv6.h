@@ -1,14 +1,18 @@
 /* The IPv6 half of from_overlay: the sender check of IPv6 tunnel packets (IPv6 outer header,
  * IPv6 inner packet), as lib/overlay.h's tunnel_sender_check for IPv4. The other nodes' IPv6
  * halves come from shuttled (peers6, by PublicIPv6); until it has written them
- * (SHUTTLE_CONFIG_F_IPV6_PEERS), IPv6 passes unchecked as before. The stack then forwards a
- * checked packet by the pod's /128 route (no BPF redirect for IPv6 across nodes yet). */
+ * (SHUTTLE_CONFIG_F_IPV6_PEERS), IPv6 passes unchecked as before (to the stack). A checked
+ * packet for a pod of this node is redirected into it (deliver_ipv6); the stack forwards the
+ * rest. */
 #ifndef SHUTTLE_LIB_OVERLAY_IPV6_H
 #define SHUTTLE_LIB_OVERLAY_IPV6_H
 
 #include "lib/endpoints.h"
+#include "lib/endpoints6.h"
 #include "lib/ipv6.h"
 #include "lib/maps.h"
+#include "lib/nat.h"
+#include "lib/overlay.h"
 #include "lib/stats.h"
 
 /* The VNI and outer source of an IPv6 tunnel packet. Fails (non-zero) for an IPv4 outer
@@ -34,8 +38,37 @@ static __always_inline int tunnel_sender_check6(const __u32* outer_src, const vo
     return SHUTTLE_DROP_FORGED_INNER_SRC;
 }
 
+/* A checked IPv6 tunnel packet for a pod of this node: hop limit-1 (<= 1: drop), MACs,
+ * bpf_redirect_peer, as IPv4's decapsulated packets (counted redirect/decap). Anything else
+ * (no IPv6 network here, not for a pod of this node, a Services reply): the stack, which
+ * forwards it by the pod's /128 route. */
+static __always_inline int deliver_ipv6(struct __sk_buff* skb, struct ethhdr* eth,
+                                        struct ipv6hdr* ip6, const struct shuttle_config* cfg) {
+    struct shuttle_config6* cfg6 = config6_of_node();
+    struct shuttle_endpoint6* dest;
+
+    if (!cfg6 || ipv6_is_multicast(&ip6->daddr))
+        return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    dest = endpoint6_of(&ip6->daddr, cfg6);
+    if (!dest)
+        return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    if (nat_check_enabled && (dest->flags & SHUTTLE_EP_F_NAT_PEERS) &&
+        is_nat_pair6(&ip6->daddr, &ip6->saddr))
+        return pass(skb, SHUTTLE_PASS_NAT_FLOW);
+    if (ip6->hop_limit <= 1)
+        return drop(skb, SHUTTLE_DROP_TTL_EXPIRED);
+
+    ip6->hop_limit--;
+    set_macs(eth, dest->pod_mac, dest->host_mac);
+    /* Before 6.15 redirect_peer keeps pkt_type, and the pod's stack ignores OTHERHOST. */
+    if (skb->pkt_type != PACKET_HOST)
+        bpf_skb_change_type(skb, PACKET_HOST);
+    forwarded(skb, SHUTTLE_REDIRECT_DECAP, cfg);
+    return bpf_redirect_peer(dest->ifindex, 0);
+}
+
 static __always_inline int from_overlay_ipv6(struct __sk_buff* skb, const struct packet* pkt,
-                                             const struct shuttle_config* cfg) {
+                                             struct ethhdr* eth, const struct shuttle_config* cfg) {
     struct bpf_tunnel_key key;
     struct ipv6hdr* ip6 = parse_ipv6(pkt);
     int reason;
@@ -51,12 +84,12 @@ static __always_inline int from_overlay_ipv6(struct __sk_buff* skb, const struct
     reason = tunnel_sender_check6(key.remote_ipv6, &ip6->saddr);
     if (reason >= 0)
         return drop(skb, reason);
-    return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    return deliver_ipv6(skb, eth, ip6, cfg);
 }
 
 /* from_overlay's frames other than IPv4. */
 static __always_inline int from_overlay_not_ipv4(struct __sk_buff* skb, const struct packet* pkt,
-                                                 const struct ethhdr* eth) {
+                                                 struct ethhdr* eth) {
     struct shuttle_config* cfg;
 
     if (eth->h_proto != bpf_htons(ETH_P_IPV6))
@@ -64,7 +97,7 @@ static __always_inline int from_overlay_not_ipv4(struct __sk_buff* skb, const st
     cfg = config_of_node();
     if (!cfg || !(cfg->flags & SHUTTLE_CONFIG_F_IPV6_PEERS))
         return pass(skb, SHUTTLE_PASS_NON_IP); /* no IPv6 peers written: unchecked, as before */
-    return from_overlay_ipv6(skb, pkt, cfg);
+    return from_overlay_ipv6(skb, pkt, eth, cfg);
 }
 
 #endif

@@ -11,6 +11,12 @@
  *   ICMPv6 errors, MLD             -> the stack (icmpv6-stack)
  *   to a pod of this node          -> nat-flow pass, or hop limit-1 (<= 1: drop), MACs,
  *                                     bpf_redirect_peer
+ *   to a pod of another node       -> (a routes6 entry for its subnet, a VXLAN device in
+ *                                     node_config) nat-flow pass, or hop limit-1 (<= 1: drop),
+ *                                     MACs our VtepMAC -> the node's, IPv6 tunnel key (outer
+ *                                     UDP checksum on), bpf_redirect to the device; no entry
+ *                                     or too big for an IPv6 outer header: the stack
+ *                                     (not-local), whose routes on the device encap
  *   anything else                  -> the stack (not-local)
  *
  * to_pod, IPv6: records {pod, peer} in nat_pairs6 as IPv4's to_pod does, NDP aside (the
@@ -22,6 +28,7 @@
 #include "lib/endpoints6.h"
 #include "lib/ipv6.h"
 #include "lib/ndp.h"
+#include "lib/overlay6.h"
 #include "lib/stats.h"
 
 /* Counted and traced as IPv4's forwarded packets (the trace switch is in node_config). */
@@ -74,9 +81,30 @@ static __always_inline int handle_ipv6_unowned_source(struct __sk_buff* skb,
     return drop(skb, SHUTTLE_DROP_SPOOFED_IP);
 }
 
+/* A pod's IPv6 packet for a pod of another node: hop limit - 1, inner MACs from our VtepMAC to
+ * the node's, tunnel key, bpf_redirect to the VXLAN device. Too big for an IPv6 outer header
+ * (the device's MTU is set for IPv4's, 20 bytes less): the stack's, unchanged, whose route
+ * on the device learns the path MTU and answers "packet too big", as before routes6. */
+static __always_inline int encapsulate6(struct __sk_buff* skb, const struct packet* pkt,
+                                        struct ethhdr* eth, struct ipv6hdr* ip6,
+                                        const struct ipv6_upper* upper,
+                                        const struct shuttle_route6* route,
+                                        const struct shuttle_config* cfg) {
+    if (!fits_ipv6_tunnel(skb, pkt, upper, cfg->vxlan_ifindex))
+        return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    ip6->hop_limit--;
+    set_macs(eth, route->vtep_mac, cfg->vtep_mac);
+    if (set_tunnel6(skb, route) != 0)
+        return drop(skb, SHUTTLE_DROP_REDIRECT_FAILED);
+    forwarded(skb, SHUTTLE_REDIRECT_REMOTE, cfg);
+    return bpf_redirect(cfg->vxlan_ifindex, 0);
+}
+
 static __always_inline int handle_ipv6(struct __sk_buff* skb, const struct packet* pkt,
                                        struct ethhdr* eth) {
     struct shuttle_endpoint6 *sender, *dest;
+    struct shuttle_config* node_cfg = NULL;
+    struct shuttle_route6* route = NULL;
     struct shuttle_config6* cfg;
     struct ipv6_upper upper;
     struct ipv6hdr* ip6;
@@ -105,14 +133,23 @@ static __always_inline int handle_ipv6(struct __sk_buff* skb, const struct packe
         if (icmpv6_for_stack(upper.icmp_type))
             return pass(skb, SHUTTLE_PASS_ICMPV6_STACK);
     }
-    dest = ipv6_is_multicast(&ip6->daddr) ? NULL : endpoint6_of(&ip6->daddr, cfg);
-    if (!dest)
+    if (ipv6_is_multicast(&ip6->daddr))
         return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    dest = endpoint6_of(&ip6->daddr, cfg);
+    if (!dest) {
+        node_cfg = config_of_node();
+        route = remote_route6(&ip6->daddr, cfg, node_cfg);
+        if (!route || !node_cfg) /* (no route without node_cfg: said for the verifier) */
+            return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
+    }
     if (nat_check_enabled && (sender->flags & SHUTTLE_EP_F_NAT_PEERS) &&
         is_nat_pair6(&ip6->saddr, &ip6->daddr))
         return pass(skb, SHUTTLE_PASS_NAT_FLOW);
     if (ip6->hop_limit <= 1)
         return drop(skb, SHUTTLE_DROP_TTL_EXPIRED);
+
+    if (route && node_cfg)
+        return encapsulate6(skb, pkt, eth, ip6, &upper, route, node_cfg);
 
     ip6->hop_limit--; /* no header checksum in IPv6 */
     set_macs(eth, dest->pod_mac, dest->host_mac);

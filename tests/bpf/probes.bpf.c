@@ -156,6 +156,20 @@ int to_overlay_after_from_pod(struct __sk_buff* skb) {
     return to_overlay_program(skb);
 }
 
+/* ---- IPv6 overlay (device path) ----------------------------------------------------------
+ * The IPv6 tunnel key, read back with its flags (TUNNEL_CSUM: the outer UDP checksum). */
+struct bpf_tunnel_key probe_key6;
+__s32 probe_key6_rc = 1;
+
+SEC("tc")
+int from_pod_then_read_key6(struct __sk_buff* skb) {
+    int verdict = from_pod_verdict(skb);
+
+    probe_key6_rc = bpf_skb_get_tunnel_key(skb, &probe_key6, sizeof(probe_key6),
+                                           BPF_F_TUNINFO_IPV6 | BPF_F_TUNINFO_FLAGS);
+    return verdict;
+}
+
 /* ---- overlay: benchmarks ------------------------------------------------------------------
  * Test-run keeps one skb for all repetitions, and tunnel metadata is not restored with the
  * bytes: the first repetition's metadata stays. */

@@ -65,14 +65,18 @@ pass "each node sees the other's lease, both families"
 ip_s=$(add_pod n2 s2)
 ip_s6=$(pod6 s2)
 [[ $ip_s6 == "$sub2_v6"* ]] || fail "shuttle pod's IPv6 $ip_s6 outside n2's subnet $sub2_v6/64"
+# n2's IPv6 to and from the flannel node takes the programs (IPv4: the direct path's counters).
+sent=$(stat_count n2 redirect remote); delivered=$(stat_count n2 redirect decap)
 for pair in "f1 $ip_s $ip_s6" "s2 $ip_f $ip_f6"; do
   read -r from to4 to6 <<<"$pair"
   assert_ok "ping IPv4 $from -> $to4" pod_ping "$from" "$to4" 3
   assert_ok "ping IPv6 $from -> $to6" pod_ping6 "$from" "$to6" 3
 done
+(($(stat_count n2 redirect remote) >= sent + 6)) || fail "n2's from_pod did not encapsulate the IPv6 echoes"
+(($(stat_count n2 redirect decap) >= delivered + 6)) || fail "n2's from_overlay did not deliver flannel's IPv6"
 assert_ok "flannel node -> shuttle pod over IPv6" kit_node_exec n1 ping -6 -c 2 -i 0.2 -W 2 "$ip_s6"
 assert_ok "shuttle node -> flannel pod over IPv6" kit_node_exec n2 ping -6 -c 2 -i 0.2 -W 2 "$ip_f6"
-pass "ping both ways over both families, and node -> remote pod over IPv6 both ways"
+pass "ping both ways over both families (n2's IPv6 through from_pod / from_overlay), and node -> remote pod over IPv6 both ways"
 pod_tcp f1 s2 "$ip_s" || fail "TCP IPv4 flannel pod -> shuttle pod"
 pod_tcp s2 f1 "$ip_f" || fail "TCP IPv4 shuttle pod -> flannel pod"
 pod_tcp f1 s2 "$ip_s6" || fail "TCP IPv6 flannel pod -> shuttle pod"

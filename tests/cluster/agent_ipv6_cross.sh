@@ -7,7 +7,8 @@
 # IPv6 UDP checksum is set (and right) on the wire; a deleted /128 is put back, and a peer's
 # route + neighbour deleted by hand too (maintain(), not a peer change); a lost
 # lease takes its IPv6 route away;
-# after uninstall the node's IPv6 pods keep talking (host routing).
+# IPv6 pod traffic to other nodes is encapsulated by from_pod and delivered by from_overlay
+# (counters); after uninstall the node's IPv6 pods keep talking (host routing).
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
 
 agent_cluster_up 3 "$FLANNEL6_CONFIG"
@@ -55,6 +56,15 @@ for pair in "a b $b $b6" "b a $a $a6" "a c $c $c6" "c a $a $a6" "c d $d $d6" "d 
   assert_ok "ping IPv6 $from -> $to" pod_ping6 "$from" "$ip6"
 done
 pass "ping over both families: same node (a<->b) and across nodes (a<->c, c<->d, a<->d), both ways"
+
+# --- IPv6 across nodes goes through the programs (routes6), not the stack's routes ---------
+# n1's from_pod encapsulates (redirect/remote; its IPv4 takes the direct path's
+# encap-direct), n2's from_overlay delivers (redirect/decap; IPv4: decap-direct).
+sent=$(stat_count n1 redirect remote); delivered=$(stat_count n2 redirect decap)
+assert_ok "ping IPv6 a -> c, 5 echoes" pod_ping6 a "$c6" 5
+(($(stat_count n1 redirect remote) >= sent + 5)) || fail "n1's from_pod did not encapsulate the IPv6 echoes"
+(($(stat_count n2 redirect decap) >= delivered + 5)) || fail "n2's from_overlay did not deliver the IPv6 echoes"
+pass "IPv6 to another node: from_pod encapsulates it, from_overlay delivers it (counters)"
 
 # --- a peer's IPv6 route and neighbour deleted by hand: the 5 s repair puts them back -------
 kit_node_exec n1 ip -6 route del "${SUB6[n2]}/64" dev shuttle.1

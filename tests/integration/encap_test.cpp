@@ -720,6 +720,42 @@ TEST_CASE("set_routes keeps exactly the given set and refuses what cannot match"
     CHECK(node.routes().empty());
 }
 
+TEST_CASE("set_routes6 keeps exactly the given IPv6 set, leaving out subnets over /64", "[encap]") {
+    TwoNodes cluster;
+    dp::Node& node = *cluster.a().datapath;
+    auto route = [](const char* subnet, const char* underlay, const char* mac, uint32_t vni = 1) {
+        return dp::RemoteRoute6{*IpPrefix::parse(subnet), *IpAddress::parse(underlay),
+                                *IpAddress::parse("fd77::1"), *shuttle::MacAddress::parse(mac),
+                                vni};
+    };
+    std::vector<dp::RemoteRoute6> two = {
+        route("fd00:10:244:2::/64", "fd77::2", "0e:00:00:00:02:06"),
+        route("fd00:10:244:3::/64", "fd77::3", "0e:00:00:00:03:06")};
+    node.set_routes6(two);
+    CHECK(node.routes6() == two);
+    uint8_t key[12] = {0xfd, 0x00, 0x00, 0x10, 0x02, 0x44, 0x00, 0x02, 64, 0, 0, 0};
+    shuttle_route6 value{};
+    REQUIRE(bpf_map_lookup_elem(node.map_fd("routes6"), key, &value) == 0);  // the BPF key
+    CHECK(value.vni == 1);
+    CHECK(value.underlay_ip6[15] == 2);
+
+    std::vector<dp::RemoteRoute6> changed = {
+        route("fd00:10:244:3::/64", "fd77::33", "0e:00:00:00:03:33", 2),  // moved node
+        route("fd00:10:244:5::/64", "fd77::5", "0e:00:00:00:05:06")};
+    node.set_routes6(changed);
+    CHECK(node.routes6() == changed);
+    auto longer = changed;
+    longer.push_back(route("fd00:10:244:6::/80", "fd77::6", "0e:00:00:00:06:06"));
+    node.set_routes6(longer);
+    CHECK(node.routes6() == changed);  // no key for a /80: the stack's route carries it
+    CHECK_THROWS_AS(
+        node.set_routes6({route("fd00:10:244:7::/64", "192.168.0.7", "0e:00:00:00:07:06")}),
+        std::invalid_argument);
+    CHECK(node.routes6() == changed);  // a refused set changes nothing
+    node.set_routes6({});
+    CHECK(node.routes6().empty());
+}
+
 TEST_CASE("open_existing reads pins of a build before the overlay", "[encap]") {
     enter_private_mount_namespace();
     char tmpl[] = "/tmp/shuttle-encap-old-XXXXXX";

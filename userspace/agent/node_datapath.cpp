@@ -26,6 +26,7 @@
 #include "netlink/address.h"
 #include "overlay/vxlan_device.h"
 #include "overlay/vxlan_ipv6.h"
+#include "shuttle_abi.h"
 
 namespace shuttle::agent {
 
@@ -374,6 +375,23 @@ std::vector<overlay::Ipv6Peer> ipv6_peers(const PeerMap& peers, int network_vni)
     return result;
 }
 
+// routes6 (from_pod's IPv6 device path) for the same peers: subnets normalised, those the map
+// cannot key (longer than /64) left out, sorted as Node::routes6() reads them back.
+std::vector<datapath::RemoteRoute6> ipv6_map_routes(const std::vector<overlay::Ipv6Peer>& peers,
+                                                    const IpAddress& own_public_ipv6) {
+    std::vector<datapath::RemoteRoute6> result;
+    for (const auto& peer : peers) {
+        if (peer.subnet.length > SHUTTLE_ROUTE6_MAX_PREFIX) {
+            continue;
+        }
+        result.push_back(
+            {peer.subnet.network(), peer.public_ipv6, own_public_ipv6, peer.vtep_mac, peer.vni});
+    }
+    std::sort(result.begin(), result.end(),
+              [](const auto& a, const auto& b) { return a.subnet < b.subnet; });
+    return result;
+}
+
 }  // namespace
 
 void NodeDatapath::reattach_recorded_pods() {
@@ -436,6 +454,8 @@ void NodeDatapath::write_ipv6_routes_locked() {
         }
         node_.set_peers6(checked);
     }
+    // After the kernel routes: a packet from_pod hands to the stack always has one.
+    node_.set_routes6(ipv6_map_routes(peers, *options_.public_ipv6));
     if (count != ipv6_routes_) {
         log_info("IPv6 overlay: " + std::to_string(count) + " peer route(s) on " +
                  applied_->ifname);
@@ -451,8 +471,12 @@ void NodeDatapath::repair_ipv6_peers_locked() {
         return;
     }
     try {
-        auto drift = overlay::ipv6_peers_drift(netlink_, applied_->ifname, *options_.public_ipv6,
-                                               ipv6_peers(*peers_, applied_->config.vni));
+        auto peers = ipv6_peers(*peers_, applied_->config.vni);
+        auto drift =
+            overlay::ipv6_peers_drift(netlink_, applied_->ifname, *options_.public_ipv6, peers);
+        if (drift.empty() && node_.routes6() != ipv6_map_routes(peers, *options_.public_ipv6)) {
+            drift = "map routes6 differs from the peers' IPv6 leases";
+        }
         if (drift.empty()) {
             return;
         }

@@ -8,9 +8,11 @@
 //              the overlay mode (direct: from_underlay on the underlay interface's ingress
 //              and the direct flag in node_config; device: neither), masquerade (--ip-masq),
 //              then the CNI conflist
-//   on_peers:  the routes map = exactly the other nodes' leases
+//   on_peers:  the routes map = exactly the other nodes' leases; with IPv6, the device's
+//              per-peer IPv6 routes and neighbours, then the map routes6 (from_pod's IPv6
+//              device path) = the same peers
 //   maintain:  every few seconds, put back what went missing (device deleted, table flushed,
-//              a peer's IPv6 route or neighbour deleted)
+//              a peer's IPv6 route or neighbour deleted, routes6 not matching the peers)
 //
 // Nothing is torn down on exit: pinned maps and attached programs keep forwarding while
 // shuttled is stopped, restarting or crashed.
@@ -76,7 +78,7 @@ class NodeDatapath {
                      const NetworkConfig& config,
                      const std::optional<IpPrefix>& ipv6_subnet = std::nullopt);
     // on_peers: the routes map holds exactly the IPv4-keyed peers; with IPv6 applied, the
-    // device's IPv6 routes and neighbours exactly the peers' IPv6 halves.
+    // device's IPv6 routes and neighbours, and the map routes6, exactly the peers' IPv6 halves.
     void set_peers(const PeerMap& peers);
     // Periodic: re-applies the lease when the device or the masquerade table drifted, writes
     // routes that failed before, and puts back peers' IPv6 routes and neighbours that went.

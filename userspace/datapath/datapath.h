@@ -137,6 +137,19 @@ struct Peer6 {
     bool operator==(const Peer6&) const = default;
 };
 
+// One other node's IPv6 lease (map routes6): where from_pod sends IPv6 for its subnet through
+// the VXLAN device. The fields of the kernel route `encap ip6 id <vni> src <local_ip6> dst
+// <underlay_ip6>` it replaces on the packet path.
+struct RemoteRoute6 {
+    IpPrefix subnet;         // its IPv6 pod subnet, e.g. fd00:10:244:2::/64 (/1../64)
+    IpAddress underlay_ip6;  // its PublicIPv6: the outer destination
+    IpAddress local_ip6;     // this node's PublicIPv6: the outer source
+    MacAddress vtep_mac;     // its IPv6 VtepMAC: the inner Ethernet destination
+    uint32_t vni = 1;
+
+    bool operator==(const RemoteRoute6&) const = default;
+};
+
 // One veth with the program, as the maps and the kernel see it (shuttlectl status).
 struct Attachment {
     int ifindex = 0;
@@ -221,6 +234,11 @@ class Node {
     // (SHUTTLE_CONFIG_F_IPV6_PEERS in node_config; it stays on). Under the node lock.
     void set_peers6(const std::vector<Peer6>& peers);
     std::vector<Peer6> peers6() const;
+    // Makes routes6 hold exactly this set; under the node lock. Subnets longer than /64 are
+    // left out (the map's key holds 64 bits: their IPv6 takes the stack's routes). Throws
+    // std::invalid_argument for an entry the programs could never use (not IPv6, VNI).
+    void set_routes6(const std::vector<RemoteRoute6>& routes);
+    std::vector<RemoteRoute6> routes6() const;
     // Detaches every program (pods, overlay and underlay) and removes every pin under the
     // bpffs root.
     // Missing pieces are not an error; a second call does nothing.

@@ -16,15 +16,14 @@ namespace shuttle::datapath {
 inline const char* const kMapNames[] = {
     "endpoints",    "endpoint_meta", "nat_pairs",      "routes", "route_slots", "underlay_nodes",
     "node_config",  "loader",        "stats",          "events", "endpoints6",  "endpoints6_hash",
-    "node_config6", "nat_pairs6",    "endpoint_meta6", "peers6"};
+    "node_config6", "nat_pairs6",    "endpoint_meta6", "peers6", "routes6"};
 
 // Pins that builds of layout 1 before the overlay (the direct overlay, IPv6, IPv6-only pods,
-// the IPv6 tunnel check)
-// did not have.
+// the IPv6 tunnel check, the IPv6 device path) did not have.
 inline const char* const kAddedToLayout1[] = {"from_overlay",    "to_overlay",     "route_slots",
                                               "from_underlay",   "underlay_nodes", "endpoints6",
                                               "endpoints6_hash", "node_config6",   "nat_pairs6",
-                                              "endpoint_meta6",  "peers6"};
+                                              "endpoint_meta6",  "peers6",         "routes6"};
 
 // Which program runs at which hook of a device, and where its TCX links are pinned.
 struct HookSpec {
