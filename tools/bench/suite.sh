@@ -463,8 +463,8 @@ done
     echo
     echo "underlay-v6 = the underlay hosts' fd77:: addresses; flannel-v6 = flannel-v6.1 as flanneld's dual-stack"
     echo "vxlan backend makes it (local = the node's PublicIPv6, outer IPv6, MTU 1430); shuttle-x-v6 = the shuttle-x"
-    echo "nodes with IPv6 halves in the static-nodes file: IPv6 through shuttle.1 by the host's encap ip6 routes"
-    echo "(the device path in either overlay mode: no eBPF fast path for IPv6 across nodes yet)."
+    echo "nodes with IPv6 halves in the static-nodes file: IPv6 encapsulated by from_pod through shuttle.1 (routes6)"
+    echo "(the device path in either overlay mode: the direct path is IPv4 only)."
     echo
     table "underlay-v6 flannel-v6" "$tmp/cross6.csv"
   fi
