@@ -112,7 +112,7 @@ static __always_inline int to_overlay_program(struct __sk_buff* skb) {
     if (has_tunnel_key(skb))
         return pass(skb, SHUTTLE_PASS_ENCAPSULATED);
     /* IPv6 (from_pod's, or the stack's through its per-peer routes) carries an IPv6 key. */
-    if (skb->protocol == bpf_htons(ETH_P_IPV6) && tunnel_info6_of(skb).vni >= 0)
+    if (skb->protocol == bpf_htons(ETH_P_IPV6) && has_tunnel_key6(skb))
         return pass(skb, SHUTTLE_PASS_ENCAPSULATED);
     return to_overlay_verdict(skb);
 }

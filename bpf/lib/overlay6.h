@@ -80,22 +80,16 @@ static __always_inline int fits_ipv6_tunnel(struct __sk_buff* skb, const struct 
     return skb->gso_size + l3_len + l4_len + IPV6_TUNNEL_EXTRA <= mtu;
 }
 
-/* What a decapsulating device knew of an IPv6-outer packet: VNI (-1 without IPv6 tunnel
- * metadata) and outer source. */
-struct tunnel_info6 {
-    __s64 vni;
-    __u8 outer_src[16]; /* network order */
-};
+/* The VNI and outer source of an IPv6 tunnel packet. Fails (non-zero) for an IPv4 outer
+ * header or none. The helper gives remote_ipv6 in network order. */
+static __always_inline long tunnel_key6_of(struct __sk_buff* skb, struct bpf_tunnel_key* key) {
+    return bpf_skb_get_tunnel_key(skb, key, sizeof(*key), BPF_F_TUNINFO_IPV6);
+}
 
-static __always_inline struct tunnel_info6 tunnel_info6_of(struct __sk_buff* skb) {
-    struct tunnel_info6 info = {.vni = -1};
+static __always_inline int has_tunnel_key6(struct __sk_buff* skb) {
     struct bpf_tunnel_key key;
 
-    if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), BPF_F_TUNINFO_IPV6) == 0) {
-        info.vni = key.tunnel_id;
-        ipv6_copy(info.outer_src, key.remote_ipv6);
-    }
-    return info;
+    return tunnel_key6_of(skb, &key) == 0;
 }
 
 #endif

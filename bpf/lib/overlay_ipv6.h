@@ -13,13 +13,8 @@
 #include "lib/maps.h"
 #include "lib/nat.h"
 #include "lib/overlay.h"
+#include "lib/overlay6.h"
 #include "lib/stats.h"
-
-/* The VNI and outer source of an IPv6 tunnel packet. Fails (non-zero) for an IPv4 outer
- * header or none. The helper gives remote_ipv6 in network order. */
-static __always_inline long tunnel_key6_of(struct __sk_buff* skb, struct bpf_tunnel_key* key) {
-    return bpf_skb_get_tunnel_key(skb, key, sizeof(*key), BPF_F_TUNINFO_IPV6);
-}
 
 /* -1 when the node at `outer_src` may send from `inner_src` (16 bytes each): its IPv6 subnet
  * holds the inner source, or the inner source is the node's PublicIPv6 itself; else the drop
