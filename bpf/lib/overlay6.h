@@ -1,7 +1,7 @@
 /* The IPv6 overlay's device path: finding the node behind a remote IPv6 pod address
  * (routes6) and handing a packet to the collect_md device with the tunnel metadata flannel's
  * IPv6 peers expect (IPv6 outer header, VNI, a UDP checksum, inner MACs from our VtepMAC to
- * theirs). The direct path (our own headers) stays IPv4-only. */
+ * theirs). The direct path (our own headers) is lib/vxlan6.h. */
 #ifndef SHUTTLE_LIB_OVERLAY6_H
 #define SHUTTLE_LIB_OVERLAY6_H
 

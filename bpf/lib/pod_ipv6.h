@@ -13,9 +13,13 @@
  *                                     bpf_redirect_peer
  *   to a pod of another node       -> (a routes6 entry for its subnet, a VXLAN device in
  *                                     node_config) nat-flow pass, or hop limit-1 (<= 1: drop),
- *                                     MACs our VtepMAC -> the node's, IPv6 tunnel key (outer
- *                                     UDP checksum on), bpf_redirect to the device; no entry
- *                                     or too big for an IPv6 outer header: the stack
+ *                                     then in direct mode, for what lib/vxlan6.h can checksum
+ *                                     (no GSO, TCP/UDP/ICMPv6) and fits the underlay: outer
+ *                                     IPv6/UDP (checksum computed)/VXLAN pushed here,
+ *                                     bpf_redirect_neigh to the underlay; else MACs our
+ *                                     VtepMAC -> the node's, IPv6 tunnel key (outer UDP
+ *                                     checksum on), bpf_redirect to the device; no entry or
+ *                                     too big for an IPv6 outer header: the stack
  *                                     (not-local), whose routes on the device encap
  *   anything else                  -> the stack (not-local)
  *
@@ -30,6 +34,7 @@
 #include "lib/ndp.h"
 #include "lib/overlay6.h"
 #include "lib/stats.h"
+#include "lib/vxlan6.h"
 
 /* Counted and traced as IPv4's forwarded packets (the trace switch is in node_config). */
 static __always_inline void forwarded6(struct __sk_buff* skb, enum shuttle_redirect_reason reason) {
@@ -85,11 +90,11 @@ static __always_inline int handle_ipv6_unowned_source(struct __sk_buff* skb,
  * the node's, tunnel key, bpf_redirect to the VXLAN device. Too big for an IPv6 outer header
  * (the device's MTU is set for IPv4's, 20 bytes less): the stack's, unchanged, whose route
  * on the device learns the path MTU and answers "packet too big", as before routes6. */
-static __always_inline int encapsulate6(struct __sk_buff* skb, const struct packet* pkt,
-                                        struct ethhdr* eth, struct ipv6hdr* ip6,
-                                        const struct ipv6_upper* upper,
-                                        const struct shuttle_route6* route,
-                                        const struct shuttle_config* cfg) {
+static __always_inline int encapsulate6_by_device(struct __sk_buff* skb, const struct packet* pkt,
+                                                  struct ethhdr* eth, struct ipv6hdr* ip6,
+                                                  const struct ipv6_upper* upper,
+                                                  const struct shuttle_route6* route,
+                                                  const struct shuttle_config* cfg) {
     if (!fits_ipv6_tunnel(skb, pkt, upper, cfg->vxlan_ifindex))
         return pass(skb, SHUTTLE_PASS_NOT_LOCAL);
     ip6->hop_limit--;
@@ -98,6 +103,31 @@ static __always_inline int encapsulate6(struct __sk_buff* skb, const struct pack
         return drop(skb, SHUTTLE_DROP_REDIRECT_FAILED);
     forwarded(skb, SHUTTLE_REDIRECT_REMOTE, cfg);
     return bpf_redirect(cfg->vxlan_ifindex, 0);
+}
+
+/* Direct mode: our own outer headers when the program can checksum them (lib/vxlan6.h: not
+ * GSO, TCP/UDP/ICMPv6 without extension headers) and they fit the underlay; else, and when
+ * the helper refuses, the device path. */
+static __always_inline int encapsulate6(struct __sk_buff* skb, const struct packet* pkt,
+                                        struct ethhdr* eth, struct ipv6hdr* ip6,
+                                        const struct ipv6_upper* upper,
+                                        const struct shuttle_route6* route,
+                                        const struct shuttle_config* cfg) {
+    struct packet again;
+    int verdict;
+
+    if (!direct_overlay(cfg))
+        return encapsulate6_by_device(skb, pkt, eth, ip6, upper, route, cfg);
+    verdict = encapsulate6_direct(skb, pkt, ip6, upper, route, cfg);
+    if (verdict >= 0)
+        return verdict;
+    /* Unchanged, but the helpers it called invalidated the header pointers. */
+    again = packet_of(skb);
+    eth = parse_eth(&again);
+    ip6 = parse_ipv6(&again);
+    if (!eth || !ip6)
+        return drop(skb, SHUTTLE_DROP_MALFORMED);
+    return encapsulate6_by_device(skb, &again, eth, ip6, upper, route, cfg);
 }
 
 static __always_inline int handle_ipv6(struct __sk_buff* skb, const struct packet* pkt,

@@ -2,13 +2,18 @@
 // encapsulation for a pod of another node (routes6: inner MACs, hop limit, the IPv6 tunnel
 // key with the outer UDP checksum asked for), its fallback to the stack without an entry,
 // and from_overlay's delivery of decapsulated IPv6 into a local pod. Tunnel metadata is read
-// back (or given) by the probes of tests/bpf/probes.bpf.c.
+// back (or given) by the probes of tests/bpf/probes.bpf.c. Direct mode (lib/vxlan6.h): the
+// outer IPv6/UDP/VXLAN headers pushed by from_pod, the outer UDP checksum verified here by an
+// independent sum over the whole datagram, and the packets it leaves to the device.
+#include <sched.h>
+
 #include <catch2/catch.hpp>
 #include <cstring>
 
 #include "bpf_fixture.h"
 #include "ipv6_fixture.h"
 #include "overlay_fixture.h"
+#include "shell_commands.h"
 
 using namespace bpf_fixture;
 
@@ -44,17 +49,23 @@ const Bytes kPing6RemoteToBDelivered =
 constexpr uint16_t kTunnelCsum = 0x0001;  // TUNNEL_CSUM in bpf_tunnel_key.tunnel_flags (be16)
 
 // The VXLAN device is the loopback here (ifindex 1 in every namespace): bpf_check_mtu needs a
-// device, and its MTU (65,536) fits every test packet.
-inline shuttle_config config_with_device_lo() {
+// device, and its MTU (65,536) fits every test packet. Direct mode: the underlay interface is
+// the loopback too.
+inline shuttle_config config_with_device_lo(bool direct = false) {
     shuttle_config cfg = overlay_config();
     cfg.vxlan_ifindex = 1;
+    if (direct) {
+        cfg.flags |= SHUTTLE_CONFIG_F_DIRECT_OVERLAY;
+        cfg.underlay_ifindex = kSenderIfindex;
+    }
     return cfg;
 }
 
 // The overlay test node with IPv6 pods A and B, node 2's lease in routes6 and peers6 as the
 // agent writes them.
 struct Overlay6Node : OverlayNode {
-    explicit Overlay6Node(uint32_t subnet_len = 64) : OverlayNode(config_with_device_lo()) {
+    explicit Overlay6Node(uint32_t subnet_len = 64, bool direct = false)
+        : OverlayNode(config_with_device_lo(direct)) {
         set_config6(*this, "fd00:10:244:1::", subnet_len);
         add_endpoint6(*this, "fd00:10:244:1::2", kSenderIfindex, kPodAMac, kHostAMac);
         add_endpoint6(*this, "fd00:10:244:1::3", kPeerIfindex, kPodBMac, kHostBMac);
@@ -65,7 +76,7 @@ struct Overlay6Node : OverlayNode {
         std::memcpy(peer.subnet, ip6("fd00:10:244:2::").addr, 16);
         peer.subnet_len = 64;
         REQUIRE(bpf_map_update_elem(bpf_map__fd(skel()->maps.peers6), &node2, &peer, 0) == 0);
-        shuttle_config cfg = config_with_device_lo();
+        shuttle_config cfg = config_with_device_lo(direct);
         cfg.flags |= SHUTTLE_CONFIG_F_IPV6_PEERS;
         set_config(cfg);
     }
@@ -209,4 +220,216 @@ TEST_CASE("from_overlay drops a forged IPv6 tunnel packet before any delivery", 
           kTcActShot);
     CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_WRONG_VNI) == 1);
     CHECK(node.total_redirects() == 0);
+}
+
+namespace {
+
+// ---- direct mode ----------------------------------------------------------------------------
+constexpr size_t kOuterUdp6 = 14 + 40;
+constexpr size_t kInnerIp6Off = 14 + 70;
+
+Bytes with_bytes16(Bytes b, size_t offset, uint16_t value) {
+    b.at(offset) = static_cast<uint8_t>(value >> 8);
+    b.at(offset + 1) = static_cast<uint8_t>(value & 0xff);
+    return b;
+}
+
+// TCP SYN fd00:10:244:1::2:54321 -> fd00:10:244:2::5:443 from pod A, traffic class 0x02
+// (ECT(0)), flow label 0xabcd, hop limit 64, a complete checksum.
+const Bytes kTcp6AToRemote =
+    hex("020000000a02 020000000102 86dd"
+        "6020abcd 0014 06 40 fd000010024400010000000000000002 fd000010024400020000000000000005"
+        "d43101bb000003e80000000050027210654a0000");
+// ...encapsulated: the pod's Ethernet header kept in front (bpf_redirect_neigh rewrites it),
+// outer IPv6 fd77::11 -> fd77::12 with the inner ECN bits and no flow label, payload 90, UDP,
+// hop limit 64; UDP to 8472 (length 90); VXLAN VNI 1; inner Ethernet our VTEP -> node 2's
+// IPv6 VtepMAC; inner hop limit 63. The UDP source port and checksum vary with the flow hash:
+// zeroed here, checked apart.
+const Bytes kTcp6AToRemoteEncapsulated =
+    hex("020000000a02 020000000102 86dd"
+        "60200000 005a 11 40 fd770000000000000000000000000011 fd770000000000000000000000000012"
+        "0000 2118 005a 0000"
+        "08000000 00000100"
+        "0e0000000600 0e0000000100 86dd"
+        "6020abcd 0014 06 3f fd000010024400010000000000000002 fd000010024400020000000000000005"
+        "d43101bb000003e80000000050027210654a0000");
+// The same SYN as a pod's kernel hands it over with checksum offload (CHECKSUM_PARTIAL): the
+// TCP checksum field holds the pseudo-header sum, the NIC (or skb_checksum_help) fills it in.
+const Bytes kTcp6AToRemotePartial = with_bytes16(kTcp6AToRemote, 14 + 40 + 16, 0xfecd);
+// UDP fd00:10:244:1::2:54321 -> fd00:10:244:2::5:53, traffic class 0x03 (CE): outside ECT(0).
+const Bytes kUdp6AToRemote =
+    hex("020000000a02 020000000102 86dd"
+        "60300000 0010 11 40 fd000010024400010000000000000002 fd000010024400020000000000000005"
+        "d43100350010c79f68656c6c6f212121");
+const Bytes kUdp6AToRemoteEncapsulated =
+    hex("020000000a02 020000000102 86dd"
+        "60200000 0056 11 40 fd770000000000000000000000000011 fd770000000000000000000000000012"
+        "0000 2118 0056 0000"
+        "08000000 00000100"
+        "0e0000000600 0e0000000100 86dd"
+        "60300000 0010 11 3f fd000010024400010000000000000002 fd000010024400020000000000000005"
+        "d43100350010c79f68656c6c6f212121");
+
+// RFC 1071's sum, byte by byte, folded (not complemented).
+uint32_t ones_sum(const uint8_t* p, size_t n, uint32_t sum = 0) {
+    for (size_t i = 0; i < n; i += 2) {
+        sum += (uint32_t{p[i]} << 8) | (i + 1 < n ? p[i + 1] : 0);
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return sum;
+}
+
+// The checksum sum of the upper-layer message after the IPv6 header at `ip` (no extension
+// headers), pseudo-header included: 0xffff when the message's checksum is right.
+uint16_t ipv6_upper_sum(const Bytes& frame, size_t ip) {
+    REQUIRE(frame.size() >= ip + 40);
+    size_t length = (size_t{frame[ip + 4]} << 8) | frame[ip + 5];
+    REQUIRE(frame.size() == ip + 40 + length);
+    uint32_t sum = ones_sum(&frame[ip + 8], 32);
+    sum = ones_sum(nullptr, 0, sum + static_cast<uint32_t>(length) + frame[ip + 6]);
+    return static_cast<uint16_t>(ones_sum(&frame[ip + 40], length, sum));
+}
+
+// What the NIC does for CHECKSUM_PARTIAL: the message from csum_start, the stored
+// pseudo-header sum included, folded and complemented into the field.
+Bytes fill_partial_checksum(Bytes frame, size_t start, size_t field) {
+    uint16_t sum = static_cast<uint16_t>(ones_sum(&frame[start], frame.size() - start));
+    return with_bytes16(std::move(frame), field, static_cast<uint16_t>(~sum));
+}
+
+Bytes without_port_and_checksum(Bytes frame) {
+    for (size_t offset : {kOuterUdp6, kOuterUdp6 + 1, kOuterUdp6 + 6, kOuterUdp6 + 7}) {
+        frame.at(offset) = 0;
+    }
+    return frame;
+}
+
+void check_direct6(Overlay6Node& node, const Bytes& in, const RunResult& r, const Bytes& expected) {
+    CHECK(r.retval == kTcActRedirect);
+    REQUIRE(r.out.size() == expected.size());
+    CHECK(without_port_and_checksum(r.out) == expected);
+    uint16_t port = static_cast<uint16_t>(r.out[kOuterUdp6] << 8 | r.out[kOuterUdp6 + 1]);
+    CHECK(port == expected_source_port(flow_hash_of(node, in)));
+    CHECK((r.out[kOuterUdp6 + 6] | r.out[kOuterUdp6 + 7]) != 0);  // a checksum, never "none"
+    CHECK(ipv6_upper_sum(r.out, 14) == 0xffff);                   // the outer UDP checksum
+}
+
+}  // namespace
+
+TEST_CASE("direct mode: from_pod encapsulates IPv6 TCP itself, outer UDP checksum right", "[bpf]") {
+    Overlay6Node node(64, true);
+    RunResult r = node.run_named(node.skel()->progs.from_pod_then_read_key6, kTcp6AToRemote);
+    check_direct6(node, kTcp6AToRemote, r, kTcp6AToRemoteEncapsulated);
+    CHECK(ipv6_upper_sum(r.out, kInnerIp6Off) == 0xffff);  // the inner TCP checksum untouched
+    CHECK(node.skel()->data->probe_key6_rc != 0);          // no tunnel metadata: no device
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_ENCAP_DIRECT) == 1);
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE) == 0);
+}
+
+TEST_CASE("direct mode: IPv6 TCP with checksum offload (pseudo-header sum in the field)", "[bpf]") {
+    // The program cannot tell a complete checksum from an offloaded one and need not: the
+    // outer checksum comes out right once the inner one is filled in, as on the wire.
+    Overlay6Node node(64, true);
+    RunResult r = node.run_named(node.skel()->progs.from_pod, kTcp6AToRemotePartial);
+    CHECK(r.retval == kTcActRedirect);
+    CHECK(without_port_and_checksum(r.out) ==
+          with_bytes16(kTcp6AToRemoteEncapsulated, kInnerIp6Off + 40 + 16, 0xfecd));
+    Bytes wire = fill_partial_checksum(r.out, kInnerIp6Off + 40, kInnerIp6Off + 40 + 16);
+    CHECK(ipv6_upper_sum(wire, kInnerIp6Off) == 0xffff);
+    CHECK(wire == with_bytes16(r.out, kInnerIp6Off + 40 + 16, 0x654a));  // the complete one
+    CHECK(ipv6_upper_sum(wire, 14) == 0xffff);
+    // The same outer checksum as for the complete packet of the same flow.
+    RunResult complete = node.run_named(node.skel()->progs.from_pod, kTcp6AToRemote);
+    CHECK(complete.out == wire);
+}
+
+TEST_CASE("direct mode: IPv6 UDP (CE becomes ECT(0) outside) and ICMPv6 echo", "[bpf]") {
+    Overlay6Node node(64, true);
+    RunResult r = node.run_named(node.skel()->progs.from_pod, kUdp6AToRemote);
+    check_direct6(node, kUdp6AToRemote, r, kUdp6AToRemoteEncapsulated);
+    CHECK(ipv6_upper_sum(r.out, kInnerIp6Off) == 0xffff);
+
+    RunResult ping = node.run_named(node.skel()->progs.from_pod, kPing6AToRemote);
+    REQUIRE(ping.retval == kTcActRedirect);
+    REQUIRE(ping.out.size() == kPing6AToRemote.size() + 70);
+    CHECK(Bytes(ping.out.begin() + 14, ping.out.begin() + 18) == hex("60000000"));
+    CHECK(Bytes(ping.out.begin() + kInnerIp6Off, ping.out.end()) ==
+          Bytes(kPing6AToRemoteEncapsulated.begin() + 14, kPing6AToRemoteEncapsulated.end()));
+    CHECK(ipv6_upper_sum(ping.out, 14) == 0xffff);
+    CHECK(ipv6_upper_sum(ping.out, kInnerIp6Off) == 0xffff);
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_ENCAP_DIRECT) == 2);
+}
+
+TEST_CASE("direct mode: the IPv6 route's VNI, node and VXLAN port", "[bpf]") {
+    shuttle_config cfg = config_with_device_lo(true);
+    cfg.vxlan_port = htons(4789);
+    Overlay6Node node(64, true);
+    cfg.flags |= SHUTTLE_CONFIG_F_IPV6_PEERS;
+    node.set_config(cfg);
+    node.add_route6("fd00:10:244:2::", 64, "2001:db8:ffff::63", "0e0000000663", 7);
+    RunResult r = node.run_named(node.skel()->progs.from_pod, kUdp6AToRemote);
+    REQUIRE(r.retval == kTcActRedirect);
+    shuttle_ip6 peer = ip6("2001:db8:ffff::63");
+    CHECK(Bytes(r.out.begin() + 38, r.out.begin() + 54) == Bytes(peer.addr, peer.addr + 16));
+    CHECK(Bytes(r.out.begin() + 56, r.out.begin() + 58) == hex("12b5"));  // 4789
+    CHECK(Bytes(r.out.begin() + 62, r.out.begin() + 70) == hex("0800000000000700"));
+    CHECK(Bytes(r.out.begin() + 70, r.out.begin() + 76) == hex("0e0000000663"));
+    CHECK(ipv6_upper_sum(r.out, 14) == 0xffff);
+}
+
+TEST_CASE("direct mode: IPv6 the program cannot checksum takes the device path", "[bpf]") {
+    Overlay6Node node(64, true);
+    // GSO: the segments' outer checksums are the device's (SKB_GSO_UDP_TUNNEL_CSUM).
+    RunResult gso =
+        node.run_named(node.skel()->progs.from_pod_then_read_key6, kTcp6AToRemote, 1000);
+    CHECK(gso.retval == kTcActRedirect);
+    CHECK(gso.out.size() == kTcp6AToRemote.size());  // not grown
+    CHECK(same_ip6(node.key6().local_ipv6, kNode2Public6));
+    CHECK((ntohs(node.key6().tunnel_flags) & kTunnelCsum) != 0);
+    // UDP without a checksum: the inner message does not sum to its pseudo-header.
+    Bytes no_csum = with_bytes16(kUdp6AToRemote, 14 + 40 + 6, 0);
+    RunResult udp0 = node.run_named(node.skel()->progs.from_pod, no_csum);
+    CHECK(udp0.retval == kTcActRedirect);
+    CHECK(udp0.out.size() == no_csum.size());
+    // Bytes after the IPv6 payload (the UDP length would cover them, the inner sum not).
+    Bytes trailer = kUdp6AToRemote;
+    trailer.push_back(0);
+    trailer.push_back(0);
+    RunResult padded = node.run_named(node.skel()->progs.from_pod, trailer);
+    CHECK(padded.retval == kTcActRedirect);
+    CHECK(padded.out.size() == trailer.size());
+    // Another upper-layer protocol (SCTP: a CRC, not a one's complement sum).
+    Bytes sctp = with_byte(kUdp6AToRemote, 14 + 6, 132);
+    RunResult other = node.run_named(node.skel()->progs.from_pod, sctp);
+    CHECK(other.retval == kTcActRedirect);
+    CHECK(other.out.size() == sctp.size());
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE) == 4);
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_ENCAP_DIRECT) == 0);
+}
+
+TEST_CASE("direct mode: IPv6 too big for the underlay's MTU takes the device path", "[bpf]") {
+    REQUIRE(unshare(CLONE_NEWNET) == 0);  // this test's own loopback, MTU 1000
+    shuttle::test::must("ip link set lo mtu 1000");
+    Overlay6Node node(64, true);
+    // A UDP frame of 944 bytes: 1000 once encapsulated (outer IPv6 length), fits.
+    Bytes fits = kUdp6AToRemote;
+    fits.resize(944, 0x61);
+    fits = with_bytes16(fits, 14 + 4, 944 - 54);
+    fits = with_bytes16(fits, 14 + 40 + 4, 944 - 54);
+    RunResult r = node.run_named(node.skel()->progs.from_pod, fits);
+    CHECK(r.retval == kTcActRedirect);
+    CHECK(r.out.size() == fits.size() + 70);
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_ENCAP_DIRECT) == 1);
+
+    Bytes big = fits;  // one byte more: the device path, which fits it (20 bytes less)
+    big.push_back(0x61);
+    big = with_bytes16(big, 14 + 4, 945 - 54);
+    big = with_bytes16(big, 14 + 40 + 4, 945 - 54);
+    RunResult device = node.run_named(node.skel()->progs.from_pod_then_read_key6, big);
+    CHECK(device.retval == kTcActRedirect);
+    CHECK(device.out.size() == big.size());
+    CHECK(same_ip6(node.key6().local_ipv6, kNode2Public6));
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE) == 1);
 }

@@ -138,18 +138,6 @@ uint16_t udp_source_port(const Bytes& frame) {
     return static_cast<uint16_t>(frame.at(34) << 8 | frame.at(35));
 }
 
-// The kernel's udp_flow_src_port() for a hash, over the default ip_local_port_range.
-uint16_t expected_source_port(uint32_t hash) {
-    hash ^= hash << 16;
-    return static_cast<uint16_t>(((static_cast<uint64_t>(hash) * (60999 - 32768)) >> 32) + 32768);
-}
-
-// The flow hash test-run gives this packet (the flow dissector's), read by a probe.
-uint32_t flow_hash_of(OverlayNode& node, const Bytes& packet) {
-    node.run_named(node.skel()->progs.read_flow_hash, packet);
-    return node.skel()->bss->probe_hash;
-}
-
 void check_encapsulated(OverlayNode& node, const Bytes& in, const RunResult& r,
                         const Bytes& expected) {
     CHECK(r.retval == kTcActRedirect);

@@ -8,8 +8,9 @@
 # shuttled. Each sees the other's lease (n2 routes n1's IPv6 subnet to n1's PublicIPv6 with
 # n1's BackendV6Data VtepMAC, which differs from its IPv4 one); pods ping and move TCP both
 # ways over both families, each node reaches the other's pod over IPv6; the IPv6 frames n2
-# sends carry a correct, non-zero UDP checksum (flannel-v6.1 drops zero ones) and n1's v6
-# VtepMAC as inner destination.
+# sends (its direct path: ICMPv6, UDP, TCP) carry a correct, non-zero UDP checksum
+# (flannel-v6.1 drops zero ones) and n1's v6 VtepMAC as inner destination, and flannel-v6.1
+# takes them with n2's checksum offload off (outer checksums verified in software).
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
 
 agent_cluster_up 2 "$FLANNEL6_CONFIG"
@@ -65,18 +66,22 @@ pass "each node sees the other's lease, both families"
 ip_s=$(add_pod n2 s2)
 ip_s6=$(pod6 s2)
 [[ $ip_s6 == "$sub2_v6"* ]] || fail "shuttle pod's IPv6 $ip_s6 outside n2's subnet $sub2_v6/64"
-# n2's IPv6 to and from the flannel node takes the programs (IPv4: the direct path's counters).
-sent=$(stat_count n2 redirect remote); delivered=$(stat_count n2 redirect decap)
-for pair in "f1 $ip_s $ip_s6" "s2 $ip_f $ip_f6"; do
-  read -r from to4 to6 <<<"$pair"
-  assert_ok "ping IPv4 $from -> $to4" pod_ping "$from" "$to4" 3
-  assert_ok "ping IPv6 $from -> $to6" pod_ping6 "$from" "$to6" 3
-done
-(($(stat_count n2 redirect remote) >= sent + 6)) || fail "n2's from_pod did not encapsulate the IPv6 echoes"
+assert_ok "ping IPv4 f1 -> s2" pod_ping f1 "$ip_s" 3
+assert_ok "ping IPv4 s2 -> f1" pod_ping s2 "$ip_f" 3
+# n2 (direct mode) sends its IPv6 with its own outer headers (redirect/encap-direct, not the
+# device path's redirect/remote) and receives flannel's through the device (from_overlay:
+# redirect/decap).
+assert_eq direct "$(overlay_mode n2)" "n2 in direct mode"
+sent=$(stat_count n2 redirect encap-direct); by_device=$(stat_count n2 redirect remote)
+delivered=$(stat_count n2 redirect decap)
+assert_ok "ping IPv6 f1 -> s2" pod_ping6 f1 "$ip_s6" 3
+assert_ok "ping IPv6 s2 -> f1" pod_ping6 s2 "$ip_f6" 3
+(($(stat_count n2 redirect encap-direct) >= sent + 6)) || fail "n2's from_pod did not encapsulate the IPv6 echoes itself"
+assert_eq "$by_device" "$(stat_count n2 redirect remote)" "no IPv6 echo took n2's device path"
 (($(stat_count n2 redirect decap) >= delivered + 6)) || fail "n2's from_overlay did not deliver flannel's IPv6"
 assert_ok "flannel node -> shuttle pod over IPv6" kit_node_exec n1 ping -6 -c 2 -i 0.2 -W 2 "$ip_s6"
 assert_ok "shuttle node -> flannel pod over IPv6" kit_node_exec n2 ping -6 -c 2 -i 0.2 -W 2 "$ip_f6"
-pass "ping both ways over both families (n2's IPv6 through from_pod / from_overlay), and node -> remote pod over IPv6 both ways"
+pass "ping both ways over both families (n2's IPv6 through from_pod's direct path / from_overlay), and node -> remote pod over IPv6 both ways"
 pod_tcp f1 s2 "$ip_s" || fail "TCP IPv4 flannel pod -> shuttle pod"
 pod_tcp s2 f1 "$ip_f" || fail "TCP IPv4 shuttle pod -> flannel pod"
 pod_tcp f1 s2 "$ip_s6" || fail "TCP IPv6 flannel pod -> shuttle pod"
@@ -84,20 +89,43 @@ pod_tcp s2 f1 "$ip_f6" || fail "TCP IPv6 shuttle pod -> flannel pod"
 pass "TCP (1 MB, iperf3) both ways over both families"
 
 # --- the wire: what n2 sends flannel-v6.1 ------------------------------------------------------
-# Checksums computed in software (no offload on n2's eth0), so the capture sees the final one.
+# Checksums computed in software (no offload on n2's eth0), so the capture sees the final one
+# and flannel-v6.1's socket on n1 verifies the outer one in software: what it accepts is the
+# proof. The pod's veth keeps its offload (TCP and UDP reach from_pod CHECKSUM_PARTIAL).
 kit_node_exec n2 ethtool -K eth0 tx off >/dev/null
 kit_underlay_exec "$py" "$frames_py" capture6 \
-  --iface "k$(kit_run_id)-n2" --src "$n2_ip6" --count 2 --seconds 10 >"$(kit_run_dir)/frames6" &
+  --iface "k$(kit_run_id)-n2" --src "$n2_ip6" --count 9 --seconds 15 >"$(kit_run_dir)/frames6" &
 capture=$!
-# One ping at a time until the capture has its two frames (or its 10 s end): it starts
-# listening at its own pace, and a fixed 1 s wait missed both frames at load 19.
-while kill -0 "$capture" 2>/dev/null; do pod_ping6 s2 "$ip_f6" 1 >/dev/null || sleep 0.2; done
+kit_pod_spawn f1 "$(kit_run_dir)/udp6-f1.log" "$py" "$frames_py" listen --ip "$ip_f6" --port 5555 --seconds 30 --until done
+udp_listener=$KIT_LAST_PID
+wait_until 10 "UDP listener in f1" grep -q listening "$(kit_run_dir)/udp6-f1.log"
+sent=$(stat_count n2 redirect encap-direct)
+# An echo, a UDP datagram and a TCP handshake (to f1's closed port: SYN out, RST back) at a
+# time until the capture has its frames (or its end): it starts listening at its own pace.
+while kill -0 "$capture" 2>/dev/null; do
+  pod_ping6 s2 "$ip_f6" 1 >/dev/null || sleep 0.2
+  kit_pod_exec s2 "$py" "$frames_py" udp --to "$ip_f6" --payload v6-direct
+  kit_pod_exec s2 "$py" -c "import socket; s = socket.socket(socket.AF_INET6); s.settimeout(2)
+try: s.connect(('$ip_f6', 5556))
+except OSError: pass"
+done
 wait "$capture" || fail "capture of IPv6 VXLAN frames failed"
+assert_ok "ping IPv6 s2 -> f1 with n2's checksum offload off" pod_ping6 s2 "$ip_f6" 3
+pod_tcp s2 f1 "$ip_f6" || fail "TCP IPv6 shuttle pod -> flannel pod with n2's checksum offload off"
+kit_pod_exec s2 "$py" "$frames_py" udp --to "$ip_f6" --payload done
+wait "$udp_listener" || true
+moved=$(($(stat_count n2 redirect encap-direct) - sent))
 frames=$(cat "$(kit_run_dir)/frames6")
 kit_node_exec n2 ethtool -K eth0 tx on >/dev/null
-assert_eq 2 "$(grep -c . <<<"$frames")" "two IPv6 VXLAN frames from n2 captured"
+assert_eq 9 "$(grep -c . <<<"$frames")" "nine IPv6 VXLAN frames from n2 captured"
 assert_not_contains "$frames" "csum=zero" "no zero UDP checksum"
 assert_not_contains "$frames" "csum=bad" "no wrong UDP checksum"
+assert_not_contains "$frames" "inner_csum=bad" "no wrong inner checksum"
 assert_contains "$frames" "dst=$n1_ip6 dport=8472 vni=1 csum=ok inner_dst=$mac1_v6" \
   "outer to n1's PublicIPv6, 8472, VNI 1, inner MAC flannel-v6.1's"
-pass "on the wire to flannel-v6.1: IPv6 outer, VNI 1, a correct non-zero UDP checksum"
+for proto in icmpv6 udp tcp; do
+  assert_contains "$frames" "csum=ok inner_dst=$mac1_v6 inner=$proto inner_csum=ok" "a $proto frame with both checksums right"
+done
+((moved >= 9)) || fail "n2's direct path sent only $moved packets meanwhile"
+assert_contains "$(cat "$(kit_run_dir)/udp6-f1.log")" "v6-direct" "flannel-v6.1 accepted the direct path's UDP"
+pass "on the wire to flannel-v6.1 (n2's direct path, $moved packets): IPv6 outer, VNI 1, correct non-zero outer and right inner checksums for ICMPv6, UDP and TCP; flannel's device accepts them (ping, UDP, TCP)"

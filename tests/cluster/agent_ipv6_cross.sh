@@ -4,7 +4,8 @@
 # ping and TCP both ways within a node and across nodes for each family; the node reaches a
 # remote pod over IPv6; shuttle.1 holds its IPv6 /128, one route + permanent neighbour per
 # peer's IPv6 lease with an `encap ip6` to the peer's PublicIPv6, /readyz says so; the outer
-# IPv6 UDP checksum is set (and right) on the wire; a deleted /128 is put back, and a peer's
+# IPv6 UDP checksum is set (and right) on the wire, for the direct path's ICMPv6, UDP and
+# TCP frames; a deleted /128 is put back, and a peer's
 # route + neighbour deleted by hand too (maintain(), not a peer change); a lost
 # lease takes its IPv6 route away;
 # IPv6 pod traffic to other nodes is encapsulated by from_pod and delivered by from_overlay
@@ -58,13 +59,17 @@ done
 pass "ping over both families: same node (a<->b) and across nodes (a<->c, c<->d, a<->d), both ways"
 
 # --- IPv6 across nodes goes through the programs (routes6), not the stack's routes ---------
-# n1's from_pod encapsulates (redirect/remote; its IPv4 takes the direct path's
-# encap-direct), n2's from_overlay delivers (redirect/decap; IPv4: decap-direct).
-sent=$(stat_count n1 redirect remote); delivered=$(stat_count n2 redirect decap)
+# The nodes run in direct mode: n1's from_pod pushes the IPv6 outer headers itself
+# (redirect/encap-direct; the device path's redirect/remote stays still for echoes), n2's
+# from_overlay delivers (redirect/decap: IPv6 is received through the device).
+assert_eq direct "$(overlay_mode n1)" "n1 in direct mode"
+sent=$(stat_count n1 redirect encap-direct); by_device=$(stat_count n1 redirect remote)
+delivered=$(stat_count n2 redirect decap)
 assert_ok "ping IPv6 a -> c, 5 echoes" pod_ping6 a "$c6" 5
-(($(stat_count n1 redirect remote) >= sent + 5)) || fail "n1's from_pod did not encapsulate the IPv6 echoes"
+(($(stat_count n1 redirect encap-direct) >= sent + 5)) || fail "n1's from_pod did not encapsulate the IPv6 echoes itself"
+assert_eq "$by_device" "$(stat_count n1 redirect remote)" "no IPv6 echo took the device path"
 (($(stat_count n2 redirect decap) >= delivered + 5)) || fail "n2's from_overlay did not deliver the IPv6 echoes"
-pass "IPv6 to another node: from_pod encapsulates it, from_overlay delivers it (counters)"
+pass "IPv6 to another node: from_pod's direct path sends it, from_overlay delivers it (counters)"
 
 # --- a peer's IPv6 route and neighbour deleted by hand: the 5 s repair puts them back -------
 kit_node_exec n1 ip -6 route del "${SUB6[n2]}/64" dev shuttle.1
@@ -88,22 +93,42 @@ assert_ok "n1 -> pod c (n2) over IPv6" kit_node_exec n1 ping -6 -c 2 -i 0.2 -W 2
 pass "the node reaches a remote pod over IPv6"
 
 # --- the wire: IPv6 outer, VNI 1, UDP checksum present and right --------------------------
-# Checksums computed in software (no offload on n1's eth0), so the capture sees the final one.
+# Checksums computed in software (no offload on n1's eth0), so the capture sees the final one
+# and n2 verifies the outer one in software too. The pods' own veths keep their offload: the
+# direct path gets TCP and UDP with the inner checksum not yet filled in (CHECKSUM_PARTIAL).
 kit_node_exec n1 ethtool -K eth0 tx off >/dev/null
 kit_underlay_exec "$py" "$frames_py" capture6 \
-  --iface "k$(kit_run_id)-n1" --src fd77::11 --count 2 --seconds 10 >"$(kit_run_dir)/frames6" &
+  --iface "k$(kit_run_id)-n1" --src fd77::11 --count 12 --seconds 15 >"$(kit_run_dir)/frames6" &
 capture=$!
-# One ping at a time until the capture has its two frames (or its 10 s end): it starts
-# listening at its own pace, and a fixed 1 s wait missed both frames at load 19.
-while kill -0 "$capture" 2>/dev/null; do pod_ping6 a "$c6" 1 >/dev/null || sleep 0.2; done
+kit_pod_spawn c "$(kit_run_dir)/udp6-c.log" "$py" "$frames_py" listen --ip "$c6" --port 5555 --seconds 30 --until done
+udp_listener=$KIT_LAST_PID
+wait_until 10 "UDP listener in c" grep -q listening "$(kit_run_dir)/udp6-c.log"
+sent=$(stat_count n1 redirect encap-direct)
+# An echo, a UDP datagram and a TCP handshake (to c's closed port: SYN out, RST back) at a
+# time until the capture has its frames (or its end): it starts listening at its own pace.
+while kill -0 "$capture" 2>/dev/null; do
+  pod_ping6 a "$c6" 1 >/dev/null || sleep 0.2
+  kit_pod_exec a "$py" "$frames_py" udp --to "$c6" --payload v6-direct
+  kit_pod_exec a "$py" -c "import socket; s = socket.socket(socket.AF_INET6); s.settimeout(2)
+try: s.connect(('$c6', 5556))
+except OSError: pass"
+done
 wait "$capture" || fail "capture of IPv6 VXLAN frames failed"
+kit_pod_exec a "$py" "$frames_py" udp --to "$c6" --payload done
+wait "$udp_listener" || true
 frames=$(cat "$(kit_run_dir)/frames6")
-assert_eq 2 "$(grep -c . <<<"$frames")" "two IPv6 VXLAN frames from n1 captured"
+assert_eq 12 "$(grep -c . <<<"$frames")" "twelve IPv6 VXLAN frames from n1 captured"
 assert_not_contains "$frames" "csum=zero" "no zero UDP checksum"
 assert_not_contains "$frames" "csum=bad" "no wrong UDP checksum"
+assert_not_contains "$frames" "inner_csum=bad" "no wrong inner checksum"
 assert_contains "$frames" "dst=fd77::12 dport=8472 vni=1 csum=ok inner_dst=$mac_n2" "outer to n2's PublicIPv6, 8472, VNI 1, inner MAC n2's VtepMAC"
+for proto in icmpv6 udp tcp; do
+  assert_contains "$frames" "csum=ok inner_dst=$mac_n2 inner=$proto inner_csum=ok" "a $proto frame with both checksums right"
+done
+(($(stat_count n1 redirect encap-direct) >= sent + 12)) || fail "the captured frames did not come from the direct path"
+assert_contains "$(cat "$(kit_run_dir)/udp6-c.log")" "v6-direct" "n2 took the direct path's UDP (outer checksum verified in software)"
 kit_node_exec n1 ethtool -K eth0 tx on >/dev/null
-pass "on the wire: IPv6 outer to 8472, VNI 1, a correct UDP checksum"
+pass "on the wire (direct path): IPv6 outer to 8472, VNI 1, correct outer and inner checksums for ICMPv6, UDP and TCP"
 
 # --- a lost lease takes its IPv6 route and neighbour away -----------------------------------
 kit_stop "${SHUTTLED_PID[n3]}"

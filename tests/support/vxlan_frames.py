@@ -9,6 +9,8 @@
   inner    --src IP --dst IP [--sport P] [--dport P] [--id N] [--payload TEXT]
            one IPv4/UDP packet with these exact header fields (raw socket, IP_HDRINCL):
            the same inner packet every time
+  udp      --to IP|IPV6 [--port 5555] [--payload TEXT] [--count N]
+           plain UDP datagrams (a pod's own traffic)
   listen   --ip IP|IPV6 --port P --seconds S [--until TEXT]
            prints the payloads received, one a line; ends after S seconds or TEXT
   capture  --iface IF [--port 8472] [--src IP] [--count N] [--seconds S] [--lengths]
@@ -17,7 +19,9 @@
   capture6 --iface IF [--port 8472] [--src IPV6] [--count N] [--seconds S]
            VXLAN frames over IPv6 seen on IF, one line each: src= dst= dport= vni=
            csum=ok|zero|bad (the outer UDP checksum over the IPv6 pseudo-header)
-           inner_dst=<MAC>; checksums offloaded by the sender are not final on the wire
+           inner_dst=<MAC> [inner=tcp|udp|icmpv6 inner_csum=ok|bad: the inner IPv6
+           packet's upper-layer checksum]; checksums offloaded by the sender are not final
+           on the wire
   compare  A B [--port-range LO HI]
            one frame (hex line) of each: which outer fields are equal, which differ
   tcx-count IFNAME ingress|egress             programs attached by TCX (BPF_PROG_QUERY)
@@ -79,6 +83,14 @@ def cmd_send(args):
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         for _ in range(args.count):
             s.sendto(vxlan + inner, (args.to, args.port))
+
+
+def cmd_udp(args):
+    """Plain UDP datagrams (a pod's own traffic, not VXLAN)."""
+    family = socket.AF_INET6 if ":" in args.to else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        for _ in range(args.count):
+            s.sendto(args.payload.encode(), (args.to, args.port))
 
 
 def cmd_inner(args):
@@ -149,7 +161,22 @@ def ipv6_vxlan_line(frame, port, src):
     inner_dst = ":".join(f"{b:02x}" for b in udp[16:22])
     return (f"src={socket.inet_ntop(socket.AF_INET6, saddr)} "
             f"dst={socket.inet_ntop(socket.AF_INET6, daddr)} dport={dport} vni={vni} "
-            f"csum={csum} inner_dst={inner_dst}")
+            f"csum={csum} inner_dst={inner_dst}{inner_ipv6_text(udp[30:length])}")
+
+
+INNER_PROTOCOLS = {6: "tcp", 17: "udp", 58: "icmpv6"}
+
+
+def inner_ipv6_text(ip):
+    """' inner=<tcp|udp|icmpv6|n> inner_csum=<ok|bad>' for an inner IPv6 packet without
+    extension headers (its upper-layer checksum with the pseudo-header), else ''."""
+    if len(ip) < 40 or ip[0] >> 4 != 6:
+        return ""
+    length, nexthdr = struct.unpack("!HB", ip[4:7])
+    message = ip[40:40 + length]
+    pseudo = ip[8:40] + struct.pack("!IxxxB", length, nexthdr)
+    ok = len(message) == length and checksum(pseudo + message) == 0
+    return f" inner={INNER_PROTOCOLS.get(nexthdr, nexthdr)} inner_csum={'ok' if ok else 'bad'}"
 
 
 def cmd_capture6(args):
@@ -246,6 +273,12 @@ def main():
     p.add_argument("--payload", default="forged")
     p.add_argument("--count", type=int, default=1)
     p.set_defaults(run=cmd_send)
+    p = sub.add_parser("udp")
+    p.add_argument("--to", required=True)
+    p.add_argument("--port", type=int, default=5555)
+    p.add_argument("--payload", default="udp")
+    p.add_argument("--count", type=int, default=1)
+    p.set_defaults(run=cmd_udp)
     p = sub.add_parser("inner")
     p.add_argument("--src", required=True)
     p.add_argument("--dst", required=True)

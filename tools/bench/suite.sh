@@ -463,8 +463,9 @@ done
     echo
     echo "underlay-v6 = the underlay hosts' fd77:: addresses; flannel-v6 = flannel-v6.1 as flanneld's dual-stack"
     echo "vxlan backend makes it (local = the node's PublicIPv6, outer IPv6, MTU 1430); shuttle-x-v6 = the shuttle-x"
-    echo "nodes with IPv6 halves in the static-nodes file: IPv6 encapsulated by from_pod through shuttle.1 (routes6)"
-    echo "(the device path in either overlay mode: the direct path is IPv4 only)."
+    echo "nodes with IPv6 halves in the static-nodes file (direct mode): from_pod sends non-GSO IPv6 (the round trip,"
+    echo "64-byte UDP, ACKs) with its own outer IPv6/UDP/VXLAN headers and a computed outer UDP checksum, GSO bursts"
+    echo "(bulk TCP data) through shuttle.1 (routes6, the device path); received through shuttle.1 and from_overlay."
     echo
     table "underlay-v6 flannel-v6" "$tmp/cross6.csv"
   fi
