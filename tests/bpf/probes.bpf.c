@@ -180,8 +180,12 @@ int restore_then_from_overlay(struct __sk_buff* skb) {
     if (restore_packet(skb))
         return TC_ACT_SHOT;
     tunnel = tunnel_info_of(skb); /* what from_overlay pays for every packet */
-    if (tunnel.vni < 0)
-        tunnel = arrive_with_vni(skb); /* first repetition only */
+    /* The first repetition, and any after another program replaced the metadata: the setter
+     * fills this CPU's one metadata dst, which the skb only points at, so any other
+     * bpf_skb_set_tunnel_key on that CPU meanwhile (a datapath encapsulating beside the
+     * benchmark, another test run) overwrites it. */
+    if (tunnel.vni != probe_vni || tunnel.outer_src != bpf_htonl(probe_outer_src))
+        tunnel = arrive_with_vni(skb);
     return from_overlay_verdict(skb, tunnel);
 }
 
