@@ -8,12 +8,14 @@
 #   sudo tools/bench/bench.sh [--rounds 5] [--duration 5] [--setups limit,bridge[,shuttle][,limit-v6,...]]
 #                             [--metrics tcp_stream,tcp_rr,udp_rate,tcp_conn] [--cpu N]
 #                             [--kube-services 2000] [--warmup 1|0] [--rr-tool sockperf|loadgen]
-#                             [--out DIR]
+#                             [--loadgen-duration S] [--out DIR]
 #
 # --warmup 0 skips the unrecorded first run of each metric per setup (the demo's short run).
 # --rr-tool: the round trip's tool for the IPv4 rows (IPv6 rows: loadgen always): sockperf
 # (default) or loadgen's TCP ping-pong, the same 64-byte exchange without sockperf 3.7's
 # fixed 2 s sleep before each run (the demo's short run).
+# --loadgen-duration: seconds of loadgen's measurements (round trip by loadgen, UDP rate,
+# connections/s; fractions allowed; default --duration); iperf3 and sockperf take --duration.
 # <setup>-v6 measures <setup> over IPv6; with any of them every setup is built dual-stack.
 #
 # Not part of ctest: run it by hand on a quiet machine.
@@ -29,6 +31,7 @@ BENCH_CPU=$(($(nproc) - 1))
 BENCH_KUBE_SERVICES=2000
 BENCH_WARMUP=1
 BENCH_RR_TOOL=sockperf
+BENCH_LOADGEN_DURATION=
 BENCH_OUT=$repo/build/bench/$(date -u +%Y%m%dT%H%M%SZ)
 export SHUTTLE_BIN_DIR=${SHUTTLE_BIN_DIR:-$repo/build/bin}
 
@@ -43,12 +46,14 @@ while (($#)); do
   --kube-services) BENCH_KUBE_SERVICES=$2; shift 2 ;;
   --warmup) BENCH_WARMUP=$2; shift 2 ;;
   --rr-tool) BENCH_RR_TOOL=$2; shift 2 ;;
+  --loadgen-duration) BENCH_LOADGEN_DURATION=$2; shift 2 ;;
   --out) BENCH_OUT=$2; shift 2 ;;
   -h | --help) usage; exit 0 ;;
   *) usage >&2; exit 2 ;;
   esac
 done
 [[ $BENCH_RR_TOOL == sockperf || $BENCH_RR_TOOL == loadgen ]] || { usage >&2; exit 2; }
+BENCH_LOADGEN_DURATION=${BENCH_LOADGEN_DURATION:-$BENCH_DURATION}
 IFS=, read -ra setups <<<"$BENCH_SETUPS"
 IFS=, read -ra metrics <<<"$BENCH_METRICS"
 for tool in iperf3 sockperf taskset jq iptables-restore; do
@@ -91,7 +96,9 @@ for setup in "${setups[@]}"; do
   done
   # Warm-up: one short unrecorded run of each metric.
   if ((BENCH_WARMUP)); then
-    for metric in "${metrics[@]}"; do BENCH_DURATION=1 "metric_$metric" "$setup" >/dev/null; done
+    for metric in "${metrics[@]}"; do
+      BENCH_DURATION=1 BENCH_LOADGEN_DURATION=1 "metric_$metric" "$setup" >/dev/null
+    done
   fi
 done
 
@@ -115,7 +122,7 @@ bash "$bench_dir/report.sh" "$csv" | tee "$BENCH_OUT/results.md"
 {
   echo
   echo "kernel $(uname -r), $(nproc) CPUs, client and server pinned to CPU $BENCH_CPU;"
-  echo "${BENCH_DURATION} s per measurement; kube-proxy-style services in the nodes: $BENCH_KUBE_SERVICES."
+  echo "${BENCH_DURATION} s per measurement (loadgen's: $BENCH_LOADGEN_DURATION s); kube-proxy-style services in the nodes: $BENCH_KUBE_SERVICES."
   [[ ! -s $BENCH_OUT/notes.txt ]] || sed 's/^/- /' "$BENCH_OUT/notes.txt"
 } | tee -a "$BENCH_OUT/results.md"
 echo "bench: results in $BENCH_OUT" >&2

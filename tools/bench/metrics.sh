@@ -70,7 +70,7 @@ metric_tcp_rr() {
   local setup=$1 out avg p99
   if bench_rr_by_loadgen "$setup"; then
     bench_client "$setup" "$BENCH_LOADGEN" tcp-pp-client "${BENCH_SERVER_IP[$setup]}" "$BENCH_PP_PORT" \
-      "$BENCH_DURATION" 64
+      "$BENCH_LOADGEN_DURATION" 64
     return
   fi
   out=$(bench_client "$setup" sockperf pp --tcp --full-rtt -i "${BENCH_SERVER_IP[$setup]}" \
@@ -91,7 +91,7 @@ server_udp_rate() {
 # 64-byte UDP packet rate from a windowed sender the receiver acknowledges (loadgen.cpp).
 metric_udp_rate() {
   bench_client "$1" "$BENCH_LOADGEN" udp-client "${BENCH_SERVER_IP[$1]}" "$BENCH_UDP_PORT" \
-    "$BENCH_DURATION" 64 64
+    "$BENCH_LOADGEN_DURATION" 64 64
 }
 
 server_tcp_conn() {
@@ -102,5 +102,5 @@ server_tcp_conn() {
 # TCP connection rate (connect, one byte, close), through the node's kube-proxy rules.
 metric_tcp_conn() {
   bench_client "$1" "$BENCH_LOADGEN" tcp-client "${BENCH_SERVER_IP[$1]}" "$BENCH_CONN_PORT" \
-    "$BENCH_DURATION"
+    "$BENCH_LOADGEN_DURATION"
 }

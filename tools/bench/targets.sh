@@ -78,6 +78,6 @@ row "BPF ns/packet, IPv6 local redirect, 10,000 endpoints (ns)" \
 row "same node IPv6 round trip, shuttle-v6 × limit-v6" "$(ratio datapath rr_avg_us shuttle-v6 limit-v6)" "≤" 1.03 "needs the shuttle-v6 setup"
 row "same node IPv6 64-byte UDP rate, shuttle-v6 × bridge-v6" "$(ratio datapath udp_pps shuttle-v6 bridge-v6)" "≥" 1.35 "needs the shuttle-v6 setup"
 row "cross node IPv6 round trip, shuttle-x-v6 × flannel-v6 (device path)" "$(ratio datapath rr_avg_us shuttle-x-v6 flannel-v6)" "≤" 0.85 \
-  "needs the shuttle-x-v6 setup (shuttled built) and a run without --quick"
+  "needs the shuttle-x-v6 setup (shuttled built)"
 row "routes map in line after 1,000 new leases (s)" "$(value routes routes_in_line_s shuttled)" "≤" 2 \
   "needs shuttled and etcd (the routes scenario)"
