@@ -64,6 +64,10 @@ const char* const kUsage =
     "  status      pins, program build, map fill levels, shuttled's health, and what is\n"
     "              attached to each veth and the VXLAN device (TCX or tc)\n"
     "  routes      other nodes' subnets: underlay IP, VTEP MAC, VNI (the routes map)\n"
+    "  routes6     other nodes' IPv6 subnets: their and our PublicIPv6, VTEP MAC, VNI\n"
+    "              (the routes6 map: from_pod's IPv6 path through the VXLAN device)\n"
+    "  peers6      other nodes' PublicIPv6 and IPv6 subnet (the peers6 map: from_overlay's\n"
+    "              IPv6 tunnel check)\n"
     "  monitor     drop events as they happen, with their reason and the pods' names\n"
     "              (Ctrl-C ends); --trace adds sampled forwarded packets\n"
     "  uninstall   remove shuttle's datapath from the node (see shuttlectl uninstall --help)\n"
@@ -134,6 +138,12 @@ int run(const Args& args) {
     } else if (args.command == "routes") {
         out = dp::routes_json(node);
         text = args.json ? "" : dp::routes_table(out);
+    } else if (args.command == "routes6") {
+        out = dp::routes6_json(node);
+        text = args.json ? "" : dp::routes6_table(out);
+    } else if (args.command == "peers6") {
+        out = dp::peers6_json(node);
+        text = args.json ? "" : dp::peers6_table(out);
     } else if (args.command == "config") {
         out = dp::config_json(node);
         text = args.json ? "" : dp::config_table(out);
@@ -202,7 +212,8 @@ int main(int argc, char** argv) {
         }
     }
     if (args.command != "endpoints" && args.command != "stats" && args.command != "config" &&
-        args.command != "status" && args.command != "monitor" && args.command != "routes") {
+        args.command != "status" && args.command != "monitor" && args.command != "routes" &&
+        args.command != "routes6" && args.command != "peers6") {
         return usage_error(args.command.empty() ? "missing command"
                                                 : "unknown command " + args.command);
     }

@@ -216,8 +216,20 @@ uint32_t max_entries(int map_fd) {
     return info.max_entries;
 }
 
+// A hash map's entries / max entries; null for pins of a build before the map.
+template <typename Key>
+json hash_fill_json(const Node& node, const char* name) {
+    int fd = -1;
+    try {
+        fd = node.map_fd(name);
+    } catch (const std::invalid_argument&) {
+        return json();
+    }
+    return {{"used", static_cast<uint32_t>(keys<Key>(fd).size())}, {"capacity", max_entries(fd)}};
+}
+
 // Endpoints: the slots of the node subnet (its size is the capacity, at most the map's) that
-// hold a pod. Routes: the entries of the hash.
+// hold a pod. Routes, routes6, peers6: the entries of the hash.
 json map_fill_json(const Node& node) {
     int endpoints_fd = node.map_fd("endpoints");
     uint32_t endpoint_slots = 0;
@@ -233,10 +245,15 @@ json map_fill_json(const Node& node) {
     int routes_fd = node.map_fd("routes");
     auto routes_used = static_cast<uint32_t>(keys<shuttle_route_key>(routes_fd).size());
     return {{"endpoints", {{"used", endpoints_used}, {"capacity", endpoint_slots}}},
-            {"routes", {{"used", routes_used}, {"capacity", max_entries(routes_fd)}}}};
+            {"routes", {{"used", routes_used}, {"capacity", max_entries(routes_fd)}}},
+            {"routes6", hash_fill_json<shuttle_route6_key>(node, "routes6")},
+            {"peers6", hash_fill_json<shuttle_ip6>(node, "peers6")}};
 }
 
 std::string fill_text(const json& fill) {
+    if (!fill.is_object()) {
+        return "-";  // pins of a build before the map
+    }
     std::string text = text_of(fill["used"]) + "/" + text_of(fill["capacity"]);
     if (auto capacity = fill["capacity"].get<uint32_t>(); capacity > 0) {
         char percent[16];
@@ -291,6 +308,8 @@ json status_json(const Node& node) {
             {"maps", map_fill_json(node)},
             {"trace", tracing},  // a shuttlectl monitor --trace is running
             {"trace_sample", tracing ? json(cfg->trace_sample) : json()},
+            // shuttled has written peers6: from_overlay checks IPv6 tunnel packets
+            {"ipv6_peers_check", cfg && (cfg->flags & SHUTTLE_CONFIG_F_IPV6_PEERS) != 0},
             {"overlay", overlay},
             // direct: from_pod and from_underlay encapsulate and decapsulate themselves
             {"overlay_mode",
@@ -313,6 +332,26 @@ json routes_json(const Node& node) {
                        {"underlay_ip", r.underlay_ip.str()},
                        {"vtep_mac", r.vtep_mac.str()},
                        {"vni", r.vni}});
+    }
+    return out;
+}
+
+json routes6_json(const Node& node) {
+    json out = json::array();
+    for (const RemoteRoute6& r : node.routes6()) {
+        out.push_back({{"subnet", r.subnet.str()},
+                       {"underlay_ip", r.underlay_ip6.str()},
+                       {"local_ip", r.local_ip6.str()},
+                       {"vtep_mac", r.vtep_mac.str()},
+                       {"vni", r.vni}});
+    }
+    return out;
+}
+
+json peers6_json(const Node& node) {
+    json out = json::array();
+    for (const Peer6& p : node.peers6()) {
+        out.push_back({{"underlay_ip", p.public_ip.str()}, {"subnet", p.subnet.str()}});
     }
     return out;
 }
@@ -347,6 +386,19 @@ std::string routes_table(const json& routes) {
                  routes);
 }
 
+std::string routes6_table(const json& routes6) {
+    return table({{"SUBNET", "subnet"},
+                  {"NODE (UNDERLAY IP)", "underlay_ip"},
+                  {"LOCAL IP", "local_ip"},
+                  {"VTEP MAC", "vtep_mac"},
+                  {"VNI", "vni"}},
+                 routes6);
+}
+
+std::string peers6_table(const json& peers6) {
+    return table({{"NODE (UNDERLAY IP)", "underlay_ip"}, {"SUBNET", "subnet"}}, peers6);
+}
+
 std::string status_table(const json& status) {
     std::string overlay;  // null: key_values prints "overlay  -"
     if (const json& o = status["overlay"]; o.is_object()) {
@@ -358,6 +410,7 @@ std::string status_table(const json& status) {
     std::string maps;
     if (const json& m = status["maps"]; m.is_object()) {
         maps = "endpoints  " + fill_text(m["endpoints"]) + "\nroutes  " + fill_text(m["routes"]) +
+               "\nroutes6  " + fill_text(m["routes6"]) + "\npeers6  " + fill_text(m["peers6"]) +
                "\n";
     }
     return key_values(status) + maps + overlay + "\n" +
