@@ -6,7 +6,9 @@
 # peer's IPv6 lease with an `encap ip6` to the peer's PublicIPv6, /readyz says so; the outer
 # IPv6 UDP checksum is set (and right) on the wire, for the direct path's ICMPv6, UDP and
 # TCP frames; a deleted /128 is put back, and a peer's
-# route + neighbour deleted by hand too (maintain(), not a peer change); a lost
+# route + neighbour deleted by hand too (maintain(), not a peer change); shuttlectl routes6
+# and peers6 show the maps of the IPv6 paths (JSON and table), status their fill levels; a
+# peers6 map emptied or changed by hand (bpftool) is written again by the 5 s repair; a lost
 # lease takes its IPv6 route away;
 # IPv6 pod traffic to other nodes is encapsulated by from_pod and delivered by from_overlay
 # (counters); after uninstall the node's IPv6 pods keep talking (host routing).
@@ -83,6 +85,53 @@ assert_contains "$(shuttled_log n1)" "IPv6 overlay drift: IPv6 route to ${SUB6[n
 assert_ok "ping IPv6 a -> c after the repair" pod_ping6 a "$c6"
 assert_ok "ping IPv6 c -> a after the repair" pod_ping6 c "$a6"
 pass "a peer's IPv6 route and neighbour deleted by hand are repaired within one 5 s round, traffic flows"
+
+# --- shuttlectl routes6 / peers6: the maps of from_pod's IPv6 path and the tunnel check ----
+ctl() { kit_node_exec n1 "$bin/shuttlectl" "$@"; }
+mac_n3=$(kit_node_exec n3 cat /sys/class/net/shuttle.1/address)
+# (sorted by subnet: the leases' subnets are random)
+assert_eq "$(printf '%s\n' "${SUB6[n2]}/64 fd77::12 fd77::11 $mac_n2 1" "${SUB6[n3]}/64 fd77::13 fd77::11 $mac_n3 1" | LC_ALL=C sort | paste -sd,)" \
+  "$(ctl --json routes6 | jq -r '[.[] | "\(.subnet) \(.underlay_ip) \(.local_ip) \(.vtep_mac) \(.vni)"] | sort | join(",")')" \
+  "shuttlectl --json routes6: n1's IPv6 routes to n2 and n3 (subnet, their and our PublicIPv6, VtepMAC, VNI)"
+table=$(ctl routes6)
+assert_contains "$table" "SUBNET" "shuttlectl routes6 has a header"
+grep -qE "^${SUB6[n2]}/64 +fd77::12 +fd77::11 +$mac_n2 +1\$" <<<"$table" || fail "shuttlectl routes6 has no row for n2: $table"
+peers6_of_n1() { ctl --json peers6 | jq -r '[.[] | "\(.underlay_ip) \(.subnet)"] | join(",")'; }
+want_peers6="fd77::12 ${SUB6[n2]}/64,fd77::13 ${SUB6[n3]}/64"
+assert_eq "$want_peers6" "$(peers6_of_n1)" "shuttlectl --json peers6: n2's and n3's PublicIPv6 and IPv6 subnet"
+table=$(ctl peers6)
+grep -qE "^fd77::13 +${SUB6[n3]}/64\$" <<<"$table" || fail "shuttlectl peers6 has no row for n3: $table"
+assert_eq "2 2 true" "$(ctl --json status | jq -r '"\(.maps.routes6.used) \(.maps.peers6.used) \(.ipv6_peers_check)"')" \
+  "shuttlectl --json status: routes6 and peers6 fill, the IPv6 tunnel check on"
+table=$(ctl status)
+assert_contains "$table" "routes6  2/" "shuttlectl status: routes6 fill"
+assert_contains "$table" "peers6  2/" "shuttlectl status: peers6 fill"
+pass "shuttlectl routes6, peers6 and status show the IPv6 maps"
+
+# --- peers6 emptied, then changed, by hand: the 5 s repair writes it again ----------------
+peers6_map=/sys/fs/bpf/shuttle/v1/maps/peers6
+zeros=(00 00 00 00 00 00 00 00 00 00 00 00 00)
+key_n2=(fd 77 "${zeros[@]}" 12) key_n3=(fd 77 "${zeros[@]}" 13)
+peers6_are() { [[ $(peers6_of_n1) == "$1" ]]; }
+drift_lines() { shuttled_log n1 | grep -c "IPv6 overlay drift: map peers6 differs from the peers' IPv6 leases" || true; }
+assert_eq 0 "$(drift_lines)" "no peers6 drift logged before the map is touched"
+kit_node_exec n1 bpftool map delete pinned "$peers6_map" key hex "${key_n2[@]}"
+kit_node_exec n1 bpftool map delete pinned "$peers6_map" key hex "${key_n3[@]}"
+wait_until 7 "n1's peers6 written again after it was emptied" peers6_are "$want_peers6"
+# (0 entries, or 1 if a round fell between the two deletes)
+assert_contains "$(shuttled_log n1)" "IPv6 overlay drift: map peers6 differs from the peers' IPv6 leases (" \
+  "shuttled's periodic repair noticed the emptied peers6"
+before=$(drift_lines)
+# n2's entry with another subnet (fd00:99::/64): IPv6 from n2's pods would be forged-inner-src.
+kit_node_exec n1 bpftool map update pinned "$peers6_map" key hex "${key_n2[@]}" \
+  value hex fd 00 00 99 "${zeros[@]:1}" 40 00 00 00 00 00 00 00
+wait_until 7 "n1's peers6 entry for n2 written again after it was changed" peers6_are "$want_peers6"
+assert_contains "$(shuttled_log n1)" \
+  "IPv6 overlay drift: map peers6 differs from the peers' IPv6 leases (2 entries, 2 wanted); repairing" \
+  "shuttled's periodic repair noticed the changed entry"
+assert_eq $((before + 1)) "$(drift_lines)" "one more peers6 drift line"
+assert_ok "ping IPv6 c -> a after the peers6 repair" pod_ping6 c "$a6"
+pass "a peers6 map emptied or changed by hand is written again within one 5 s round, traffic flows"
 for pair in "a b $b $b6" "b a $a $a6" "a c $c $c6" "c a $a $a6" "c d $d $d6" "d c $c $c6"; do
   read -r from to ip4 ip6 <<<"$pair"
   pod_tcp "$from" "$to" "$ip4" 2M || fail "TCP IPv4 $from -> $to"

@@ -392,6 +392,28 @@ std::vector<datapath::RemoteRoute6> ipv6_map_routes(const std::vector<overlay::I
     return result;
 }
 
+// peers6 (from_overlay's IPv6 tunnel check) for the same peers, as Node::peers6() reads it
+// back: one entry per PublicIPv6 (the map's key: the last peer of an address wins, as in
+// set_peers6), subnets normalised, sorted by address.
+std::vector<datapath::Peer6> ipv6_map_peers(const std::vector<overlay::Ipv6Peer>& peers) {
+    std::vector<datapath::Peer6> result;
+    for (const auto& peer : peers) {
+        auto same = std::find_if(result.begin(), result.end(), [&](const datapath::Peer6& p) {
+            return p.public_ip == peer.public_ipv6;
+        });
+        datapath::Peer6 entry{peer.public_ipv6, peer.subnet.network()};
+        if (same == result.end()) {
+            result.push_back(entry);
+        } else {
+            *same = entry;
+        }
+    }
+    std::sort(result.begin(), result.end(), [](const auto& a, const auto& b) {
+        return a.public_ip.to_integer() < b.public_ip.to_integer();
+    });
+    return result;
+}
+
 }  // namespace
 
 void NodeDatapath::reattach_recorded_pods() {
@@ -448,11 +470,7 @@ void NodeDatapath::write_ipv6_routes_locked() {
         overlay::set_ipv6_peers(netlink_, applied_->ifname, *options_.public_ipv6, peers);
     if (applied_->config.enable_ipv4) {
         // Dual-stack: from_overlay runs on the device and checks IPv6 tunnel packets by these.
-        std::vector<datapath::Peer6> checked;
-        for (const auto& peer : peers) {
-            checked.push_back({peer.public_ipv6, peer.subnet});
-        }
-        node_.set_peers6(checked);
+        node_.set_peers6(ipv6_map_peers(peers));
     }
     // After the kernel routes: a packet from_pod hands to the stack always has one.
     node_.set_routes6(ipv6_map_routes(peers, *options_.public_ipv6));
@@ -476,6 +494,15 @@ void NodeDatapath::repair_ipv6_peers_locked() {
             overlay::ipv6_peers_drift(netlink_, applied_->ifname, *options_.public_ipv6, peers);
         if (drift.empty() && node_.routes6() != ipv6_map_routes(peers, *options_.public_ipv6)) {
             drift = "map routes6 differs from the peers' IPv6 leases";
+        }
+        if (drift.empty() && applied_->config.enable_ipv4) {  // dual-stack: peers6 written
+            auto wanted = ipv6_map_peers(peers);
+            auto held = node_.peers6();
+            if (held != wanted) {
+                drift = "map peers6 differs from the peers' IPv6 leases (" +
+                        std::to_string(held.size()) + " entries, " + std::to_string(wanted.size()) +
+                        " wanted)";
+            }
         }
         if (drift.empty()) {
             return;
