@@ -316,6 +316,10 @@ enum shuttle_event_type {
     SHUTTLE_EVENT_TRACE = 2, /* a forwarded packet (redirect verdict), 1 in trace_sample */
 };
 
+/* A ring buffer record: readers take a record of at least SHUTTLE_EVENT_V1_SIZE bytes and
+ * treat the fields past its end as zero. Fields are only ever appended (no layout version:
+ * a record carries its size), so a shuttlectl and programs of different builds on one node
+ * read each other's events. */
 struct shuttle_event {
     __u64 timestamp_ns; /* bpf_ktime_get_ns() */
     __u32 type;         /* shuttle_event_type */
@@ -327,8 +331,14 @@ struct shuttle_event {
     __u8 smac[6];
     __u8 dmac[6];
     __u16 eth_proto; /* network order */
-    __u8 ip_proto;
-    __u8 ttl;
+    __u8 ip_proto;   /* IPv6: the first next header */
+    __u8 ttl;        /* IPv6: the hop limit */
+    /* Appended (a build before them sends SHUTTLE_EVENT_V1_SIZE bytes): an IPv6 packet's
+     * addresses, network order; zero for other packets. */
+    __u8 saddr6[16];
+    __u8 daddr6[16];
 };
+
+#define SHUTTLE_EVENT_V1_SIZE 48 /* up to and including ttl */
 
 #endif /* SHUTTLE_ABI_H */

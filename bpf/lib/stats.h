@@ -2,6 +2,7 @@
 #ifndef SHUTTLE_LIB_STATS_H
 #define SHUTTLE_LIB_STATS_H
 
+#include "lib/ipv6.h"
 #include "lib/maps.h"
 #include "lib/parsing.h"
 
@@ -25,6 +26,7 @@ static __noinline void report_event(struct __sk_buff* skb, __u32 type, __u32 key
     struct shuttle_event* event;
     struct ethhdr* eth;
     struct iphdr* iph;
+    struct ipv6hdr* ip6;
 
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event)
@@ -47,6 +49,14 @@ static __noinline void report_event(struct __sk_buff* skb, __u32 type, __u32 key
                 event->daddr = iph->daddr;
                 event->ip_proto = iph->protocol;
                 event->ttl = iph->ttl;
+            }
+        } else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+            ip6 = parse_ipv6(&pkt);
+            if (ip6) {
+                ipv6_copy(event->saddr6, &ip6->saddr);
+                ipv6_copy(event->daddr6, &ip6->daddr);
+                event->ip_proto = ip6->nexthdr;
+                event->ttl = ip6->hop_limit;
             }
         }
     }

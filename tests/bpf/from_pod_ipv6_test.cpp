@@ -2,8 +2,11 @@
 // the program (NS -> NA), local redirect, hop limit, anti-spoofing, the ICMPv6 the stack
 // must see, Services pairs. Fixtures made by hand from RFC 4861/4443 layouts; every
 // ICMPv6 checksum in them is right (checked by icmpv6_checksum_sum).
+#include <arpa/inet.h>
+
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "bpf_fixture.h"
 #include "ipv6_fixture.h"
@@ -244,6 +247,38 @@ TEST_CASE("IPv6 with a spoofed source address or MAC is dropped and counted", "[
     Bytes ns_not_held = with_byte(kNsForGateway, 14 + 8 + 15, 0x09);  // NS from ::9
     CHECK(node.run(ns_not_held).retval == kTcActShot);
     CHECK(node.total_redirects() == 0);
+}
+
+TEST_CASE("an IPv6 drop is reported with its IPv6 addresses, next header and hop limit", "[bpf]") {
+    DualStackNode node;
+    std::vector<shuttle_event> seen;
+    auto on_event = [](void* ctx, void* data, size_t size) -> int {
+        if (size >= sizeof(shuttle_event)) {  // this build's records carry the IPv6 fields
+            static_cast<std::vector<shuttle_event>*>(ctx)->push_back(
+                *static_cast<shuttle_event*>(data));
+        }
+        return 0;
+    };
+    ring_buffer* rb =
+        ring_buffer__new(bpf_map__fd(node.skel()->maps.events), on_event, &seen, nullptr);
+    REQUIRE(rb);
+    // from fd00:10:244:1::9 (not A's address), hop limit 64
+    CHECK(node.run(with_byte(kPing6AToB, 14 + 8 + 15, 0x09)).retval == kTcActShot);
+    CHECK(node.run(with_byte(kPing6AToB, 14 + 7, 1)).retval == kTcActShot);  // hop limit 1
+    ring_buffer__consume(rb);
+    ring_buffer__free(rb);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].stat_key == SHUTTLE_STAT_KEY(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_SPOOFED_IP));
+    CHECK(seen[0].eth_proto == htons(0x86dd));
+    CHECK(std::memcmp(seen[0].saddr6, ip6("fd00:10:244:1::9").addr, 16) == 0);
+    CHECK(std::memcmp(seen[0].daddr6, ip6("fd00:10:244:1::3").addr, 16) == 0);
+    CHECK(seen[0].ip_proto == 58);  // ICMPv6
+    CHECK(seen[0].ttl == 64);
+    CHECK(seen[0].saddr == 0);  // the IPv4 fields stay empty
+    CHECK(seen[0].daddr == 0);
+    CHECK(seen[1].stat_key == SHUTTLE_STAT_KEY(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_TTL_EXPIRED));
+    CHECK(std::memcmp(seen[1].saddr6, ip6("fd00:10:244:1::2").addr, 16) == 0);
+    CHECK(seen[1].ttl == 1);
 }
 
 TEST_CASE("IPv6 link-local sources: NDP and MLD pass, anything else is dropped", "[bpf]") {

@@ -6,7 +6,8 @@
 #   - node n2, inner source outside n2's subnet         -> drop forged-inner-src
 #   - node n2, VNI 2                                    -> drop wrong-vni
 #   - node n2, inner source in n2's subnet (the control) -> delivered
-# The pod receives only the control; each counter moves and monitor names each reason.
+# The pod receives only the control; each counter moves and monitor names each reason (and,
+# over IPv6, the inner IPv6 source and destination of the forged-inner-src drop).
 # The network is dual-stack: then the same three forgeries and the control over IPv6 (an IPv6
 # outer header to n1's PublicIPv6, an IPv6 packet for the pod's IPv6 address), which
 # from_overlay checks by the peers6 map shuttled writes.
@@ -95,6 +96,10 @@ listen_log=$(kit_run_dir)/listen-ipv6.log
 kit_pod_spawn p1 "$listen_log" "$py" "$frames_py" listen --ip "$pod6" --seconds 30 --until valid-ipv6
 listener=$KIT_LAST_PID
 wait_until 10 "IPv6 listener up" grep -q listening "$listen_log"
+monitor_log=$(kit_run_dir)/monitor-ipv6.log
+kit_node_spawn n1 "$monitor_log" "$bin/shuttlectl" --json monitor
+monitor=$KIT_LAST_PID
+sleep 0.5 # the monitor's ring buffer open
 send6 pod forger "forged6-unknown-node" --inner-src "${sub2v6}77"
 send6 node n2 "forged6-inner-src" --inner-src "${pod6%::*}::200"
 send6 node n2 "forged6-vni" --inner-src "${sub2v6}77" --vni 2
@@ -104,5 +109,13 @@ assert_eq "listening
 valid-ipv6" "$(cat "$listen_log")" "IPv6: the pod received the control datagram and nothing forged"
 wait_until 10 "IPv6: every refusal counted" moved
 for r in "${reasons[@]}"; do echo "IPv6: drop $r ${before[$r]} -> $(stat_count n1 drop "$r")"; done
-pass "IPv6 outer headers: forged VXLAN refused with its reason (unknown-node, forged-inner-src, wrong-vni), the control delivered"
+# The events carry the inner IPv6 addresses (shuttle_event's saddr6/daddr6), the pod's name.
+forged6_event() { jq -c 'select(.reason == "forged-inner-src" and (.src | contains(":")))' "$monitor_log"; }
+wait_until 10 "IPv6: monitor printed the forged-inner-src drop" eval '[ -n "$(forged6_event)" ]'
+kit_stop "$monitor"
+pod_name=$(kit_node_exec n1 "$bin/shuttlectl" --json endpoints | jq -r --arg ip "$pod6" '.[] | select(.ip6 == $ip) | .pod')
+assert_eq "${pod6%::*}::200 $pod6 $pod_name 17 0x86dd" \
+  "$(forged6_event | head -n1 | jq -r '"\(.src) \(.dst) \(.dst_pod) \(.ip_proto) \(.eth_proto)"')" \
+  "IPv6: monitor shows the forged packet's IPv6 source and destination, the pod's name, next header UDP"
+pass "IPv6 outer headers: forged VXLAN refused with its reason (unknown-node, forged-inner-src, wrong-vni), the control delivered, monitor names the IPv6 addresses"
 kit_stop "${SHUTTLED_PID[n1]}"

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <optional>
 
@@ -25,12 +27,20 @@ using nlohmann::json;
 
 namespace {
 
+static_assert(offsetof(shuttle_event, saddr6) == SHUTTLE_EVENT_V1_SIZE,
+              "shuttle_event: fields are only appended after the first layout's");
+
 struct MonitorState {
     bool json = false;
     std::FILE* out = nullptr;
     int meta_fd = -1;
     int limit = 0;  // print no more than this (one poll may bring many); 0: no limit
     int printed = 0;
+    // IPv6 pods' names: endpoint_meta6 (IPv6-only pods), else the IPv4 entry on the same host
+    // veth (a dual-stack pod). Unset for pins of a build before IPv6.
+    std::optional<EndpointTable> table;
+    std::optional<EndpointTable6> table6;
+    int meta6_fd = -1;
 };
 
 // "namespace/name" of the pod at `addr`, if endpoint_meta knows it.
@@ -45,7 +55,37 @@ std::optional<std::string> pod_name(int meta_fd, uint32_t addr) {
     return field_string(meta->pod_namespace) + "/" + field_string(meta->pod_name);
 }
 
-json event_json(const shuttle_event& e, int meta_fd) {
+bool all_zero(const uint8_t (&bytes)[16]) {
+    return std::all_of(std::begin(bytes), std::end(bytes), [](uint8_t b) { return b == 0; });
+}
+
+// "namespace/name" of the pod at the IPv6 address, if the maps know it.
+std::optional<std::string> pod_name6(const MonitorState& state, const uint8_t (&addr)[16]) {
+    if (all_zero(addr) || !state.table6 || !state.table) {
+        return std::nullopt;
+    }
+    shuttle_ip6 ip{};
+    std::memcpy(ip.addr, addr, sizeof ip.addr);
+    if (state.meta6_fd >= 0) {
+        if (auto meta = lookup<shuttle_endpoint_meta>(state.meta6_fd, ip)) {
+            return field_string(meta->pod_namespace) + "/" + field_string(meta->pod_name);
+        }
+    }
+    auto ep = state.table6->find(ip);
+    if (!ep) {
+        return std::nullopt;
+    }
+    for (uint32_t ip4 : keys<uint32_t>(state.meta_fd)) {  // drops are rare: a scan is fine
+        auto ep4 = state.table->find(ip4);
+        if (ep4 && ep4->ifindex == ep->ifindex) {
+            return pod_name(state.meta_fd, ip4);
+        }
+    }
+    return std::nullopt;
+}
+
+json event_json(const shuttle_event& e, const MonitorState& state) {
+    const int meta_fd = state.meta_fd;
     uint32_t verdict = e.stat_key / SHUTTLE_REASONS_PER_VERDICT;
     uint32_t reason = e.stat_key % SHUTTLE_REASONS_PER_VERDICT;
     char proto[8];
@@ -64,6 +104,18 @@ json event_json(const shuttle_event& e, int meta_fd) {
         row["dst"] = ip_text(e.daddr);
         row["ip_proto"] = e.ip_proto;
         row["ttl"] = e.ttl;
+    } else if (!all_zero(e.saddr6) || !all_zero(e.daddr6)) {  // IPv6: ttl is the hop limit
+        row["src"] = ipv6_of(e.saddr6).str();
+        row["dst"] = ipv6_of(e.daddr6).str();
+        row["ip_proto"] = e.ip_proto;
+        row["ttl"] = e.ttl;
+        if (auto pod = pod_name6(state, e.saddr6)) {
+            row["src_pod"] = *pod;
+        }
+        if (auto pod = pod_name6(state, e.daddr6)) {
+            row["dst_pod"] = *pod;
+        }
+        return row;
     }
     if (auto pod = pod_name(meta_fd, e.saddr)) {
         row["src_pod"] = *pod;
@@ -74,7 +126,7 @@ json event_json(const shuttle_event& e, int meta_fd) {
     return row;
 }
 
-// "10.244.1.2 (default/a)", or the MAC for a frame without IPv4 addresses.
+// "10.244.1.2 (default/a)", or the MAC for a frame without IP addresses.
 std::string endpoint_text(const json& row, const char* ip_key, const char* mac_key,
                           const char* pod_key) {
     std::string text = row.value(ip_key, row[mac_key].get<std::string>());
@@ -86,12 +138,13 @@ std::string endpoint_text(const json& row, const char* ip_key, const char* mac_k
 
 int on_event(void* ctx, void* data, size_t size) {
     auto* state = static_cast<MonitorState*>(ctx);
-    if (size < sizeof(shuttle_event) || (state->limit > 0 && state->printed >= state->limit)) {
+    // A record of a build before the IPv6 addresses is shorter: the rest stays zero.
+    if (size < SHUTTLE_EVENT_V1_SIZE || (state->limit > 0 && state->printed >= state->limit)) {
         return 0;
     }
-    shuttle_event event;
-    std::memcpy(&event, data, sizeof event);
-    json row = event_json(event, state->meta_fd);
+    shuttle_event event{};
+    std::memcpy(&event, data, std::min(size, sizeof event));
+    json row = event_json(event, *state);
     if (state->json) {
         std::fprintf(state->out, "%s\n", dump_json(row).c_str());
     } else {
@@ -176,7 +229,19 @@ bool tracing_now(const shuttle_config& cfg) {
 }
 
 int monitor_events(const Node& node, const MonitorOptions& options, std::FILE* out) {
-    MonitorState state{options.json, out, node.map_fd("endpoint_meta"), options.count, 0};
+    MonitorState state;
+    state.json = options.json;
+    state.out = out;
+    state.meta_fd = node.map_fd("endpoint_meta");
+    state.limit = options.count;
+    state.table.emplace(node.map_fd("endpoints"), node.map_fd("node_config"));
+    try {
+        state.table6.emplace(node.map_fd("endpoints6"), node.map_fd("endpoints6_hash"),
+                             node.map_fd("node_config6"));
+        state.meta6_fd = node.map_fd("endpoint_meta6");
+    } catch (const std::invalid_argument&) {
+        // pins of a build before IPv6 (or IPv6-only pods): names of what is there
+    }
     std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb(
         ring_buffer__new(node.map_fd("events"), on_event, &state, nullptr), ring_buffer__free);
     if (!rb) {
