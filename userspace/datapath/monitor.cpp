@@ -138,12 +138,11 @@ std::string endpoint_text(const json& row, const char* ip_key, const char* mac_k
 
 int on_event(void* ctx, void* data, size_t size) {
     auto* state = static_cast<MonitorState*>(ctx);
-    // A record of a build before the IPv6 addresses is shorter: the rest stays zero.
-    if (size < SHUTTLE_EVENT_V1_SIZE || (state->limit > 0 && state->printed >= state->limit)) {
+    std::optional<shuttle_event> record = decode_event(data, size);
+    if (!record || (state->limit > 0 && state->printed >= state->limit)) {
         return 0;
     }
-    shuttle_event event{};
-    std::memcpy(&event, data, std::min(size, sizeof event));
+    const shuttle_event& event = *record;
     json row = event_json(event, *state);
     if (state->json) {
         std::fprintf(state->out, "%s\n", dump_json(row).c_str());
@@ -212,6 +211,15 @@ uint32_t trace_clock_now() {
 }
 
 }  // namespace
+
+std::optional<shuttle_event> decode_event(const void* data, size_t size) {
+    if (size < SHUTTLE_EVENT_V1_SIZE) {
+        return std::nullopt;
+    }
+    shuttle_event event{};  // a build before the IPv6 addresses sends a shorter record
+    std::memcpy(&event, data, std::min(size, sizeof event));
+    return event;
+}
 
 void set_trace(const Node& node, bool on, uint32_t sample) {
     int fd = node.map_fd("node_config");

@@ -4,14 +4,20 @@
 // node_config that makes the programs report sampled forwarded packets too.
 
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 
 #include "datapath/datapath.h"
-
-struct shuttle_config;
+#include "shuttle_abi.h"
 
 namespace shuttle::datapath {
+
+// One events record as this build reads it: nullopt when shorter than the first layout's
+// SHUTTLE_EVENT_V1_SIZE bytes; the fields an older build's shorter record lacks (the IPv6
+// addresses) read as zero, what a newer build appends is ignored.
+std::optional<shuttle_event> decode_event(const void* data, size_t size);
 
 struct MonitorOptions {
     int count = 0;        // stop after this many events; 0: never
