@@ -15,6 +15,12 @@
  *                                                           the device (to-device)
  *   inner TTL <= 1                                       -> dropped (ttl-expired)
  *
+ * IPv6 outer headers (lib/vxlan6.h): not UDP to our VXLAN port -> not-vxlan; VXLAN whose
+ * inner source's node (routes6) is the outer source and names us as the outer destination,
+ * our VNI, for a local pod, with an outer UDP checksum consistent with the inner packet,
+ * not GSO -> stripped and delivered (decap-direct); anything else -> to-device, where the
+ * kernel's UDP and from_overlay judge it (drops with their reasons happen there).
+ *
  * The device path stays correct for all of these; this one is only faster. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -29,6 +35,7 @@
 #include "lib/parsing.h"
 #include "lib/stats.h"
 #include "lib/vxlan.h"
+#include "lib/vxlan6.h"
 
 /* The VXLAN and inner headers, pulled into the linear area when a driver left them outside
  * (the outer parse needs only 42 bytes, so non-VXLAN packets never pay for the pull). */
@@ -78,8 +85,13 @@ static __always_inline int from_underlay_verdict(struct __sk_buff* skb) {
     int reason;
 
     outer = udp_ipv4_of(&pkt);
-    if (!outer)
+    if (!outer) {
+        struct ethhdr* eth = packet_at(&pkt, 0, sizeof(struct ethhdr));
+
+        if (eth && eth->h_proto == bpf_htons(ETH_P_IPV6))
+            return from_underlay_ipv6(skb, &pkt); /* lib/vxlan6.h */
         return pass(skb, SHUTTLE_PASS_NOT_VXLAN);
+    }
     cfg = config_of_node();
     if (!cfg)
         return pass(skb, SHUTTLE_PASS_NOT_VXLAN);

@@ -433,3 +433,116 @@ TEST_CASE("direct mode: IPv6 too big for the underlay's MTU takes the device pat
     CHECK(same_ip6(node.key6().local_ipv6, kNode2Public6));
     CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_REMOTE) == 1);
 }
+
+// ---- from_underlay: IPv6 outer headers ------------------------------------------------------
+namespace {
+
+// VXLAN over IPv6 from node 2 (fd77::12 -> fd77::11, UDP 54321 -> 8472, VNI 1, a right outer
+// checksum) carrying kPing6RemoteToB: fd00:10:244:2::5 -> pod B, hop limit 63.
+const Bytes kVxlan6ToB =
+    hex("02000000c001 02000000c002 86dd"
+        "60000000 0052 11 40 fd770000000000000000000000000012 fd770000000000000000000000000011"
+        "d431 2118 0052 c20a"
+        "08000000 00000100"
+        "0e0000000100 0e0000000600 86dd"
+        "60000000000c3a3ffd000010024400020000000000000005fd000010024400010000000000000003"
+        "8000a1bb0077000170696e67");
+// A TCP SYN-ACK fd00:10:244:2::5:443 -> pod B as node 2's direct path sends it from a pod
+// with checksum offload over a veth: the inner TCP checksum field still holds the
+// pseudo-header sum (0xfece; complete it is 0x6539), the outer checksum is the final one.
+const Bytes kVxlan6TcpToBPartial =
+    hex("02000000c001 02000000c002 86dd"
+        "60000000 005a 11 40 fd770000000000000000000000000012 fd770000000000000000000000000011"
+        "d431 2118 005a f5c5"
+        "08000000 00000100"
+        "0e0000000100 0e0000000600 86dd"
+        "6000000000140640fd000010024400020000000000000005fd000010024400010000000000000003"
+        "01bbd431000003e80000000050127210fece0000");
+// ...delivered into pod B: B's link MACs, hop limit 63, the inner checksum as it came.
+const Bytes kTcpToBDelivered =
+    hex("020000000103 020000000a03 86dd"
+        "600000000014063ffd000010024400020000000000000005fd000010024400010000000000000003"
+        "01bbd431000003e80000000050127210fece0000");
+
+// The frame with its outer UDP checksum recomputed (after a change to a header).
+Bytes with_outer_checksum(Bytes frame) {
+    frame = with_bytes16(std::move(frame), kOuterUdp6 + 6, 0);
+    uint16_t sum = ipv6_upper_sum(frame, 14);
+    uint16_t check = static_cast<uint16_t>(~sum);
+    return with_bytes16(std::move(frame), kOuterUdp6 + 6, check ? check : 0xffff);
+}
+
+}  // namespace
+
+TEST_CASE("from_underlay strips IPv6 VXLAN from a node and delivers into the pod", "[bpf]") {
+    REQUIRE(ipv6_upper_sum(kVxlan6ToB, 14) == 0xffff);  // the fixture's own checksum
+    Overlay6Node node(64, true);
+    RunResult r = node.run_named(node.skel()->progs.from_underlay, kVxlan6ToB);
+    CHECK(r.retval == kTcActRedirect);
+    CHECK(r.out == kPing6RemoteToBDelivered);
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP_DIRECT) == 1);
+
+    // Checksum offload at the sender: the outer checksum is checked against the inner packet,
+    // not summed over it, so a not yet filled-in inner checksum is no obstacle.
+    RunResult tcp = node.run_named(node.skel()->progs.from_underlay, kVxlan6TcpToBPartial);
+    CHECK(tcp.retval == kTcActRedirect);
+    CHECK(tcp.out == kTcpToBDelivered);
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP_DIRECT) == 2);
+
+    // Receive needs no flag (as IPv4's): a node in device mode takes them too.
+    Overlay6Node device_mode;
+    CHECK(device_mode.run_named(device_mode.skel()->progs.from_underlay, kVxlan6ToB).out ==
+          kPing6RemoteToBDelivered);
+}
+
+TEST_CASE("from_underlay leaves IPv6 VXLAN it does not take to the device, unchanged", "[bpf]") {
+    Overlay6Node node(64, true);
+    const size_t vxlan = kOuterUdp6 + 8, inner = kInnerIp6Off;
+    struct Case {
+        const char* what;
+        Bytes frame;
+        uint32_t gso_size = 0;
+    } cases[] = {
+        {"a wrong outer checksum", with_bytes16(kVxlan6ToB, kOuterUdp6 + 6, 0xc20b)},
+        {"no outer checksum", with_bytes16(kVxlan6ToB, kOuterUdp6 + 6, 0)},
+        {"a wrong outer checksum (TCP)",
+         with_bytes16(kVxlan6TcpToBPartial, kOuterUdp6 + 6, 0xf5c6)},
+        {"an outer source that is not the inner source's node",
+         with_outer_checksum(with_byte(kVxlan6ToB, 14 + 8 + 15, 0x99))},
+        {"an outer destination that is not us",
+         with_outer_checksum(with_byte(kVxlan6ToB, 14 + 24 + 15, 0x77))},
+        {"another VNI", with_outer_checksum(with_byte(kVxlan6ToB, vxlan + 6, 2))},
+        {"GBP flags", with_outer_checksum(with_byte(kVxlan6ToB, vxlan, 0x88))},
+        {"an inner source of this node's subnet (forged)",
+         with_outer_checksum(with_byte(kVxlan6ToB, inner + 8 + 7, 0x01))},
+        {"no pod at the inner destination",
+         with_outer_checksum(with_byte(kVxlan6ToB, inner + 24 + 15, 0x77))},
+        {"inner hop limit 1", with_outer_checksum(with_byte(kVxlan6ToB, inner + 7, 1))},
+        {"an inner hop-by-hop header", with_outer_checksum(with_byte(kVxlan6ToB, inner + 6, 0))},
+        {"GSO", kVxlan6ToB, 1000},
+    };
+    for (const Case& c : cases) {
+        INFO(c.what);
+        uint64_t before = node.counted(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_TO_DEVICE);
+        RunResult r = node.run_named(node.skel()->progs.from_underlay, c.frame, c.gso_size);
+        CHECK(r.retval == kTcActOk);
+        CHECK(r.out == c.frame);
+        CHECK(node.counted(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_TO_DEVICE) == before + 1);
+    }
+    // Cut short: the lengths no longer agree with the headers.
+    Bytes cut(kVxlan6ToB.begin(), kVxlan6ToB.end() - 4);
+    CHECK(node.run_named(node.skel()->progs.from_underlay, cut).out == cut);
+    CHECK(node.total_redirects() == 0);
+}
+
+TEST_CASE("from_underlay passes IPv6 that is not VXLAN to our port untouched", "[bpf]") {
+    Overlay6Node node(64, true);
+    Bytes other_port = with_outer_checksum(with_bytes16(kVxlan6ToB, kOuterUdp6 + 2, 4789));
+    Bytes icmp = with_byte(kVxlan6ToB, 14 + 6, 58);
+    for (const Bytes& frame : {other_port, icmp}) {
+        RunResult r = node.run_named(node.skel()->progs.from_underlay, frame);
+        CHECK(r.retval == kTcActOk);
+        CHECK(r.out == frame);
+    }
+    CHECK(node.counted(SHUTTLE_VERDICT_PASS, SHUTTLE_PASS_NOT_VXLAN) == 2);
+}

@@ -63,15 +63,17 @@ pass "ping over both families: same node (a<->b) and across nodes (a<->c, c<->d,
 # --- IPv6 across nodes goes through the programs (routes6), not the stack's routes ---------
 # The nodes run in direct mode: n1's from_pod pushes the IPv6 outer headers itself
 # (redirect/encap-direct; the device path's redirect/remote stays still for echoes), n2's
-# from_overlay delivers (redirect/decap: IPv6 is received through the device).
+# from_underlay strips them and delivers (redirect/decap-direct; from_overlay's
+# redirect/decap stays still).
 assert_eq direct "$(overlay_mode n1)" "n1 in direct mode"
 sent=$(stat_count n1 redirect encap-direct); by_device=$(stat_count n1 redirect remote)
-delivered=$(stat_count n2 redirect decap)
+delivered=$(stat_count n2 redirect decap-direct); by_device2=$(stat_count n2 redirect decap)
 assert_ok "ping IPv6 a -> c, 5 echoes" pod_ping6 a "$c6" 5
 (($(stat_count n1 redirect encap-direct) >= sent + 5)) || fail "n1's from_pod did not encapsulate the IPv6 echoes itself"
-assert_eq "$by_device" "$(stat_count n1 redirect remote)" "no IPv6 echo took the device path"
-(($(stat_count n2 redirect decap) >= delivered + 5)) || fail "n2's from_overlay did not deliver the IPv6 echoes"
-pass "IPv6 to another node: from_pod's direct path sends it, from_overlay delivers it (counters)"
+assert_eq "$by_device" "$(stat_count n1 redirect remote)" "no IPv6 echo took n1's device path"
+(($(stat_count n2 redirect decap-direct) >= delivered + 5)) || fail "n2's from_underlay did not deliver the IPv6 echoes"
+assert_eq "$by_device2" "$(stat_count n2 redirect decap)" "no IPv6 echo took n2's device path"
+pass "IPv6 to another node: from_pod's direct path sends it, from_underlay's delivers it (counters)"
 
 # --- a peer's IPv6 route and neighbour deleted by hand: the 5 s repair puts them back -------
 kit_node_exec n1 ip -6 route del "${SUB6[n2]}/64" dev shuttle.1
@@ -152,7 +154,7 @@ capture=$!
 kit_pod_spawn c "$(kit_run_dir)/udp6-c.log" "$py" "$frames_py" listen --ip "$c6" --port 5555 --seconds 30 --until done
 udp_listener=$KIT_LAST_PID
 wait_until 10 "UDP listener in c" grep -q listening "$(kit_run_dir)/udp6-c.log"
-sent=$(stat_count n1 redirect encap-direct)
+sent=$(stat_count n1 redirect encap-direct); delivered=$(stat_count n2 redirect decap-direct)
 # An echo, a UDP datagram and a TCP handshake (to c's closed port: SYN out, RST back) at a
 # time until the capture has its frames (or its end): it starts listening at its own pace.
 while kill -0 "$capture" 2>/dev/null; do
@@ -175,7 +177,8 @@ for proto in icmpv6 udp tcp; do
   assert_contains "$frames" "csum=ok inner_dst=$mac_n2 inner=$proto inner_csum=ok" "a $proto frame with both checksums right"
 done
 (($(stat_count n1 redirect encap-direct) >= sent + 12)) || fail "the captured frames did not come from the direct path"
-assert_contains "$(cat "$(kit_run_dir)/udp6-c.log")" "v6-direct" "n2 took the direct path's UDP (outer checksum verified in software)"
+(($(stat_count n2 redirect decap-direct) >= delivered + 12)) || fail "n2's from_underlay did not take them"
+assert_contains "$(cat "$(kit_run_dir)/udp6-c.log")" "v6-direct" "c got the UDP (inner checksum verified by its stack)"
 kit_node_exec n1 ethtool -K eth0 tx on >/dev/null
 pass "on the wire (direct path): IPv6 outer to 8472, VNI 1, correct outer and inner checksums for ICMPv6, UDP and TCP"
 

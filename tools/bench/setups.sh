@@ -28,8 +28,8 @@ setup_bridge-v6() { setup_v6_of bridge; }
 setup_shuttle-v6() { setup_v6_of shuttle; }
 setup_underlay-v6() { setup_v6_of underlay; }
 setup_flannel-v6() { setup_v6_of flannel; }
-# shuttle-x-v6: direct mode's shuttled over IPv6 (non-GSO IPv6 on the direct path, GSO and
-# receive through shuttle.1), the one cross-node shuttle IPv6 row.
+# shuttle-x-v6: direct mode's shuttled over IPv6 (non-GSO IPv6 on the direct path both ways,
+# GSO through shuttle.1), the one cross-node shuttle IPv6 row.
 setup_shuttle-x-v6() { setup_v6_of shuttle-x; }
 
 # The limit: two namespaces joined by one veth pair, nothing in between.

@@ -470,7 +470,8 @@ done
     echo "vxlan backend makes it (local = the node's PublicIPv6, outer IPv6, MTU 1430); shuttle-x-v6 = the shuttle-x"
     echo "nodes with IPv6 halves in the static-nodes file (direct mode): from_pod sends non-GSO IPv6 (the round trip,"
     echo "64-byte UDP, ACKs) with its own outer IPv6/UDP/VXLAN headers and a computed outer UDP checksum, GSO bursts"
-    echo "(bulk TCP data) through shuttle.1 (routes6, the device path); received through shuttle.1 and from_overlay."
+    echo "(bulk TCP data) through shuttle.1 (routes6, the device path); received the same way: from_underlay strips"
+    echo "non-GSO frames into the pod, GSO ones go through shuttle.1 and from_overlay."
     echo
     table "underlay-v6 flannel-v6" "$tmp/cross6.csv"
   fi

@@ -77,7 +77,7 @@ row "BPF ns/packet, IPv6 local redirect, 10,000 endpoints (ns)" \
 # cross node against flannel-style), ratios within the IPv6 rows of one run
 row "same node IPv6 round trip, shuttle-v6 × limit-v6" "$(ratio datapath rr_avg_us shuttle-v6 limit-v6)" "≤" 1.03 "needs the shuttle-v6 setup"
 row "same node IPv6 64-byte UDP rate, shuttle-v6 × bridge-v6" "$(ratio datapath udp_pps shuttle-v6 bridge-v6)" "≥" 1.35 "needs the shuttle-v6 setup"
-row "cross node IPv6 round trip, shuttle-x-v6 × flannel-v6 (device path)" "$(ratio datapath rr_avg_us shuttle-x-v6 flannel-v6)" "≤" 0.85 \
+row "cross node IPv6 round trip, shuttle-x-v6 × flannel-v6 (direct path)" "$(ratio datapath rr_avg_us shuttle-x-v6 flannel-v6)" "≤" 0.85 \
   "needs the shuttle-x-v6 setup (shuttled built)"
 row "routes map in line after 1,000 new leases (s)" "$(value routes routes_in_line_s shuttled)" "≤" 2 \
   "needs shuttled and etcd (the routes scenario)"
