@@ -27,40 +27,50 @@ node_state() {
         "records=$(count_records) store=[$(store_files)] endpoints=[$(endpoints | tr '\n' ',')]"
 }
 
-# ref_host_local CONFIG [CNI_ARGS] -> REF_RC, REF_MSG: Debian's host-local on the config's ipam
-# (its own dataDir, so the two stores never mix), as the bridge plugin would call it.
+# ref_host_local CONFIG [CNI_ARGS] -> REF_RC, REF_OUT: Debian's host-local on the config's ipam
+# (its own dataDir, so the two stores never mix), as the bridge plugin would call it;
+# ref_msg: its error message. conf's ipam.dataDir is swapped in the text (no jq: the test
+# calls host-local ~40 times), with jq only for a config written otherwise.
 REF_STORE=$WORK/ref-store
 ref_host_local() {
-    local out
+    local from="\"dataDir\":\"$WORK/networks\"" to="\"dataDir\":\"$REF_STORE\""
+    local config=${1//"$from"/"$to"}
+    [ "$config" != "$1" ] || config=$(jq -c --arg dd "$REF_STORE" '.ipam.dataDir = $dd' <<<"$1")
     set +e
-    out=$(echo "$1" | jq -c --arg dd "$REF_STORE" '.ipam.dataDir = $dd' |
-        env -i PATH="$PATH" CNI_COMMAND=ADD CNI_CONTAINERID="ref$RANDOM" CNI_IFNAME=eth0 \
-            CNI_NETNS=/proc/self/ns/net CNI_PATH="$CNI_PATH_DIR" CNI_ARGS="${2:-}" \
-            "$CNI_PATH_DIR/host-local" 2>/dev/null)
+    REF_OUT=$(env -i PATH="$PATH" CNI_COMMAND=ADD CNI_CONTAINERID="ref$RANDOM" CNI_IFNAME=eth0 \
+        CNI_NETNS=/proc/self/ns/net CNI_PATH="$CNI_PATH_DIR" CNI_ARGS="${2:-}" \
+        "$CNI_PATH_DIR/host-local" <<<"$config" 2>/dev/null)
     REF_RC=$?
     set -e
-    REF_MSG=$(echo "$out" | jq -r '.msg // empty' 2>/dev/null || true)
 }
+ref_msg() { jq -r '.msg // empty' <<<"$REF_OUT" 2>/dev/null || true; }
 ref_reset() { rm -rf "$REF_STORE"; }
 
 # refused CONFIG 'ERROR-JSON': shuttle's ADD answers exactly ERROR-JSON, host-local refuses the
-# same config, and the node holds what it held before.
+# same config, and the node holds what it held before. The state after one refused ADD is the
+# state before the next (REFUSED_STATE): one read of it per case, not two.
 refused() {
-    local before
-    before=$(node_state)
+    local before=${REFUSED_STATE:-} after
+    [ -n "$before" ] || before=$(node_state)
     cni ADD bad eth0 "$ns" "$1"
     expect_error "$2"
     ref_reset
     ref_host_local "$1"
     [ "$REF_RC" != 0 ] || fail "host-local takes what shuttle refuses: $1"
-    [ "$(node_state)" = "$before" ] || fail "refused ADD changed the node: $before -> $(node_state)"
+    after=$(node_state)
+    [ "$after" = "$before" ] || fail "refused ADD changed the node: $before -> $after"
+    REFUSED_STATE=$after
     ip -n "$RUN-a" link show eth0 >/dev/null 2>&1 && fail "refused ADD left eth0 in the pod"
     return 0
 }
 
 ns=$(new_pod a)
-v6() { conf 1.0.0 ".ipam.ranges += [[$1]]"; } # the IPv4 set plus one IPv6 set
-err7() { echo "{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"invalid network config: $1\",\"details\":$(jq -cn --arg d "$2" '$d')}"; }
+v6() { conf 1.0.0 ".ipam.ranges += [[$1]]${2:+ | $2}"; } # the IPv4 set plus one IPv6 set [, then a filter]
+err7() { # the details JSON-quoted in bash (quotes and backslashes; they hold no control character)
+    local bs='\' q='"' d
+    d=${2//"$bs"/"$bs$bs"}
+    echo "{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"invalid network config: $1\",\"details\":\"${d//"$q"/"$bs$q"}\"}"
+}
 
 # --- malformed IPv6 ranges, subnets and gateways: code 7, host-local refuses too ------------------
 refused "$(v6 '{subnet: "fd00:99:/64"}')" "$(err7 'ipam.ranges[1][0].subnet' '"fd00:99:/64" is not an address/length')"
@@ -85,7 +95,7 @@ stricter() { # config error-json
     expect_error "$2"
     ref_reset
     ref_host_local "$1"
-    [ "$REF_RC" = 0 ] || fail "host-local now refuses it too ($REF_MSG): move it to refused()"
+    [ "$REF_RC" = 0 ] || fail "host-local now refuses it too ($(ref_msg)): move it to refused()"
 }
 stricter "$(v6 '{subnet: "fd00:99::/64", gateway: "fd00:98::1"}')" "$(err7 'ipam.ranges[1][0].gateway' 'fd00:98::1 is not in fd00:99::/64')"
 stricter "$(v6 '{subnet: "fd00:99::/64", gateway: "10.99.1.1"}')" "$(err7 'ipam.ranges[1][0].gateway' '10.99.1.1 is not in fd00:99::/64')"
@@ -98,13 +108,13 @@ refused "$(v6 '{subnet: "fd00:99::/64", rangeStart: ["fd00:99::5"]}')" "$(err7 '
 refused "$(v6 '"fd00:99::/64"')" "$(err7 'ipam.ranges[1][0]' 'must be an object')"
 refused "$(conf 1.0.0 '.ipam.ranges += [{subnet: "fd00:99::/64"}]')" "$(err7 'ipam.ranges[1]' 'must be a non-empty list of ranges')"
 refused "$(conf 1.0.0 '.ipam.ranges = "fd00:99::/64"')" "$(err7 'ipam.ranges' 'must be a list of lists of ranges')"
-refused "$(v6 '{subnet: "fd00:99::/64"}' | jq -c '.runtimeConfig = {ips: "fd00:99::5"}')" "$(err7 'runtimeConfig.ips' 'must be a list of IP addresses')"
-refused "$(v6 '{subnet: "fd00:99::/64"}' | jq -c '.runtimeConfig = {ips: [6]}')" "$(err7 'runtimeConfig.ips' 'must be a list of IP addresses')"
-refused "$(v6 '{subnet: "fd00:99::/64"}' | jq -c '.runtimeConfig = {ips: ["fd00:99::g"]}')" "$(err7 'runtimeConfig.ips' '"fd00:99::g" is not an IP address')"
-refused "$(v6 '{subnet: "fd00:99::/64"}' | jq -c '.runtimeConfig = {ips: ["fd00:99::5/64/1"]}')" "$(err7 'runtimeConfig.ips' '"fd00:99::5/64/1" is not an IP address')"
-refused "$(v6 '{subnet: "fd00:99::/64"}' | jq -c '.runtimeConfig = {ips: ["fd00:99::5/129"]}')" "$(err7 'runtimeConfig.ips' '"fd00:99::5/129" is not an IP address')"
+refused "$(v6 '{subnet: "fd00:99::/64"}' '.runtimeConfig = {ips: "fd00:99::5"}')" "$(err7 'runtimeConfig.ips' 'must be a list of IP addresses')"
+refused "$(v6 '{subnet: "fd00:99::/64"}' '.runtimeConfig = {ips: [6]}')" "$(err7 'runtimeConfig.ips' 'must be a list of IP addresses')"
+refused "$(v6 '{subnet: "fd00:99::/64"}' '.runtimeConfig = {ips: ["fd00:99::g"]}')" "$(err7 'runtimeConfig.ips' '"fd00:99::g" is not an IP address')"
+refused "$(v6 '{subnet: "fd00:99::/64"}' '.runtimeConfig = {ips: ["fd00:99::5/64/1"]}')" "$(err7 'runtimeConfig.ips' '"fd00:99::5/64/1" is not an IP address')"
+refused "$(v6 '{subnet: "fd00:99::/64"}' '.runtimeConfig = {ips: ["fd00:99::5/129"]}')" "$(err7 'runtimeConfig.ips' '"fd00:99::5/129" is not an IP address')"
 # args.cni.ips: host-local reads it too (cni.dev/args), with the same refusal
-cni ADD bad eth0 "$ns" "$(v6 '{subnet: "fd00:99::/64"}' | jq -c '.args = {cni: {ips: [{ip: "fd00:99::5"}]}}')"
+cni ADD bad eth0 "$ns" "$(v6 '{subnet: "fd00:99::/64"}' '.args = {cni: {ips: [{ip: "fd00:99::5"}]}}')"
 [ "$(echo "$OUT" | jq -c '[.code, .msg]')" = '[7,"invalid network config: args.cni.ips"]' ] || fail "args.cni.ips of objects: $OUT"
 for arg in "IP=fd00:99::5/64/1" "IP=fd00:99::5/abc" "IP=fd00:99::5/129"; do
     cni ADD bad eth0 "$ns" "$(v6 '{subnet: "fd00:99::/64"}')" "$arg"
@@ -136,10 +146,10 @@ ip -n "$RUN-x4" link show eth0 2>/dev/null && fail "exhausted ADD left eth0 in t
 [ -e "$(store_dir)/10.99.1.5" ] && fail "the IPv4 address of the failed ADD is still reserved"
 # host-local, same config, its own store: the same three, then the same range text
 ref_reset
-for k in 1 2 3; do ref_host_local "$dual" && [ "$REF_RC" = 0 ] || fail "host-local ADD $k: $REF_MSG"; done
+for k in 1 2 3; do ref_host_local "$dual" && [ "$REF_RC" = 0 ] || fail "host-local ADD $k: $(ref_msg)"; done
 ref_host_local "$dual"
-[ "$REF_RC" != 0 ] && [[ $REF_MSG == *"no IP addresses available in range set: fd00:99::10-fd00:99::12" ]] ||
-    fail "host-local on the exhausted range: rc=$REF_RC $REF_MSG"
+[ "$REF_RC" != 0 ] && [[ $(ref_msg) == *"no IP addresses available in range set: fd00:99::10-fd00:99::12" ]] ||
+    fail "host-local on the exhausted range: rc=$REF_RC $(ref_msg)"
 [ "$(ls "$REF_STORE/net-$RUN" | grep -c '^10\.')" = 3 ] || fail "host-local kept the IPv4 address of its failed ADD"
 for k in 1 2 3; do cni_ok DEL "x$k" eth0 "/run/netns/$RUN-x$k" "$dual"; done
 cni_ok DEL x4 eth0 "/run/netns/$RUN-x4" "$dual" # the runtime's DEL after a failed ADD
@@ -164,7 +174,7 @@ pass "exhausted IPv6-only range: code 102, nothing left"
 cni_ok ADD r1 eth0 "$(new_pod r1)" "$dual"
 ref_reset
 ref_host_local "$dual" # host-local's store holds what shuttle's does: fd00:99::10 taken
-[ "$REF_RC" = 0 ] || fail "host-local ADD: $REF_MSG"
+[ "$REF_RC" = 0 ] || fail "host-local ADD: $(ref_msg)"
 r2=$(new_pod r2)
 before=$(node_state)
 # requested ADD: shuttle's error; host-local with the same request refuses too
@@ -209,7 +219,7 @@ expect_error '{"cniVersion":"1.0.0","code":102,"msg":"no IP addresses available 
 ref_reset
 ref_host_local "$v6first"
 ref_host_local "$v6first"
-[ "$REF_RC" != 0 ] && [[ $REF_MSG == *"no IP addresses available in range set: 10.99.1.20-10.99.1.20" ]] || fail "host-local: $REF_MSG"
+[ "$REF_RC" != 0 ] && [[ $(ref_msg) == *"no IP addresses available in range set: 10.99.1.20-10.99.1.20" ]] || fail "host-local: $(ref_msg)"
 [ ! -e "$REF_STORE/net-$RUN/fd00:99:4::3" ] || fail "host-local kept the IPv6 address of its failed ADD"
 # the next ADD after a DEL gets fd00:99:4::3: the round robin moved on past the released one, as host-local's
 cni_ok DEL f1 eth0 "/run/netns/$RUN-f1" "$v6first"
@@ -226,7 +236,7 @@ cni ADD t2 eth0 "$(new_pod t2)" "$(v6 '{subnet: "fd00:99:5::/64"}')" "IgnoreUnkn
 expect_error '{"cniVersion":"1.0.0","code":103,"msg":"requested IP address is not available","details":"10.99.1.30 in range set 10.99.1.1-10.99.1.254"}'
 [ "$(node_state)" = "$before" ] || fail "a taken IPv4 request kept the IPv6 one: $before -> $(node_state)"
 # a failure after IPAM (netlink refuses a multicast MAC): both families' addresses, veth and routes go
-cni ADD t3 eth0 "$(new_pod t3)" "$(v6 '{subnet: "fd00:99:5::/64"}' | jq -c '.runtimeConfig = {mac: "01:00:5e:00:00:01"}')"
+cni ADD t3 eth0 "$(new_pod t3)" "$(v6 '{subnet: "fd00:99:5::/64"}' '.runtimeConfig = {mac: "01:00:5e:00:00:01"}')"
 [ "$RC" = 1 ] && [ "$(echo "$OUT" | jq .code)" = 105 ] || fail "multicast MAC should fail in netlink: $OUT"
 [ "$(node_state)" = "$before" ] || fail "a dual-stack ADD failing after IPAM left: $before -> $(node_state)"
 ip -n "$RUN-t3" link show eth0 2>/dev/null && fail "rolled-back dual-stack ADD left eth0"
