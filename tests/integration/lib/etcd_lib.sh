@@ -3,6 +3,12 @@
 
 PIDS=()
 track_pid() { PIDS+=("$1"); }
+# untrack_pid PID: after it was reaped (its number may be reused: cleanup must not signal it)
+untrack_pid() {
+    local p kept=()
+    for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || kept+=("$p"); done
+    PIDS=("${kept[@]}")
+}
 
 fail() {
     echo "FAIL: $*" >&2
@@ -24,15 +30,15 @@ free_port() {
 }
 
 # Retries for 45 s: the suite runs in parallel, and etcd or shuttled start slower on a busy
-# machine; a wait ends as soon as its condition holds.
+# machine; a wait ends as soon as its condition holds. 45 s of the clock, not a count of tries:
+# a try can take seconds itself (etcdctl towards an etcd that is gone waits out its timeouts).
 wait_for() {  # description command...
-    local what=$1
+    local what=$1 deadline=$((SECONDS + 45))
     shift
-    for _ in $(seq 450); do
-        "$@" >/dev/null 2>&1 && return 0
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || fail "timed out waiting for: $what"
         sleep 0.1
     done
-    fail "timed out waiting for: $what"
 }
 
 cleanup() {
@@ -56,7 +62,31 @@ etcd_setup() {
     ETCDCTL_EXTRA=()
 }
 
+# Starts etcd and waits until it answers; fails at once if it exits instead (its log says why).
+# A port found free by free_port can be taken before etcd binds it (other tests and suites
+# pick ports too): the first start of a test then takes new ports, up to 3 times; a restart
+# keeps its ports (shuttled has the URL), and its bind failure fails the test.
 etcd_start() {
+    local tries=0
+    while :; do
+        etcd_launch
+        etcd_wait_healthy && { ETCD_STARTED=1; return 0; }
+        tries=$((tries + 1))
+        if [[ -z ${ETCD_STARTED:-} && $tries -lt 3 ]] &&
+            grep -q 'bind: address already in use' <<<"$(tail -n 5 "$WORK/etcd.log")"; then
+            echo "etcd: a port was taken before etcd bound it; new ports" >&2
+            ETCD_CLIENT_PORT=$(free_port)
+            ETCD_PEER_PORT=$(free_port)
+            ETCD_METRICS_PORT=$(free_port)
+            ETCD_URL=$ETCD_SCHEME://127.0.0.1:$ETCD_CLIENT_PORT
+            rm -rf "$WORK/etcd-data"
+            continue
+        fi
+        fail "etcd exited before it answered (see etcd.log)"
+    done
+}
+
+etcd_launch() {
     local peer=http://127.0.0.1:$ETCD_PEER_PORT
     etcd --name s1 --data-dir "$WORK/etcd-data" \
         --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
@@ -67,12 +97,35 @@ etcd_start() {
         >>"$WORK/etcd.log" 2>&1 &
     ETCD_PID=$!
     track_pid "$ETCD_PID"
-    wait_for "etcd ready" etcdctl --endpoints="$ETCD_URL" "${ETCDCTL_EXTRA[@]}" endpoint health
+}
+
+# etcd runs (an exited child stays a zombie until reaped, and kill -0 finds zombies)
+etcd_alive() {
+    local stat
+    stat=$(cat "/proc/$ETCD_PID/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != [ZX] ]]
+}
+
+# etcd_wait_healthy: 0 once etcd answers; 1 as soon as it has exited; the test fails after 45 s.
+etcd_wait_healthy() {
+    local deadline=$((SECONDS + 45))
+    until etcdctl --endpoints="$ETCD_URL" "${ETCDCTL_EXTRA[@]}" --dial-timeout=1s --command-timeout=2s \
+        endpoint health >/dev/null 2>&1; do
+        if ! etcd_alive; then
+            wait "$ETCD_PID" 2>/dev/null || true
+            untrack_pid "$ETCD_PID"
+            return 1
+        fi
+        ((SECONDS < deadline)) || fail "timed out waiting for: etcd ready"
+        sleep 0.1
+    done
 }
 
 etcd_stop() {
     kill -TERM "$ETCD_PID"
     wait "$ETCD_PID" 2>/dev/null || true
+    untrack_pid "$ETCD_PID"
 }
 
 # make_certs DIR: CA + server certificate for 127.0.0.1 + client certificate (EC P-256, 1 day).
