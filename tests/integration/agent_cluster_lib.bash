@@ -39,7 +39,7 @@ shuttled_log() { cat "$(kit_run_dir)/shuttled-$1.log"; }
 readyz() { kit_node_exec "$1" curl -s --max-time 2 http://127.0.0.1:9465/readyz; }
 
 # Waits allow 3x the seconds a test names (SHUTTLE_WAIT_SCALE): the suite runs in parallel,
-# two tests per core, and etcd requests and shuttled's start take longer on a busy machine.
+# three tests per core (tools/test.sh), and etcd requests and shuttled's start take longer on a busy machine.
 # A wait only ends early when its condition holds, so the scale costs a passing test nothing.
 wait_scale=${SHUTTLE_WAIT_SCALE:-3}
 
