@@ -222,6 +222,59 @@ TEST_CASE("from_overlay drops a forged IPv6 tunnel packet before any delivery", 
     CHECK(node.total_redirects() == 0);
 }
 
+// An IPv6-only node (flannel's EnableIPv4 false): shuttled writes node_config's overlay fields
+// only (device, VNI, VtepMAC, the IPv6 check's flag), no IPv4 subnet, cluster network,
+// gateway or underlay address. The IPv6 paths work as on dual-stack; the IPv4 ones find no
+// pod and no route.
+TEST_CASE("IPv6-only node_config: from_overlay checks and delivers IPv6, IPv4 finds nothing",
+          "[bpf]") {
+    Overlay6Node node;
+    shuttle_config cfg{};
+    cfg.layout_version = SHUTTLE_LAYOUT_VERSION;
+    cfg.vxlan_ifindex = 1;
+    cfg.vni = 1;
+    set_mac(cfg.vtep_mac, kOurVtep);
+    cfg.flags = SHUTTLE_CONFIG_F_IPV6_PEERS;
+    node.set_config(cfg);
+    uint32_t node2_ipv4 = htonl(kNode2Underlay);  // no IPv4 peers there (no set_routes)
+    REQUIRE(bpf_map_delete_elem(bpf_map__fd(node.skel()->maps.underlay_nodes), &node2_ipv4) == 0);
+    auto& from_overlay6 = node.skel()->progs.from_overlay_with_key6;
+
+    RunResult delivered = node.run_named(from_overlay6, kPing6RemoteToB);
+    CHECK(delivered.retval == kTcActRedirect);
+    CHECK(delivered.out == kPing6RemoteToBDelivered);
+    CHECK(node.counted(SHUTTLE_VERDICT_REDIRECT, SHUTTLE_REDIRECT_DECAP) == 1);
+
+    Bytes forged = kPing6RemoteToB;
+    forged[14 + 8 + 7] = 0x01;  // inner source fd00:10:244:1::5: our subnet, not node 2's
+    CHECK(node.run_named(from_overlay6, forged).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_FORGED_INNER_SRC) == 1);
+    node.skel()->data->probe_outer_src6[3] = htonl(0x99);  // fd77::99: no node
+    CHECK(node.run_named(from_overlay6, kPing6RemoteToB).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_UNKNOWN_NODE) == 1);
+    node.skel()->data->probe_outer_src6[3] = htonl(0x12);
+    node.skel()->bss->probe_vni = 2;
+    CHECK(node.run_named(from_overlay6, kPing6RemoteToB).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_WRONG_VNI) == 1);
+    node.skel()->bss->probe_vni = 1;
+    CHECK(node.total_redirects() == 1);
+
+    // from_pod's IPv6 device path (routes6) as on dual-stack.
+    RunResult out = node.run_named(node.skel()->progs.from_pod, kPing6AToRemote);
+    CHECK(out.retval == kTcActRedirect);
+    CHECK(out.out == kPing6AToRemoteEncapsulated);
+
+    // IPv4: no node subnet (no pod, no route), no peer in the routes map.
+    CHECK(node.run_named(node.skel()->progs.from_overlay_with_vni, kPingRemoteToB).retval ==
+          kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_UNKNOWN_NODE) == 2);
+    CHECK(node.run_named(node.skel()->progs.to_overlay, kHostToRemote).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_NO_ROUTE) == 1);
+    CHECK(node.run_named(node.skel()->progs.from_pod, kPingAToRemote).retval == kTcActShot);
+    CHECK(node.counted(SHUTTLE_VERDICT_DROP, SHUTTLE_DROP_SPOOFED_IP) == 1);
+    CHECK(node.total_redirects() == 2);
+}
+
 namespace {
 
 // ---- direct mode ----------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 # etcd, 2 nodes: leases without IPv4 (key 0.0.0.0-0&<v6>-64, no BackendData), shuttle.1 with
 # PublicIPv6 as its local address and no IPv4, one IPv6 route per peer; an up flannel-v6.1
 # holding the port is named in /readyz; IPv6-only pods ping and move TCP both ways within a
-# node and across nodes.
+# node and across nodes; the overlay programs on shuttle.1 refuse forged IPv6 VXLAN (unknown-node,
+# forged-inner-src, wrong-vni) and are re-attached by the repair and a restart; uninstall
+# leaves no program.
 source "${SHUTTLE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/agent_cluster_lib.bash"
 
 agent_cluster_up 2 '{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan"}}'
@@ -58,3 +60,70 @@ pod_tcp b a "$a" 2M || fail "TCP b -> a (same node)"
 pod_tcp a c "$c" 2M || fail "TCP a -> c (across nodes)"
 pod_tcp c a "$a" 2M || fail "TCP c -> a (across nodes)"
 pass "IPv6-only pods: ping and TCP both ways, same node and across nodes"
+
+# --- The overlay programs on the IPv6-only device: from_overlay checks IPv6 tunnel packets by
+# peers6 as on dual-stack (node_config holds the device, VNI and MAC, no IPv4 subnet).
+status=$(kit_node_exec n1 "$bin/shuttlectl" --json status)
+assert_eq "shuttle.1 true true" "$(jq -r '"\(.overlay.ifname) \(.overlay.attached) \(.ipv6_peers_check)"' <<<"$status")" \
+  "n1: overlay programs on shuttle.1, IPv6 tunnel check on"
+assert_contains "$(readyz n1)" "IPv6 only) with overlay programs" "/readyz names the programs"
+# IPv6 across nodes through the programs: c's echoes decapsulated into a, a's replies sent by
+# from_pod's IPv6 device path (routes6).
+decap=$(stat_count n1 redirect decap)
+remote=$(stat_count n1 redirect remote)
+assert_ok "IPv6 ping c -> a through the programs" pod_ping6 c "$a" 5
+((($(stat_count n1 redirect decap) - decap) >= 5)) || fail "n1's redirect/decap moved by < 5: $decap -> $(stat_count n1 redirect decap)"
+((($(stat_count n1 redirect remote) - remote) >= 5)) || fail "n1's redirect/remote moved by < 5: $remote -> $(stat_count n1 redirect remote)"
+echo "n1: redirect/decap $decap -> $(stat_count n1 redirect decap), redirect/remote $remote -> $(stat_count n1 redirect remote)"
+# Forged IPv6 VXLAN datagrams for pod a (UDP 5555), as agent_forged_vxlan.sh sends them.
+kit_underlay_host forger "$KIT_UNDERLAY_NET.99" "${KIT_UNDERLAY_NET6}:99"
+n1_ip6=$(kit_node_ip6 n1)
+vtep1=$(kit_node_exec n1 cat /sys/class/net/shuttle.1/address)
+send6() {  # <node|pod> <where> <payload> [vxlan_frames.py send options...]
+  local kind=$1 where=$2 payload=$3
+  shift 3
+  local run=(kit_node_exec "$where")
+  [[ $kind == node ]] || run=(kit_pod_exec "$where")
+  "${run[@]}" "$py" "$frames_py" send --to "$n1_ip6" --inner-dst-mac "$vtep1" \
+    --inner-dst "$a" --payload "$payload" "$@" || fail "sending $payload failed"
+}
+reasons=(unknown-node forged-inner-src wrong-vni)
+declare -A before
+for r in "${reasons[@]}"; do before[$r]=$(stat_count n1 drop "$r"); done
+listen_log=$(kit_run_dir)/listen-ipv6-only.log
+kit_pod_spawn a "$listen_log" "$py" "$frames_py" listen --ip "$a" --seconds 30 --until valid-ipv6-only
+listener=$KIT_LAST_PID
+wait_until 10 "listener up" grep -q listening "$listen_log"
+send6 pod forger "forged6-unknown-node" --inner-src "${s2}77"
+send6 node n2 "forged6-inner-src" --inner-src "${s1}200"
+send6 node n2 "forged6-vni" --inner-src "${s2}77" --vni 2
+send6 node n2 "valid-ipv6-only" --inner-src "${s2}77"
+wait "$listener" || true
+assert_eq "listening
+valid-ipv6-only" "$(cat "$listen_log")" "pod a received the control datagram and nothing forged"
+moved() { local r; for r in "${reasons[@]}"; do (($(stat_count n1 drop "$r") > before[$r])) || return 1; done; }
+wait_until 10 "every refusal counted" moved
+for r in "${reasons[@]}"; do echo "IPv6-only: drop $r ${before[$r]} -> $(stat_count n1 drop "$r")"; done
+pass "IPv6-only: forged IPv6 VXLAN refused (unknown-node, forged-inner-src, wrong-vni), the control delivered, pods talk through the programs"
+
+# Repair and restart re-attach the programs, as on dual-stack.
+detach_overlay() { kit_node_exec n1 sh -c 'rm -f /sys/fs/bpf/shuttle/v1/links/overlay-*/shuttle-1; tc filter del dev shuttle.1 ingress 2>/dev/null; tc filter del dev shuttle.1 egress 2>/dev/null; true'; }
+overlay_attached() { kit_node_exec n1 "$bin/shuttlectl" --json status | jq -e '.overlay.attached'; }
+detach_overlay
+wait_until 12 "n1 re-attaches its overlay programs" overlay_attached
+assert_contains "$(shuttled_log n1)" "datapath drift: overlay programs not attached" "n1 logged the repair"
+kit_stop "${SHUTTLED_PID[n1]}"
+detach_overlay
+assert_fails "programs gone while shuttled is stopped" overlay_attached
+start_shuttled n1
+wait_ready n1
+assert_ok "restart re-attached the programs" overlay_attached
+assert_ok "IPv6 ping c -> a after the restart" pod_ping6 c "$a"
+pass "IPv6-only: overlay programs re-attached by the repair and by a restart"
+
+kit_stop "${SHUTTLED_PID[n1]}"
+kit_node_exec n1 "$bin/shuttlectl" uninstall >/dev/null || fail "shuttlectl uninstall failed"
+assert_fails "uninstall: shuttle.1 gone" kit_node_exec n1 ip link show shuttle.1
+assert_eq "" "$(kit_node_exec n1 sh -c 'find /sys/fs/bpf/shuttle -mindepth 1 -not -type d 2>/dev/null')" "uninstall: no pins (so no TCX link) left"
+assert_not_contains "$(kit_node_exec n1 tc filter show dev eth0 ingress)" "bpf" "uninstall: no tc filter on eth0"
+pass "IPv6-only: uninstall leaves no program"

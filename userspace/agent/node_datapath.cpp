@@ -181,8 +181,10 @@ void NodeDatapath::write_conflist_locked() {
 }
 
 // An IPv6-only network: shuttle.<VNI> with PublicIPv6 as its local address, IPv6 only (no
-// IPv4 address, route, node config or overlay programs: the pods' IPv6 to other nodes takes
-// the stack's routes). Fresh maps: node_config6 and the recorded (IPv6-only) pods again.
+// IPv4 address or route). node_config gets the overlay fields only (device, VNI, VtepMAC; no
+// IPv4 subnet or underlay address, which the IPv4 paths read as "no route, no pod") and the
+// overlay programs go on the device, so from_overlay checks IPv6 tunnel packets by peers6
+// as on dual-stack. Fresh maps: node_config6 and the recorded (IPv6-only) pods again.
 void NodeDatapath::apply_ipv6_only_locked(const MacAddress& vtep_mac, const NetworkConfig& config,
                                           const IpPrefix& ipv6_subnet) {
     if (!options_.public_ipv6) {
@@ -204,6 +206,7 @@ void NodeDatapath::apply_ipv6_only_locked(const MacAddress& vtep_mac, const Netw
                  ", IPv6 only, local " + spec.public_ip.str() + "): updated or created");
     }
     overlay::ensure_ipv6_device(netlink_, device.name, ipv6_subnet);
+    node_.set_overlay(device.index, spec.vni, device.mac, IpAddress{});
     if (node_.maps_created() && !pods_reattached_) {
         // The plugin's IPv6 node config, as its next ADD would write it (host-local's gateway:
         // the subnet's first address), so that the recorded IPv6-only pods can be attached.
@@ -216,6 +219,7 @@ void NodeDatapath::apply_ipv6_only_locked(const MacAddress& vtep_mac, const Netw
         reattach_recorded_pods();
         pods_reattached_ = true;
     }
+    node_.attach_overlay(device.index, device.name);
     applied_ = Applied{IpPrefix{}, vtep_mac, config, device.index, device.name, ipv6_subnet};
     problem_.clear();
     write_conflist_locked();
@@ -459,8 +463,8 @@ void NodeDatapath::write_routes_locked() {
     }
 }
 
-// The device's IPv6 routes and neighbours, and (dual-stack) the peers6 map of from_overlay's
-// IPv6 tunnel check: only once the lease put IPv6 on the device.
+// The device's IPv6 routes and neighbours, and the peers6 map of from_overlay's IPv6 tunnel
+// check: only once the lease put IPv6 on the device.
 void NodeDatapath::write_ipv6_routes_locked() {
     if (!applied_ || !applied_->ipv6_subnet || !options_.public_ipv6) {
         return;
@@ -468,10 +472,9 @@ void NodeDatapath::write_ipv6_routes_locked() {
     auto peers = ipv6_peers(*peers_, applied_->config.vni);
     size_t count =
         overlay::set_ipv6_peers(netlink_, applied_->ifname, *options_.public_ipv6, peers);
-    if (applied_->config.enable_ipv4) {
-        // Dual-stack: from_overlay runs on the device and checks IPv6 tunnel packets by these.
-        node_.set_peers6(ipv6_map_peers(peers));
-    }
+    // from_overlay runs on the device (dual-stack and IPv6-only) and checks IPv6 tunnel
+    // packets by these.
+    node_.set_peers6(ipv6_map_peers(peers));
     // After the kernel routes: a packet from_pod hands to the stack always has one.
     node_.set_routes6(ipv6_map_routes(peers, *options_.public_ipv6));
     if (count != ipv6_routes_) {
@@ -495,7 +498,7 @@ void NodeDatapath::repair_ipv6_peers_locked() {
         if (drift.empty() && node_.routes6() != ipv6_map_routes(peers, *options_.public_ipv6)) {
             drift = "map routes6 differs from the peers' IPv6 leases";
         }
-        if (drift.empty() && applied_->config.enable_ipv4) {  // dual-stack: peers6 written
+        if (drift.empty()) {
             auto wanted = ipv6_map_peers(peers);
             auto held = node_.peers6();
             if (held != wanted) {
@@ -537,13 +540,13 @@ std::string NodeDatapath::drift_locked() {
             return "IPv6 address " + wanted.str() + " missing on " + applied_->ifname;
         }
     }
-    if (!applied_->config.enable_ipv4) {
-        return "";  // IPv6 only: no programs, no IPv4 masquerade
-    }
     auto overlay = node_.overlay_attachment();
     if (!overlay || !overlay->attached) {
         return "overlay programs not attached to " + applied_->ifname +
                (overlay && !overlay->detail.empty() ? " (" + overlay->detail + ")" : "");
+    }
+    if (!applied_->config.enable_ipv4) {
+        return "";  // IPv6 only: no direct mode, no IPv4 masquerade
     }
     if (overlay_mode_ == datapath::OverlayMode::direct) {
         auto underlay = node_.underlay_attachment();
@@ -621,7 +624,8 @@ std::pair<bool, std::string> NodeDatapath::readiness() const {
         return {routes_error_.empty(),
                 routes_error_.empty()
                     ? "datapath: " + applied_->ifname + " (ifindex " +
-                          std::to_string(applied_->ifindex) + ", IPv6 only), IPv6 " +
+                          std::to_string(applied_->ifindex) +
+                          ", IPv6 only) with overlay programs, IPv6 " +
                           overlay::ipv6_device_address(*applied_->ipv6_subnet).str() + " with " +
                           std::to_string(ipv6_routes_) + " IPv6 route(s)"
                     : "datapath: " + routes_error_};
