@@ -56,4 +56,20 @@ std::string mac_text(const uint8_t* bytes) {
     return mac_of(bytes).str();
 }
 
+shuttle_ip6 ip6_key(const IpAddress& ip) {
+    shuttle_ip6 key{};
+    copy_ipv6(key.addr, ip);
+    return key;
+}
+
+uint32_t attach_mode_value(AttachMode mode) {
+    return mode == AttachMode::Tcx ? SHUTTLE_ATTACH_TCX : SHUTTLE_ATTACH_TC;
+}
+
+AttachMode attach_mode_of_value(uint32_t value) {
+    return value == SHUTTLE_ATTACH_TCX  ? AttachMode::Tcx
+           : value == SHUTTLE_ATTACH_TC ? AttachMode::Tc
+                                        : AttachMode::Auto;
+}
+
 }  // namespace shuttle::datapath

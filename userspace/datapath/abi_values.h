@@ -7,6 +7,8 @@
 #include <string>
 
 #include "common/ip.h"
+#include "datapath/datapath.h"
+#include "shuttle_abi.h"
 
 namespace shuttle::datapath {
 
@@ -21,5 +23,10 @@ void copy_mac(uint8_t* dst, const MacAddress& mac);
 // "10.244.1.2", "02:00:00:00:01:02": for tables and events.
 std::string ip_text(uint32_t net);
 std::string mac_text(const uint8_t* bytes);
+// The endpoints6 / endpoint_meta6 key of an IPv6 address.
+shuttle_ip6 ip6_key(const IpAddress& ip);
+// An endpoint entry's attach_mode (SHUTTLE_ATTACH_*) and back; Auto for NONE.
+uint32_t attach_mode_value(AttachMode mode);
+AttachMode attach_mode_of_value(uint32_t value);
 
 }  // namespace shuttle::datapath

@@ -1,7 +1,7 @@
 // Node::ensure() and what it needs: loading and verifying the BPF object, reusing or creating
-// the pinned maps, swapping new programs in on every attachment, the newer-build rule, the
-// upgrade from an older layout (state carried by state_carry.cpp); and opening the pins of a
-// node that has them.
+// the pinned maps, swapping new programs in on every attachment (program_swap.cpp), the
+// newer-build rule, the upgrade from an older layout (state carried by state_carry.cpp); and
+// opening the pins of a node that has them.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -21,6 +21,7 @@
 #include "datapath/libbpf_log.h"
 #include "datapath/map_access.h"
 #include "datapath/pin_layout.h"
+#include "datapath/program_swap.h"
 #include "datapath/state_carry.h"
 #include "shuttle.hash.h"
 #include "shuttle.skel.h"
@@ -91,22 +92,6 @@ std::optional<PinnedBuild> read_pinned_build(const std::string& pin_dir) {
     return PinnedBuild{state->build_hash, state->build_serial, state->layout_version};
 }
 
-// BPF_LINK_UPDATE on each pinned TCX link of `spec`'s hook; unpins defunct ones.
-void update_pinned_links(const std::string& pin_dir, const HookSpec& spec, int new_prog_fd) {
-    for (const std::string& name : list_dir(links_dir(pin_dir, spec))) {
-        std::string path = links_dir(pin_dir, spec) + "/" + name;
-        UniqueFd link = open_pin(path);
-        if (!link) {
-            continue;
-        }
-        if (tcx_link_info(link.get()).ifindex == 0) {
-            unpin(path);  // the device is gone: a defunct link
-            continue;
-        }
-        link_update(link.get(), new_prog_fd);
-    }
-}
-
 // The host veths of the pods attached by cls_bpf filter: the pods with IPv4 (endpoint_meta,
 // the endpoints slot's mode) and the IPv6-only ones (endpoint_meta6, their endpoints6 entry's).
 std::vector<int> pods_attached_by_tc(bpf_object* object) {
@@ -127,59 +112,6 @@ std::vector<int> pods_attached_by_tc(bpf_object* object) {
         }
     }
     return out;
-}
-
-// Points every existing attachment of a pod hook at `new_prog_fd`: BPF_LINK_UPDATE on each
-// pinned TCX link, a same-handle replace of each cls_bpf filter. Atomic per device.
-void replace_on_pods(const std::string& pin_dir, const HookSpec& spec,
-                     const std::vector<int>& tc_pods, int new_prog_fd) {
-    update_pinned_links(pin_dir, spec, new_prog_fd);
-    for (int ifindex : tc_pods) {
-        if (!ifname_of(ifindex).empty()) {
-            tc_attach(new_prog_fd, ifindex, spec.hook);
-        }
-    }
-}
-
-// The same for the VXLAN device of node_config (its cls_bpf filter, if it has one).
-void replace_on_overlay(const std::string& pin_dir, const HookSpec& spec, int config_fd,
-                        int new_prog_fd) {
-    update_pinned_links(pin_dir, spec, new_prog_fd);
-    auto cfg = lookup<shuttle_config>(config_fd, uint32_t{0});
-    int ifindex = cfg ? static_cast<int>(cfg->vxlan_ifindex) : 0;
-    if (ifindex > 0 && tc_prog_id(ifindex, spec.hook)) {
-        tc_attach(new_prog_fd, ifindex, spec.hook);
-    }
-}
-
-// The same for the underlay interface: its TCX link, or shuttle's own cls_bpf filter there
-// (the interface is shared: another agent's filter is never replaced).
-void replace_on_underlay(const std::string& pin_dir, int config_fd, int new_prog_fd) {
-    update_pinned_links(pin_dir, kUnderlayHook, new_prog_fd);
-    auto cfg = lookup<shuttle_config>(config_fd, uint32_t{0});
-    int ifindex = cfg ? static_cast<int>(cfg->underlay_ifindex) : 0;
-    auto attached = ifindex > 0 ? tc_prog_id(ifindex, kUnderlayHook.hook) : std::nullopt;
-    if (attached && is_shuttle_program(*attached)) {
-        tc_attach(new_prog_fd, ifindex, kUnderlayHook.hook);
-    }
-}
-
-// Moves the TCX links pinned under older layouts' folders to this layout's (re-pinned; the
-// old pin goes): the swap below then updates them with the rest.
-void move_older_links(const std::string& pin_dir, const std::vector<std::string>& older_dirs) {
-    for (const std::string& old_dir : older_dirs) {
-        for (const HookSpec& spec : kAllHooks) {
-            for (const std::string& name : list_dir(links_dir(old_dir, spec))) {
-                std::string from = links_dir(old_dir, spec) + "/" + name;
-                std::string to = links_dir(pin_dir, spec) + "/" + name;
-                if (UniqueFd link = open_pin(from)) {
-                    unpin(to);
-                    pin(link.get(), to);
-                }
-                unpin(from);
-            }
-        }
-    }
 }
 
 void remove_pin_dir(const std::string& dir) {
