@@ -119,21 +119,33 @@ class EtcdTestServer {
           peer_port_(peer_port),
           metrics_port_(free_local_port()) {}
 
-    explicit EtcdTestServer(bool tls = false)
-        : temp_("etcd"),
-          dir_(temp_.path()),
-          client_port_(free_local_port()),
-          peer_port_(free_local_port()),
-          metrics_port_(free_local_port()) {
-        initial_cluster_ = name_ + "=" + peer_url();
+    // Ports picked free can be taken by a parallel test before etcd binds them: an etcd that
+    // exits at start is tried again on new ports (a CI run saw one exit within 0.2 s).
+    explicit EtcdTestServer(bool tls = false) : temp_("etcd"), dir_(temp_.path()) {
         if (tls) {
             certs_.emplace_back(dir_);
         }
-        try {
-            start();
-        } catch (...) {
-            stop(SIGKILL);
-            throw;
+        for (int attempt = 1;; ++attempt) {
+            client_port_ = free_local_port();
+            peer_port_ = free_local_port();
+            metrics_port_ = free_local_port();
+            initial_cluster_ = name_ + "=" + peer_url();
+            try {
+                start();
+                return;
+            } catch (const EtcdExited&) {
+                stop(SIGKILL);
+                if (attempt == 3) {
+                    throw;
+                }
+                std::error_code ignored;
+                std::filesystem::rename(log_path(),
+                                        log_path() + ".attempt" + std::to_string(attempt), ignored);
+                std::filesystem::remove_all(dir_ + "/data-" + name_, ignored);
+            } catch (...) {
+                stop(SIGKILL);
+                throw;
+            }
         }
     }
     ~EtcdTestServer() { stop(SIGKILL); }
@@ -194,7 +206,7 @@ class EtcdTestServer {
             args.push_back("--trusted-ca-file=" + certs().ca);
             args.push_back("--client-cert-auth");
         }
-        std::string log = dir_ + "/etcd-" + name_ + ".log";
+        std::string log = log_path();
         pid_t parent = getpid();
         pid_ = fork();
         if (pid_ < 0) {
@@ -249,7 +261,7 @@ class EtcdTestServer {
             int status = 0;
             if (waitpid(pid_, &status, WNOHANG) == pid_) {
                 pid_ = -1;
-                throw std::runtime_error("etcd exited; see " + dir_ + "/etcd.log");
+                throw EtcdExited("etcd exited at start: " + log_tail());
             }
             try {
                 client.range("health-probe", "");
@@ -257,18 +269,38 @@ class EtcdTestServer {
             } catch (const etcd::Error&) {
             }
             if (std::chrono::steady_clock::now() > deadline) {
-                throw std::runtime_error("etcd not ready; see " + dir_ + "/etcd.log");
+                throw std::runtime_error("etcd not ready within 15 s: " + log_tail());
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(30));
         }
     }
 
+    struct EtcdExited : std::runtime_error {
+        using std::runtime_error::runtime_error;
+    };
+
   private:
+    std::string log_path() const { return dir_ + "/etcd-" + name_ + ".log"; }
+
+    // The log's last lines, for the failure message (the folder goes with the test).
+    std::string log_tail() const {
+        std::ifstream in(log_path());
+        std::vector<std::string> lines;
+        for (std::string line; std::getline(in, line);) {
+            lines.push_back(line);
+        }
+        std::string text;
+        for (size_t i = lines.size() > 5 ? lines.size() - 5 : 0; i < lines.size(); ++i) {
+            text += "\n  " + lines[i];
+        }
+        return text.empty() ? "(empty log " + log_path() + ")" : text;
+    }
+
     TempDir temp_;
     std::string dir_;
     std::string name_ = "s1";
     std::string initial_cluster_;
-    int client_port_, peer_port_, metrics_port_;
+    int client_port_ = 0, peer_port_ = 0, metrics_port_ = 0;
     std::vector<TestCertificates> certs_;
     pid_t pid_ = -1;
 };
@@ -276,7 +308,38 @@ class EtcdTestServer {
 // Three members on 127.0.0.1, started together; members can be stopped and restarted.
 class EtcdTestCluster {
   public:
+    // As EtcdTestServer: a member that exits at start (a port taken meanwhile) means a new
+    // cluster on new ports, at most three times.
     EtcdTestCluster() : temp_("etcd-cluster") {
+        for (int attempt = 1;; ++attempt) {
+            try {
+                start_members();
+                return;
+            } catch (const EtcdTestServer::EtcdExited&) {
+                members_.clear();  // each member is killed by its destructor
+                for (const auto& entry : std::filesystem::directory_iterator(temp_.path())) {
+                    std::filesystem::remove_all(entry.path());
+                }
+                if (attempt == 3) {
+                    throw;
+                }
+            }
+        }
+    }
+
+    EtcdTestServer& member(size_t i) { return *members_.at(i); }
+    etcd::ClientOptions client_options() const {
+        etcd::ClientOptions options;
+        for (const auto& member : members_) {
+            options.endpoints.push_back(member->endpoint());
+        }
+        options.request_timeout = std::chrono::milliseconds(1000);
+        options.connect_timeout = std::chrono::milliseconds(300);
+        return options;
+    }
+
+  private:
+    void start_members() {
         std::vector<int> client_ports, peer_ports;
         std::string initial;
         for (int i = 0; i < 3; ++i) {
@@ -297,18 +360,6 @@ class EtcdTestCluster {
         }
     }
 
-    EtcdTestServer& member(size_t i) { return *members_.at(i); }
-    etcd::ClientOptions client_options() const {
-        etcd::ClientOptions options;
-        for (const auto& member : members_) {
-            options.endpoints.push_back(member->endpoint());
-        }
-        options.request_timeout = std::chrono::milliseconds(1000);
-        options.connect_timeout = std::chrono::milliseconds(300);
-        return options;
-    }
-
-  private:
     TempDir temp_;
     std::vector<std::unique_ptr<EtcdTestServer>> members_;
 };
