@@ -36,6 +36,16 @@ start_shuttled() {
 
 shuttled_log() { cat "$(kit_run_dir)/shuttled-$1.log"; }
 
+# What a timed-out wait prints unless the test sets WAIT_DEBUG: the last lines of every
+# shuttled this test started (the run dir goes with the teardown).
+shuttled_log_tails() {
+  local node
+  for node in "${!SHUTTLED_PID[@]}"; do
+    echo "--- shuttled on $node (last 12 lines)"
+    tail -n 12 "$(kit_run_dir)/shuttled-$node.log" 2>/dev/null || true
+  done
+}
+
 readyz() { kit_node_exec "$1" curl -s --max-time 2 http://127.0.0.1:9465/readyz; }
 
 # Waits allow 3x the seconds a test names (SHUTTLE_WAIT_SCALE): the suite runs in parallel,
@@ -49,7 +59,7 @@ wait_until() {
   shift 2
   local deadline=$((SECONDS + seconds))
   until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { [[ -z ${WAIT_DEBUG:-} ]] || eval "$WAIT_DEBUG" >&2; fail "timed out after ${seconds}s: $what"; }
+    ((SECONDS < deadline)) || { eval "${WAIT_DEBUG:-shuttled_log_tails}" >&2; fail "timed out after ${seconds}s: $what"; }
     sleep 0.2
   done
 }
