@@ -130,10 +130,37 @@ std::optional<Lease> LeaseManager::try_create(const SubnetKey& subnets) {
     auto value = value_of(mac);
     auto etcd_lease = grant();
     auto txn = client_.create_if_absent(key, value, etcd_lease);
-    if (txn.succeeded) {
-        return make_lease(subnets, etcd_lease, txn.revision, mac);
+    if (!txn.succeeded) {
+        revoke_quietly(etcd_lease);
+        return std::nullopt;
     }
-    revoke_quietly(etcd_lease);
+    if (auto first = created_earlier_with_a_subnet_of(subnets, key, txn.revision)) {
+        log_info("lease " + key.substr(subnets_prefix().size()) + " shares a subnet with " +
+                 first->substr(subnets_prefix().size()) + ", created first; choosing again");
+        client_.remove(key);
+        revoke_quietly(etcd_lease);
+        return std::nullopt;
+    }
+    return make_lease(subnets, etcd_lease, txn.revision, mac);
+}
+
+// A dual-stack key names both subnets, so etcd's create-if-absent cannot stop two nodes
+// starting together from taking one IPv6 (or IPv4) subnet under two keys (flannel has the
+// same race; CI saw it here). After the create, the key created at the lower revision keeps
+// the subnet: the later one sees it (its list runs after its own create) and gives way.
+std::optional<std::string> LeaseManager::created_earlier_with_a_subnet_of(
+    const SubnetKey& subnets, const std::string& own_key, int64_t own_revision) {
+    for (const auto& kv : client_.list_prefix(subnets_prefix()).kvs) {
+        auto other = subnets_of_key(kv.key, subnets_prefix());
+        if (kv.key == own_key || !other || kv.create_revision >= own_revision) {
+            continue;
+        }
+        bool same_ipv4 = config_.enable_ipv4 && other->ipv4 == subnets.ipv4;
+        bool same_ipv6 = subnets.ipv6 && other->ipv6 == subnets.ipv6;
+        if (same_ipv4 || same_ipv6) {
+            return kv.key;
+        }
+    }
     return std::nullopt;
 }
 

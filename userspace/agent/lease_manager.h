@@ -83,6 +83,9 @@ class LeaseManager {
   private:
     std::optional<Lease> try_take_own(const std::vector<etcd::KeyValue>& kvs);
     std::optional<Lease> try_create(const SubnetKey& subnets);
+    std::optional<std::string> created_earlier_with_a_subnet_of(const SubnetKey& subnets,
+                                                                const std::string& own_key,
+                                                                int64_t own_revision);
     Lease make_lease(const SubnetKey& subnets, int64_t etcd_lease, int64_t revision,
                      const MacAddress& mac);
     bool is_ours(const LeaseAttrs& attrs) const;
