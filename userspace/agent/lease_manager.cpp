@@ -137,7 +137,7 @@ std::optional<Lease> LeaseManager::try_create(const SubnetKey& subnets) {
     if (auto first = created_earlier_with_a_subnet_of(subnets, key, txn.revision)) {
         log_info("lease " + key.substr(subnets_prefix().size()) + " shares a subnet with " +
                  first->substr(subnets_prefix().size()) + ", created first; choosing again");
-        client_.remove(key);
+        client_.remove(key);  // the revoke would delete it too, but may fail quietly
         revoke_quietly(etcd_lease);
         return std::nullopt;
     }

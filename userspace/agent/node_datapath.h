@@ -111,6 +111,8 @@ class NodeDatapath {
     void apply_overlay_mode_locked(uint16_t vxlan_port);
     std::string direct_mode_blocker(const netlink::Link& underlay);
     std::string overlay_text_locked() const;
+    // The routes map's entries for the current peers (those with an IPv4 subnet).
+    size_t route_count_locked() const;
 
     NodeDatapathOptions options_;
     mutable std::mutex mutex_;

@@ -84,6 +84,10 @@ std::vector<datapath::Peer6> ipv6_map_peers(const std::vector<overlay::Ipv6Peer>
 
 }  // namespace
 
+size_t NodeDatapath::route_count_locked() const {
+    return peers_ ? remote_routes(*peers_).size() : 0;
+}
+
 void NodeDatapath::set_peers(const PeerMap& peers) {
     std::lock_guard lock(mutex_);
     peers_ = peers;

@@ -38,12 +38,6 @@ std::string pins_lost(const datapath::Node& node, const std::string& bpffs_root)
     }
 }
 
-// The routes map's entries for `peers`: those with an IPv4 subnet (as remote_routes keeps).
-size_t ipv4_route_count(const PeerMap& peers) {
-    return static_cast<size_t>(std::count_if(
-        peers.begin(), peers.end(), [](const auto& entry) { return entry.first.address.is_v4(); }));
-}
-
 }  // namespace
 
 std::string NodeDatapath::drift_locked() {
@@ -161,8 +155,8 @@ std::pair<bool, std::string> NodeDatapath::readiness() const {
     }
     std::string text = "datapath: " + applied_->ifname + " (ifindex " +
                        std::to_string(applied_->ifindex) + ") with overlay programs, overlay " +
-                       overlay_text_locked() + ", " +
-                       std::to_string(peers_ ? ipv4_route_count(*peers_) : 0) + " route(s)";
+                       overlay_text_locked() + ", " + std::to_string(route_count_locked()) +
+                       " route(s)";
     if (applied_->ipv6_subnet) {
         text += ", IPv6 " + overlay::ipv6_device_address(*applied_->ipv6_subnet).str() + " with " +
                 std::to_string(ipv6_routes_) + " IPv6 route(s)";

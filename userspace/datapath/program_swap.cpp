@@ -32,8 +32,6 @@ void update_pinned_links(const std::string& pin_dir, const HookSpec& spec, int n
 
 }  // namespace
 
-// Points every existing attachment of a pod hook at `new_prog_fd`: BPF_LINK_UPDATE on each
-// pinned TCX link, a same-handle replace of each cls_bpf filter. Atomic per device.
 void replace_on_pods(const std::string& pin_dir, const HookSpec& spec,
                      const std::vector<int>& tc_pods, int new_prog_fd) {
     update_pinned_links(pin_dir, spec, new_prog_fd);
@@ -44,7 +42,6 @@ void replace_on_pods(const std::string& pin_dir, const HookSpec& spec,
     }
 }
 
-// The same for the VXLAN device of node_config (its cls_bpf filter, if it has one).
 void replace_on_overlay(const std::string& pin_dir, const HookSpec& spec, int config_fd,
                         int new_prog_fd) {
     update_pinned_links(pin_dir, spec, new_prog_fd);
@@ -55,8 +52,6 @@ void replace_on_overlay(const std::string& pin_dir, const HookSpec& spec, int co
     }
 }
 
-// The same for the underlay interface: its TCX link, or shuttle's own cls_bpf filter there
-// (the interface is shared: another agent's filter is never replaced).
 void replace_on_underlay(const std::string& pin_dir, int config_fd, int new_prog_fd) {
     update_pinned_links(pin_dir, kUnderlayHook, new_prog_fd);
     auto cfg = lookup<shuttle_config>(config_fd, uint32_t{0});
@@ -67,8 +62,6 @@ void replace_on_underlay(const std::string& pin_dir, int config_fd, int new_prog
     }
 }
 
-// Moves the TCX links pinned under older layouts' folders to this layout's (re-pinned; the
-// old pin goes): the swap below then updates them with the rest.
 void move_older_links(const std::string& pin_dir, const std::vector<std::string>& older_dirs) {
     for (const std::string& old_dir : older_dirs) {
         for (const HookSpec& spec : kAllHooks) {
